@@ -1,0 +1,3 @@
+//! One file per subcommand, gluing config, orchestrator and report into an exit code.
+
+pub mod validate;

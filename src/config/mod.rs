@@ -1,0 +1,155 @@
+//! The configuration: the older tool's `config.json`, read unchanged, plus jbr's optional additions.
+//!
+//! Raw input first, resolved second: `load` turns bytes into this typed `Config` plus a list of
+//! problems (each with its JSON path); `validate` adds the checks that look at the machine
+//! (key files, directories, environment). Nothing here talks to a server.
+
+mod secret;
+
+pub use secret::Secret;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default config path (contract: `-c PATH`, default `/etc/jbr/config.json`).
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/jbr/config.json";
+
+/// A fully resolved configuration: every default applied, every time a `Duration`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from, for messages.
+    pub path: PathBuf,
+    /// Top-level `ssh_key`: used for every server that does not set its own.
+    pub ssh_key: Option<PathBuf>,
+    /// `servers.NAME` in file order is not significant; sorted by name for stable output.
+    pub servers: BTreeMap<String, Server>,
+    /// `jobs[]` in file order (the plan sorts them).
+    pub jobs: Vec<Job>,
+    pub orchestrator: Orchestrator,
+    pub destination: DestinationPolicy,
+    pub notification: Notification,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub name: String,
+    pub host: String,
+    /// Default 51514.
+    pub port: u16,
+    /// Default `root`.
+    pub user: String,
+    /// Per-server key, else the top-level `ssh_key`, else ssh's own default.
+    pub ssh_key: Option<PathBuf>,
+    /// Connect timeout; default 30 s.
+    pub ssh_timeout: Duration,
+    /// The NAS destination on that server; when absent, no destination lifecycle for it.
+    pub destination_id: Option<String>,
+    /// jbr addition: a known_hosts file for strict host-key checking.
+    pub known_hosts: Option<PathBuf>,
+    /// jbr addition (testing aid): run this argv prefix locally instead of SSH
+    /// (e.g. `["env", "JBR_SIM_STATE=/tmp/a.json", "/usr/local/bin/jbr-sim"]`). No shell.
+    pub local_command: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobType {
+    Accounts,
+    Directories,
+    Database,
+    Other,
+}
+
+impl JobType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobType::Accounts => "accounts",
+            JobType::Directories => "directories",
+            JobType::Database => "database",
+            JobType::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// JetBackup job `_id`.
+    pub job_id: String,
+    /// A key of `servers`.
+    pub server: String,
+    /// Default `""`.
+    pub label: String,
+    /// `type`; default `other`.
+    pub kind: JobType,
+    /// Higher runs first; default 0.
+    pub priority: i64,
+    /// Per-job timeout; default `orchestrator.job_timeout`.
+    pub timeout: Option<Duration>,
+    /// jbr addition: `"enabled": false` skips the job (reported as disabled in the config).
+    pub enabled: bool,
+}
+
+impl Job {
+    /// The timeout that applies to this job.
+    pub fn effective_timeout(&self, orchestrator: &Orchestrator) -> Duration {
+        self.timeout.unwrap_or(orchestrator.job_timeout)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Orchestrator {
+    /// Between status polls; default 30 s.
+    pub poll_interval: Duration,
+    /// For a triggered job to show as running; default 120 s.
+    pub startup_timeout: Duration,
+    /// Before a job is aborted; default 28800 s.
+    pub job_timeout: Duration,
+    /// jbr addition: after stopQueueGroup, how long to wait for a final state; default 60 s.
+    pub stop_timeout: Duration,
+    /// jbr addition: poll interval while confirming a stop; default 5 s.
+    pub stop_poll_interval: Duration,
+    /// jbr addition: bound on one remote call; default 120 s.
+    pub call_timeout: Duration,
+    /// jbr addition: first pause before retrying a failed call (doubles, capped at poll_interval); default 2 s.
+    pub retry_backoff: Duration,
+    /// Default `/run/jbr/jbr.lock`.
+    pub lock_file: PathBuf,
+    /// Default `/var/log/jbr/jbr.log`.
+    pub log_file: PathBuf,
+    /// Default 10 MiB.
+    pub log_max_bytes: u64,
+    /// Default 5.
+    pub log_backup_count: u32,
+    /// Default `/var/lib/jbr/last-run.json`.
+    pub state_file: PathBuf,
+    /// jbr addition; default `<state_file>.journal`.
+    pub journal_file: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct DestinationPolicy {
+    /// Default true.
+    pub skip_if_disabled: bool,
+    /// Default false (also `run --force-activate`).
+    pub force_activate: bool,
+    /// Default 3 days.
+    pub alert_days_without_jobs: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub enabled: bool,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: bool,
+    pub smtp_user: String,
+    /// `FROM_ENV:VAR` is resolved at load time; never printed.
+    pub smtp_password: Secret,
+    pub from_address: String,
+    pub to_addresses: Vec<String>,
+    pub on_failure: bool,
+    pub on_timeout: bool,
+    pub on_complete: bool,
+    pub on_partial: bool,
+    pub on_daemon_lifecycle: bool,
+}

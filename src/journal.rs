@@ -1,0 +1,1 @@
+//! Writes each change down before making it; replays on start.

@@ -1,0 +1,1 @@
+//! The flock guard: two runs never overlap (exit 3).

@@ -1,0 +1,1 @@
+//! tracing to stderr (journald-friendly) and to a size-rotated log file.

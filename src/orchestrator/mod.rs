@@ -1,0 +1,1 @@
+//! All policy: order, one writer, destination windows, timeouts, abort then confirm.
