@@ -88,8 +88,15 @@ impl<'a, T: Transport> Ctx<'a, T> {
         });
     }
 
+    /// Something is left enabled (or running): report it, and start nothing more anywhere —
+    /// another server's job must not write to the NAS beside it.
     pub fn critical(&mut self, server: &str, what: &str, id: &str, message: String) {
         tracing::error!(server, "{message}");
+        if self.halted.is_none() {
+            self.halted = Some(format!(
+                "{what} {id} on server {server} is left in an unsafe state"
+            ));
+        }
         self.record.critical.push(Critical {
             server: server.to_string(),
             what: what.to_string(),

@@ -421,13 +421,64 @@ async fn run_one<T: Transport>(
     let mut rec = JobRecord::new(server, id, &job.label, Outcome::Failed);
     rec.group_id = watched.group_id.clone();
     rec.start = Some(ctx.clock.epoch_of(watched.triggered));
-    match watched.followed {
+    record_followed(ctx, client, job, &mut rec, watched.followed).await;
+    if watched.failed_polls > 0 {
+        ctx.record.server_mut(server).notes.push(format!(
+            "job {id}: {} poll(s) failed and were retried",
+            watched.failed_polls
+        ));
+    }
+
+    // Keep each job enabled as briefly as possible: the server's scheduler starts jobs that
+    // are enabled and idle.
+    ctx.progress
+        .emit(server, Some(id), "disabling", watched.triggered.elapsed());
+    lifecycle::disable_job(ctx, client, id).await;
+
+    if rec.outcome == Outcome::NotStarted && !ctx.cancelled() {
+        let before = watched.before.clone();
+        if let Some((group, followed)) = follow::late_group(ctx, client, job, &before).await {
+            let why = std::mem::take(&mut rec.message);
+            rec.group_id = Some(group);
+            record_followed(ctx, client, job, &mut rec, followed).await;
+            rec.message = format!("its queue group appeared late ({why}); {}", rec.message);
+        }
+    }
+
+    let end = ctx.clock.now();
+    rec.end = Some(end);
+    rec.duration_secs = rec.start.map(|s| end - s);
+    if rec.start.is_none() {
+        rec.start = Some(start_epoch);
+    }
+    ctx.progress.emit(
+        server,
+        Some(id),
+        rec.outcome.as_str(),
+        watched.triggered.elapsed(),
+    );
+    if let Some(r) = job_rec(&mut ctx.record, server, id) {
+        *r = rec;
+    }
+}
+
+/// Turn how following ended into the job's record (verification included).
+async fn record_followed<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    rec: &mut JobRecord,
+    followed: Followed,
+) {
+    let server = job.server.as_str();
+    let id = job.job_id.as_str();
+    match followed {
         Followed::Final(group) => {
             ctx.journal_best_effort(Op::Ended {
                 server: server.to_string(),
                 id: id.to_string(),
             });
-            verify::verify(&ctx.policy, client, &group, &mut rec).await;
+            verify::verify(&ctx.policy, client, &group, rec).await;
         }
         Followed::NeverStarted(why) => {
             ctx.journal_best_effort(Op::Ended {
@@ -478,34 +529,6 @@ async fn run_one<T: Transport>(
                 }
             }
         }
-    }
-    if watched.failed_polls > 0 {
-        ctx.record.server_mut(server).notes.push(format!(
-            "job {id}: {} poll(s) failed and were retried",
-            watched.failed_polls
-        ));
-    }
-
-    // Keep each job enabled as briefly as possible: the server's scheduler starts jobs that
-    // are enabled and idle.
-    ctx.progress
-        .emit(server, Some(id), "disabling", watched.triggered.elapsed());
-    lifecycle::disable_job(ctx, client, id).await;
-
-    let end = ctx.clock.now();
-    rec.end = Some(end);
-    rec.duration_secs = rec.start.map(|s| end - s);
-    if rec.start.is_none() {
-        rec.start = Some(start_epoch);
-    }
-    ctx.progress.emit(
-        server,
-        Some(id),
-        rec.outcome.as_str(),
-        watched.triggered.elapsed(),
-    );
-    if let Some(r) = job_rec(&mut ctx.record, server, id) {
-        *r = rec;
     }
 }
 

@@ -41,6 +41,8 @@ pub struct Watched {
     pub triggered: Instant,
     /// Polls that failed (transport, garbage, refusal) and were retried.
     pub failed_polls: u32,
+    /// This job's groups that existed before the trigger (not ours).
+    pub before: BTreeSet<String>,
 }
 
 /// Sleep `d`, or less if cancelled. Returns true when cancelled.
@@ -87,28 +89,29 @@ pub async fn run_job<T: Transport>(
         group_id: None,
         triggered: started,
         failed_polls: 0,
+        before: BTreeSet::new(),
     };
 
     // Groups of this job that exist before the trigger are not ours.
-    let before: BTreeSet<String> =
-        match retry::call(&ctx.policy, Kind::Read, &server, "listQueueGroups", || {
-            client.list_backup_queue_groups()
-        })
-        .await
-        {
-            Ok(groups) => groups
-                .into_iter()
-                .filter(|g| g.job_id.as_deref() == Some(id))
-                .map(|g| g.id)
-                .collect(),
-            Err(e) => {
-                watched.followed = Followed::NeverStarted(format!(
-                    "not triggered: cannot list queue groups to tell its run apart: {e}"
-                ));
-                return watched;
-            }
-        };
+    watched.before = match retry::call(&ctx.policy, Kind::Read, &server, "listQueueGroups", || {
+        client.list_backup_queue_groups()
+    })
+    .await
+    {
+        Ok(groups) => groups
+            .into_iter()
+            .filter(|g| g.job_id.as_deref() == Some(id))
+            .map(|g| g.id)
+            .collect(),
+        Err(e) => {
+            watched.followed = Followed::NeverStarted(format!(
+                "not triggered: cannot list queue groups to tell its run apart: {e}"
+            ));
+            return watched;
+        }
+    };
 
+    let before = watched.before.clone();
     if let Err(e) = ctx.journal(Op::Trigger {
         server: server.clone(),
         id: id.to_string(),
@@ -205,15 +208,39 @@ pub async fn run_job<T: Transport>(
         group: group.id.clone(),
     });
 
+    watched.followed = follow_group(
+        ctx,
+        client,
+        job,
+        &group.id,
+        watched.triggered,
+        &mut watched.failed_polls,
+    )
+    .await;
+    watched
+}
+
+/// Follow `group` until final AND the job's `running` is false, up to `triggered + timeout`;
+/// then abort and confirm. Errors never end a job early.
+pub async fn follow_group<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    group: &str,
+    triggered: Instant,
+    failed_polls: &mut u32,
+) -> Followed {
     // Follow until final AND the job's `running` is false. Errors never end a job early.
-    let deadline = watched.triggered + job.timeout;
+    let deadline = triggered + job.timeout;
+    let server = client.server().to_string();
+    let id = job.job_id.as_str();
     let mut errors_in_row = 0u32;
     loop {
         let polled = retry::once(
             &ctx.policy,
             &server,
             "getQueueGroup",
-            client.get_queue_group(&group.id),
+            client.get_queue_group(group),
         )
         .await;
         match polled {
@@ -227,8 +254,7 @@ pub async fn run_job<T: Transport>(
                 .await
                 {
                     Ok(j) if !j.running => {
-                        watched.followed = Followed::Final(g);
-                        return watched;
+                        return Followed::Final(g);
                     }
                     Ok(_) => {
                         errors_in_row = 0;
@@ -236,12 +262,12 @@ pub async fn run_job<T: Transport>(
                             &server,
                             Some(id),
                             format!("group final ({}), job still running", g.status.raw()),
-                            watched.triggered.elapsed(),
+                            triggered.elapsed(),
                         );
                     }
                     Err(e) => {
                         errors_in_row += 1;
-                        watched.failed_polls += 1;
+                        *failed_polls += 1;
                         tracing::warn!(server, job = id, "poll failed, still following: {e}");
                     }
                 }
@@ -256,12 +282,12 @@ pub async fn run_job<T: Transport>(
                     &server,
                     Some(id),
                     format!("{}{pct}", g.status.name()),
-                    watched.triggered.elapsed(),
+                    triggered.elapsed(),
                 );
             }
             Err(e) => {
                 errors_in_row += 1;
-                watched.failed_polls += 1;
+                *failed_polls += 1;
                 tracing::warn!(server, job = id, "poll failed, still following: {e}");
             }
         }
@@ -271,14 +297,13 @@ pub async fn run_job<T: Transport>(
                 &server,
                 Some(id),
                 "timed out: aborting",
-                watched.triggered.elapsed(),
+                triggered.elapsed(),
             );
-            let stop = stop_and_confirm(ctx, client, &group.id).await;
-            watched.followed = Followed::TimedOut {
-                group: group.id.clone(),
+            let stop = stop_and_confirm(ctx, client, group).await;
+            return Followed::TimedOut {
+                group: group.to_string(),
                 stop,
             };
-            return watched;
         }
         let base = if errors_in_row > 0 {
             ctx.policy.pause(errors_in_row)
@@ -290,16 +315,46 @@ pub async fn run_job<T: Transport>(
                 &server,
                 Some(id),
                 "cancelled: aborting",
-                watched.triggered.elapsed(),
+                triggered.elapsed(),
             );
-            let stop = stop_and_confirm(ctx, client, &group.id).await.map(Some);
-            watched.followed = Followed::Cancelled {
-                group: Some(group.id.clone()),
+            let stop = stop_and_confirm(ctx, client, group).await.map(Some);
+            return Followed::Cancelled {
+                group: Some(group.to_string()),
                 stop,
             };
-            return watched;
         }
     }
+}
+
+/// After a job that "never started" has been disabled: one more look for a group it may have
+/// queued late. A late group is ours and is followed (or aborted) like any other, so it never
+/// writes to the NAS alongside the next job.
+pub async fn late_group<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    before: &BTreeSet<String>,
+) -> Option<(String, Followed)> {
+    let server = client.server().to_string();
+    let groups = retry::call(&ctx.policy, Kind::Read, &server, "listQueueGroups", || {
+        client.list_backup_queue_groups()
+    })
+    .await
+    .ok()?;
+    let g = newest(groups, &job.job_id, before)?;
+    // Re-open the trigger: a crash while following the late group must follow it again.
+    ctx.journal_best_effort(Op::Trigger {
+        server: server.clone(),
+        id: job.job_id.clone(),
+    });
+    ctx.journal_best_effort(Op::Group {
+        server: server.clone(),
+        id: job.job_id.clone(),
+        group: g.id.clone(),
+    });
+    let mut failed = 0;
+    let followed = follow_group(ctx, client, job, &g.id, Instant::now(), &mut failed).await;
+    Some((g.id, followed))
 }
 
 /// `stopQueueGroup`, then poll every `stop_poll_interval` up to `stop_timeout` until the group
