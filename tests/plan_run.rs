@@ -346,3 +346,179 @@ async fn cancel_before_start_starts_nothing() {
         "not started: the run was cancelled (SIGTERM)"
     );
 }
+
+mod command {
+    use super::*;
+    use jbr::commands::run::{RunArgs, execute};
+    use jbr::orchestrator::dry_run::ReadOnly;
+
+    /// Counts calls; answers nothing.
+    struct Counting(String, Arc<AtomicU32>);
+    impl Transport for Counting {
+        fn server(&self) -> &str {
+            &self.0
+        }
+        async fn run(&self, _argv: &[String]) -> Result<RawOutput, TransportError> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            Ok(RawOutput {
+                status: Some(0),
+                stdout: b"ok".to_vec(),
+                stderr: vec![],
+            })
+        }
+    }
+    use std::sync::Arc;
+
+    async fn exec<T: Transport>(
+        c: &Config,
+        args: &RunArgs,
+        clients: &BTreeMap<String, Client<T>>,
+    ) -> (Exit, String, String) {
+        let (_tx, cancel) = tokio::sync::watch::channel(false);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let exit = execute(
+            c,
+            args,
+            clients,
+            cancel,
+            Progress::none(),
+            &mut out,
+            &mut err,
+        )
+        .await;
+        (
+            exit,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unknown_server_is_exit_2_before_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path());
+        let args = RunArgs {
+            selection: Selection {
+                servers: vec!["web-9".into()],
+                jobs: vec![],
+            },
+            ..Default::default()
+        };
+        let (exit, out, err) = exec(&c, &args, &clients(&c)).await;
+        assert_eq!(exit, Exit::Usage);
+        assert_eq!(out, "");
+        assert_eq!(
+            err,
+            "jbr: --server \"web-9\": not a server in the config (known: web-01, web-02)\n"
+        );
+        assert!(!c.orchestrator.lock_file.exists() && !c.orchestrator.state_file.exists());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dry_run_prints_the_calls_and_sends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path());
+        let calls = Arc::new(AtomicU32::new(0));
+        let clients: BTreeMap<String, Client<Counting>> = c
+            .servers
+            .keys()
+            .map(|n| (n.clone(), Client::new(Counting(n.clone(), calls.clone()))))
+            .collect();
+        let args = RunArgs {
+            dry_run: true,
+            ..Default::default()
+        };
+        let (exit, out, err) = exec(&c, &args, &clients).await;
+        assert_eq!(exit, Exit::Ok, "{err}");
+        assert!(out.starts_with("dry run: 2 job(s) on 2 server(s); nothing will be changed\n  skip j3 on web-02: disabled in config\n"), "{out}");
+        assert!(out.contains("[web-02] CHANGE jetbackup5api -F manageBackupJob -D '_id=j2&action=modify&disabled=0' -O json"), "{out}");
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert!(!c.orchestrator.state_file.exists() && !c.orchestrator.journal_file.exists());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_lock_is_exit_3_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path());
+        let _held = jbr::lock::acquire(&c.orchestrator.lock_file).unwrap();
+        // flock locks belong to the open file description: a second open in this process is
+        // refused just like another process.
+        let (exit, out, err) = exec(&c, &RunArgs::default(), &clients(&c)).await;
+        assert_eq!(exit, Exit::Locked);
+        assert_eq!(out, "");
+        assert!(
+            err.contains(&format!(
+                "another run holds the lock (pid {})",
+                std::process::id()
+            )),
+            "{err}"
+        );
+        assert!(!c.orchestrator.state_file.exists() && !c.orchestrator.journal_file.exists());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_writes_the_state_file_and_prints_the_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path());
+        let (exit, out, err) = exec(&c, &RunArgs::default(), &clients(&c)).await;
+        assert_eq!(exit, Exit::JobsFailed, "{err}");
+        assert!(out.starts_with("jbr run "), "{out}");
+        assert!(out.ends_with("\nexit 1\n"), "{out}");
+        let s = jbr::report::state::load(&c.orchestrator.state_file).unwrap();
+        assert_eq!(s.last_run.unwrap().jobs.len(), 3);
+        // The lock is free again afterwards.
+        drop(jbr::lock::acquire(&c.orchestrator.lock_file).unwrap());
+
+        let (exit, out, _) = exec(
+            &c,
+            &RunArgs {
+                json: true,
+                ..Default::default()
+            },
+            &clients(&c),
+        )
+        .await;
+        assert_eq!(exit, Exit::JobsFailed);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["jobs"][0]["outcome"], "skipped");
+    }
+
+    #[tokio::test]
+    async fn read_only_transport_refuses_writes_and_passes_reads() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let t = ReadOnly(Counting("web-01".into(), calls.clone()));
+        let argv = |f: &str| -> Vec<String> {
+            ["jetbackup5api", "-F", f, "-D", "_id=x", "-O", "json"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        };
+        for f in [
+            "manageBackupJob",
+            "manageDestinationState",
+            "manageDestination",
+            "runBackupJobManually",
+            "stopQueueGroup",
+            "clearQueue",
+        ] {
+            let e = t.run(&argv(f)).await.unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("server web-01: dry run: refusing to send {f}")
+            );
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        for f in [
+            "getBackupJob",
+            "listQueueGroups",
+            "getDestination",
+            "listLogs",
+        ] {
+            t.run(&argv(f)).await.unwrap();
+        }
+        t.run(&["echo".to_string(), "jbr-ping".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+    }
+}

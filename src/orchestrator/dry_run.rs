@@ -319,3 +319,33 @@ pub fn render(plan: &Plan, steps: &[Step]) -> Result<String, BadValue> {
     }
     Ok(out)
 }
+
+/// A transport that lets reads through and refuses every write (`manage*`, `run*`, `stop*`,
+/// `clear*`), for read-only commands and a dry run that wants live reads. A refused call never
+/// leaves this process.
+pub struct ReadOnly<T>(pub T);
+
+impl<T: crate::transport::Transport> crate::transport::Transport for ReadOnly<T> {
+    fn server(&self) -> &str {
+        self.0.server()
+    }
+
+    async fn run(
+        &self,
+        argv: &[String],
+    ) -> Result<crate::transport::RawOutput, crate::transport::TransportError> {
+        let function = argv
+            .iter()
+            .position(|a| a == "-F")
+            .and_then(|i| argv.get(i + 1));
+        if let Some(f) = function
+            && is_write_function(f)
+        {
+            return Err(crate::transport::TransportError::Other {
+                server: self.0.server().to_string(),
+                reason: format!("dry run: refusing to send {f}"),
+            });
+        }
+        self.0.run(argv).await
+    }
+}
