@@ -92,13 +92,23 @@ pub async fn verify<T: Transport>(
                     {
                         Ok(items) => {
                             let room = MAX_FAILURES.saturating_sub(rec.failures.len());
-                            rec.failures.extend(
-                                items
-                                    .iter()
-                                    .filter(|i| !i.status.is_success() && !i.message.is_empty())
-                                    .take(room)
-                                    .map(|i| format!("log: {}", i.message)),
-                            );
+                            // The log often repeats the queue items' messages: keep new ones only.
+                            let mut seen: Vec<String> = rec.failures.clone();
+                            let mut added = Vec::new();
+                            for i in items
+                                .iter()
+                                .filter(|i| !i.status.is_success() && !i.message.is_empty())
+                            {
+                                if added.len() >= room {
+                                    break;
+                                }
+                                if seen.iter().any(|f| f.ends_with(&i.message)) {
+                                    continue;
+                                }
+                                seen.push(i.message.clone());
+                                added.push(format!("log: {}", i.message));
+                            }
+                            rec.failures.extend(added);
                         }
                         Err(e) => notes.push(format!("log items unreadable: {e}")),
                     }
