@@ -513,13 +513,20 @@ async fn record_followed<T: Transport>(
         Followed::Cancelled { group, stop } => {
             rec.outcome = Outcome::Failed;
             match stop {
-                Ok(_) => {
+                Ok(stopped) => {
                     ctx.journal_best_effort(Op::Ended {
                         server: server.to_string(),
                         id: id.to_string(),
                     });
-                    rec.message =
-                        "cancelled (SIGTERM) while running; aborted, stop confirmed".into();
+                    if let Some(g) = &stopped {
+                        rec.status_raw = Some(g.status.raw());
+                        rec.status_name = Some(g.status.name().to_string());
+                    }
+                    rec.message = match stopped {
+                        Some(_) => "cancelled (SIGTERM) while running; aborted, stop confirmed",
+                        None => "cancelled (SIGTERM) before its queue group appeared",
+                    }
+                    .into();
                 }
                 Err(why) => {
                     rec.message = format!(
