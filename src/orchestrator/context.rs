@@ -105,12 +105,16 @@ impl<'a, T: Transport> Ctx<'a, T> {
         });
     }
 
-    /// Journal first, change second. An error here means the change must not be made.
+    /// Journal first, change second. An error here means the change must not be made, and
+    /// halts the run: without a journal, a crash could leave changes nobody undoes.
     pub fn journal(&mut self, op: Op) -> Result<(), String> {
-        self.journal
-            .write(op)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        self.journal.write(op).map(|_| ()).map_err(|e| {
+            let e = e.to_string();
+            if self.halted.is_none() {
+                self.halted = Some(format!("the journal cannot be written ({e})"));
+            }
+            e
+        })
     }
 
     /// For undo records (disable, restored, ended): a failure is logged, the undo goes ahead —
