@@ -106,22 +106,40 @@ pub async fn check<T: Transport>(
         }
     }
 
-    let groups = retry::call(&policy, Kind::Read, server, "listQueueGroups", || {
-        client.list_backup_queue_groups()
-    })
-    .await
-    .map_err(|e| format!("cannot tell whether a backup is already running: {e}"))?;
-    let foreign = groups
-        .into_iter()
-        .filter(|g| g.status.is_active())
-        .filter(|g| writes_to_nas(g, plan.destination_id.as_deref(), all_jobs.as_deref()))
-        .collect();
+    let foreign = foreign_writers(
+        ctx,
+        client,
+        plan.destination_id.as_deref(),
+        all_jobs.as_deref(),
+    )
+    .await?;
 
     Ok(Facts {
         destination,
         jobs,
         foreign,
     })
+}
+
+/// Active backup groups on this server that write (or may write) to the NAS. `jobs`: the
+/// server's job list when known (to tell which jobs target the destination).
+pub async fn foreign_writers<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    client: &Client<T>,
+    dest: Option<&str>,
+    jobs: Option<&[BackupJob]>,
+) -> Result<Vec<QueueGroup>, String> {
+    let server = client.server();
+    let groups = retry::call(&ctx.policy, Kind::Read, server, "listQueueGroups", || {
+        client.list_backup_queue_groups()
+    })
+    .await
+    .map_err(|e| format!("cannot tell whether a backup is already running: {e}"))?;
+    Ok(groups
+        .into_iter()
+        .filter(|g| g.status.is_active())
+        .filter(|g| writes_to_nas(g, dest, jobs))
+        .collect())
 }
 
 /// Whether an active group may be writing to the NAS. When in doubt, yes: a wrong "no" puts two

@@ -113,7 +113,15 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         }
     }
 
-    wait_for_foreign(&mut ctx, &mut facts).await;
+    let foreign = facts
+        .iter()
+        .flat_map(|(s, f)| {
+            f.foreign
+                .iter()
+                .map(move |g| (s.clone(), g.id.clone(), g.job_id.clone()))
+        })
+        .collect();
+    wait_for_foreign(&mut ctx, foreign).await;
 
     let selected: Vec<(String, String)> = plan
         .jobs()
@@ -190,15 +198,10 @@ fn not_started<T: Transport>(ctx: &mut Ctx<'_, T>, s: &ServerPlan, why: &str) {
 
 /// A backup jbr did not start is writing to the NAS: nothing starts anywhere until it ends
 /// (bounded by `job_timeout`). Aborted only with `--abort-foreign`.
-async fn wait_for_foreign<T: Transport>(ctx: &mut Ctx<'_, T>, facts: &mut BTreeMap<String, Facts>) {
-    let foreign: Vec<(String, String, Option<String>)> = facts
-        .iter()
-        .flat_map(|(s, f)| {
-            f.foreign
-                .iter()
-                .map(move |g| (s.clone(), g.id.clone(), g.job_id.clone()))
-        })
-        .collect();
+async fn wait_for_foreign<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    foreign: Vec<(String, String, Option<String>)>,
+) {
     if foreign.is_empty() {
         return;
     }
@@ -210,7 +213,7 @@ async fn wait_for_foreign<T: Transport>(ctx: &mut Ctx<'_, T>, facts: &mut BTreeM
         };
         let job_txt = job.as_deref().unwrap_or("unknown job");
         let mut message = format!(
-            "server {server}: a backup jbr did not start (queue group {group}, job {job_txt}) was writing to the NAS at start"
+            "server {server}: a backup jbr did not start (queue group {group}, job {job_txt}) was writing to the NAS"
         );
         if ctx.options.abort_foreign {
             match follow::stop_and_confirm(ctx, client, &group).await {
@@ -288,6 +291,38 @@ async fn server_window<T: Transport>(
     let server = s.server.as_str();
     let started = Instant::now();
     let mut opened = None;
+
+    // Pre-flight may be hours ago: a backup the server's scheduler (or a person) started since
+    // then must end before this window opens.
+    let jobs = retry::call(
+        &ctx.policy,
+        retry::Kind::Read,
+        server,
+        "listBackupJobs",
+        || client.list_backup_jobs(),
+    )
+    .await
+    .ok();
+    match preflight::foreign_writers(ctx, client, s.destination_id.as_deref(), jobs.as_deref())
+        .await
+    {
+        Ok(groups) if !groups.is_empty() => {
+            let foreign = groups
+                .into_iter()
+                .map(|g| (server.to_string(), g.id, g.job_id))
+                .collect();
+            wait_for_foreign(ctx, foreign).await;
+            if let Some(why) = ctx.stopping() {
+                not_started(ctx, s, &why);
+                return;
+            }
+        }
+        Ok(_) => {}
+        Err(why) => {
+            skip_server(ctx, s, why);
+            return;
+        }
+    }
     if let Some(dest) = &s.destination_id {
         // Read it fresh: pre-flight may be a foreign backup's length ago.
         let now = retry::call(
@@ -390,6 +425,15 @@ async fn run_one<T: Transport>(
     let start_epoch = ctx.clock.now();
     ctx.progress
         .emit(server, Some(id), "enabling", Duration::ZERO);
+    let before = match follow::groups_of(ctx, client, id).await {
+        Ok(b) => b,
+        Err(why) => {
+            if let Some(r) = job_rec(&mut ctx.record, server, id) {
+                r.message = why;
+            }
+            return;
+        }
+    };
     let was_enabled = matches!(f.jobs.get(id), Some(Some(j)) if !j.disabled);
     let enabled = if was_enabled {
         ctx.journal(Op::Enable {
@@ -417,7 +461,7 @@ async fn run_one<T: Transport>(
         return;
     }
 
-    let watched = follow::run_job(ctx, client, job).await;
+    let watched = follow::run_job(ctx, client, job, before).await;
     let mut rec = JobRecord::new(server, id, &job.label, Outcome::Failed);
     rec.group_id = watched.group_id.clone();
     rec.start = Some(ctx.clock.epoch_of(watched.triggered));

@@ -75,11 +75,38 @@ fn newest(groups: Vec<QueueGroup>, job: &str, before: &BTreeSet<String>) -> Opti
         })
 }
 
-/// Trigger `job` (already enabled) and follow it to its end.
+/// This job's queue groups now: taken *before* the job is enabled, so that any group that
+/// appears from then on — our trigger's, or one the server's scheduler fired while the job
+/// was enabled — counts as ours and is followed to its end.
+pub async fn groups_of<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    client: &Client<T>,
+    job: &str,
+) -> Result<BTreeSet<String>, String> {
+    retry::call(
+        &ctx.policy,
+        Kind::Read,
+        client.server(),
+        "listQueueGroups",
+        || client.list_backup_queue_groups(),
+    )
+    .await
+    .map(|groups| {
+        groups
+            .into_iter()
+            .filter(|g| g.job_id.as_deref() == Some(job))
+            .map(|g| g.id)
+            .collect()
+    })
+    .map_err(|e| format!("not started: cannot list queue groups to tell its run apart: {e}"))
+}
+
+/// Trigger `job` (already enabled) and follow it to its end. `before`: from `groups_of`.
 pub async fn run_job<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &PlannedJob,
+    before: BTreeSet<String>,
 ) -> Watched {
     let server = client.server().to_string();
     let id = job.job_id.as_str();
@@ -92,26 +119,7 @@ pub async fn run_job<T: Transport>(
         before: BTreeSet::new(),
     };
 
-    // Groups of this job that exist before the trigger are not ours.
-    watched.before = match retry::call(&ctx.policy, Kind::Read, &server, "listQueueGroups", || {
-        client.list_backup_queue_groups()
-    })
-    .await
-    {
-        Ok(groups) => groups
-            .into_iter()
-            .filter(|g| g.job_id.as_deref() == Some(id))
-            .map(|g| g.id)
-            .collect(),
-        Err(e) => {
-            watched.followed = Followed::NeverStarted(format!(
-                "not triggered: cannot list queue groups to tell its run apart: {e}"
-            ));
-            return watched;
-        }
-    };
-
-    let before = watched.before.clone();
+    watched.before = before.clone();
     if let Err(e) = ctx.journal(Op::Trigger {
         server: server.clone(),
         id: id.to_string(),
