@@ -538,14 +538,25 @@ async fn record_followed<T: Transport>(
                     server: server.to_string(),
                     id: id.to_string(),
                 });
-                rec.outcome = Outcome::TimedOutAborted;
-                rec.status_raw = Some(g.status.raw());
-                rec.status_name = Some(g.status.name().to_string());
-                rec.message = format!(
-                    "no final state after its timeout {} s; sent stopQueueGroup, aborted at {}",
-                    job.timeout.as_secs_f64(),
-                    crate::report::time::clock_utc(ctx.clock.now())
-                );
+                let aborted_at = crate::report::time::clock_utc(ctx.clock.now());
+                verify::verify(&ctx.policy, client, &g, rec).await;
+                if g.status.is_success() {
+                    // It finished on its own in the moment the stop went out: report what it did.
+                    rec.message = format!(
+                        "completed as its timeout {} s ran out (stopQueueGroup was sent at {aborted_at})",
+                        job.timeout.as_secs_f64()
+                    );
+                } else {
+                    let details = std::mem::take(&mut rec.message);
+                    rec.outcome = Outcome::TimedOutAborted;
+                    rec.message = format!(
+                        "no final state after its timeout {} s; sent stopQueueGroup, aborted at {aborted_at}",
+                        job.timeout.as_secs_f64()
+                    );
+                    if !details.is_empty() {
+                        rec.message.push_str(&format!(" ({details})"));
+                    }
+                }
             }
             Err(why) => {
                 rec.outcome = Outcome::TimedOutAborted;
