@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::api::Client;
+use crate::api::{Client, DestinationMethod};
 use crate::config::Config;
 use crate::journal::{Journal, Op};
 use crate::report::state::State;
@@ -68,6 +68,14 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         halted: None,
         methods: BTreeMap::new(),
     };
+    for (server, function) in &ctx.state.destination_methods {
+        let method = [DestinationMethod::State, DestinationMethod::Modify]
+            .into_iter()
+            .find(|m| m.function() == function);
+        if let Some(m) = method {
+            ctx.methods.insert(server.clone(), m);
+        }
+    }
 
     super::recover::replay(&mut ctx).await;
 
@@ -160,6 +168,11 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
     }
     if let Err(e) = ctx.journal.compact() {
         tracing::warn!("{e}");
+    }
+    for (server, m) in &ctx.methods {
+        ctx.state
+            .destination_methods
+            .insert(server.clone(), m.function().to_string());
     }
     ctx.record.cancelled = ctx.cancelled();
     ctx.record.ended = ctx.clock.now();
