@@ -237,7 +237,7 @@ async fn foreign_and_fallback_and_never_start() {
     let c = setup(&world, dir.path(), &[("web-01","a"),("web-02","c"),("web-02","d")]);
     let mut state = State::default();
     let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let r = go2(&world, &c, &mut state, "run-1", cancel, true).await;
+    let _r = go2(&world, &c, &mut state, "run-1", cancel, true).await;
     println!("{:#?}", world.timeline());
     assert_eq!(world.max_concurrent_writers(), 1);
 }
