@@ -169,6 +169,14 @@ impl RotatingFile {
     /// Appends to an existing file; creates it (and its directory) when missing.
     pub fn open(path: &Path, max_bytes: u64, backup_count: u32) -> io::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if dir.exists() && !dir.is_dir() {
+                // create_dir_all would only say "File exists", which sends people looking for
+                // the log file itself.
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
             std::fs::create_dir_all(dir)?;
         }
         let file = Self::open_file(path)?;

@@ -30,6 +30,7 @@ struct JsonProblem<'a> {
 }
 
 pub fn run(config_path: &Path, json: bool) -> Exit {
+    tracing::debug!(file = %config_path.display(), "validating config");
     let (problems, summary) = match config::load(config_path) {
         Ok(loaded) => {
             let c = &loaded.config;
