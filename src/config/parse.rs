@@ -747,6 +747,17 @@ impl Walker<'_, '_> {
             o.log_max_bytes = n as u64;
         }
         if let Some(n) = self.bounded(m, "log_backup_count", P, 0..=1000, "old files kept") {
+            if n == 0 {
+                // Python's RotatingFileHandler never rotates with 0; jbr keeps the size bound.
+                self.p.warn(
+                    "orchestrator.log_backup_count",
+                    "behaviour_change",
+                    "0 keeps no old log: jbr empties the log when it reaches log_max_bytes",
+                    Some(
+                        "the older tool never rotated with 0; set 1 or more to keep history".into(),
+                    ),
+                );
+            }
             o.log_backup_count = n as u32;
         }
         if let Some(p) = self.path(m, "state_file", P) {
