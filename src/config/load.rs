@@ -51,7 +51,7 @@ pub fn load_for_run(path: &Path) -> Result<Config, ConfigError> {
         });
     }
     for w in loaded.warnings() {
-        tracing::warn!("{w}");
+        tracing::warn!("{}", w.without_severity());
     }
     Ok(loaded.config)
 }

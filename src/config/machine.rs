@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::Config;
+use super::parse::child;
 use super::problem::{Problems, Severity};
 
 /// Who is asking decides how bad a missing file is.
@@ -35,7 +36,7 @@ pub(crate) fn check(config: &Config, mode: CheckMode, p: &mut Problems) {
             let at = if config.ssh_key.as_ref() == Some(key) {
                 "ssh_key".to_string()
             } else {
-                format!("servers.{name}.ssh_key")
+                child(&child("servers", name), "ssh_key")
             };
             if seen.insert(key.clone()) {
                 key_file(key, &at, missing, p);
@@ -45,7 +46,7 @@ pub(crate) fn check(config: &Config, mode: CheckMode, p: &mut Problems) {
         if let Some(kh) = &server.known_hosts
             && seen.insert(kh.clone())
         {
-            let at = format!("servers.{name}.known_hosts");
+            let at = child(&child("servers", name), "known_hosts");
             readable_file(kh, &at, "known_hosts file", missing, p);
         }
     }

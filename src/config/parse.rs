@@ -155,7 +155,8 @@ fn present<'v>(m: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
     m.get(key).filter(|v| !v.is_null())
 }
 
-fn child(path: &str, key: &str) -> String {
+/// `path.key`, or `path["odd key"]` when the key has characters that would make the path ambiguous.
+pub(crate) fn child(path: &str, key: &str) -> String {
     let simple = !key.is_empty()
         && key
             .chars()
@@ -171,6 +172,7 @@ fn describe(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "true/false",
+        Value::Number(n) if n.is_f64() => "a number with a fraction or exponent",
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
         Value::Array(_) => "a list",

@@ -37,6 +37,21 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// The line without its `warning: ` prefix, for log events that carry their own level.
+    pub fn without_severity(&self) -> String {
+        let mut s = format!("{}: ", self.file.display());
+        if !self.json_path.is_empty() {
+            s.push_str(&format!("at '{}': ", self.json_path));
+        }
+        s.push_str(&self.message);
+        if let Some(hint) = &self.hint {
+            s.push_str(&format!(" ({hint})"));
+        }
+        s
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.severity == Severity::Warning {
@@ -135,6 +150,11 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// Every config error means the same to the caller: usage error, nothing was changed.
+    pub fn exit(&self) -> crate::exit::Exit {
+        crate::exit::Exit::Usage
+    }
+
     /// The error as problems, so `validate` renders every failure the same way.
     pub fn to_problems(&self) -> Vec<Problem> {
         match self {
