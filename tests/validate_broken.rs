@@ -644,3 +644,61 @@ fn the_example_config_is_clean_where_its_files_exist() {
         dump(&out)
     );
 }
+
+#[test]
+fn a_state_directory_the_service_user_cannot_write_is_an_error() {
+    // Needs a second user: run as root, validate as `nobody`. Root may write anywhere.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/usr/sbin/runuser").exists() {
+        eprintln!("skipped: needs root and runuser to validate as another user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut v = base(dir.path());
+    let root_only = dir.path().join("root-only");
+    std::fs::create_dir(&root_only).unwrap();
+    std::fs::set_permissions(&root_only, std::fs::Permissions::from_mode(0o755)).unwrap();
+    set(
+        &mut v,
+        "/orchestrator/state_file",
+        json!(root_only.join("last-run.json")),
+    );
+    // Keys are checked too; keep this test about the directory.
+    remove(&mut v, "/ssh_key");
+    remove(&mut v, "/servers/web-01/known_hosts");
+    let config = write_config(dir.path(), &v);
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new("/usr/sbin/runuser")
+        .args([
+            "-u",
+            "nobody",
+            "--",
+            env!("CARGO_BIN_EXE_jbr"),
+            "validate",
+            "-c",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    if matches!(out.status.code(), Some(126 | 127)) {
+        eprintln!(
+            "skipped: nobody cannot run the test binary here: {}",
+            dump(&out)
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{}", dump(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let want = format!(
+        "{}: at 'orchestrator.state_file': cannot create {}/last-run.json in {}: Permission denied (os error 13) (let the user jbr runs as write there)",
+        config.display(),
+        root_only.display(),
+        root_only.display()
+    );
+    assert!(
+        stdout.lines().any(|l| l == want),
+        "want {want}\n{}",
+        dump(&out)
+    );
+}

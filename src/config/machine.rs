@@ -51,10 +51,10 @@ pub(crate) fn check(config: &Config, mode: CheckMode, p: &mut Problems) {
         }
     }
     let o = &config.orchestrator;
-    writable_file(&o.lock_file, "orchestrator.lock_file", p);
-    writable_file(&o.log_file, "orchestrator.log_file", p);
-    writable_file(&o.state_file, "orchestrator.state_file", p);
-    writable_file(&o.journal_file, "orchestrator.journal_file", p);
+    writable_file(&o.lock_file, "orchestrator.lock_file", missing, p);
+    writable_file(&o.log_file, "orchestrator.log_file", missing, p);
+    writable_file(&o.state_file, "orchestrator.state_file", missing, p);
+    writable_file(&o.journal_file, "orchestrator.journal_file", missing, p);
 }
 
 fn key_file(path: &Path, at: &str, missing: Severity, p: &mut Problems) {
@@ -134,7 +134,7 @@ fn readable_file(path: &Path, at: &str, what: &str, missing: Severity, p: &mut P
 
 /// jbr must be able to create or rewrite this file: either it exists and is writable, or the
 /// nearest existing ancestor is a directory we may create things in.
-fn writable_file(path: &Path, at: &str, p: &mut Problems) {
+fn writable_file(path: &Path, at: &str, missing: Severity, p: &mut Problems) {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_dir() => {
             p.error(
@@ -184,21 +184,29 @@ fn writable_file(path: &Path, at: &str, p: &mut Problems) {
             },
         }
     }
-    if let Err(e) = access(dir, libc::W_OK | libc::X_OK) {
-        let what = if dir == parent {
-            format!("cannot create {} in {}: {e}", path.display(), dir.display())
-        } else {
-            format!(
-                "cannot create directory {} in {}: {e}",
-                parent.display(),
-                dir.display()
-            )
-        };
+    let Err(e) = access(dir, libc::W_OK | libc::X_OK) else {
+        return;
+    };
+    if dir == parent {
         p.error(
             at,
             "not_writable",
-            what,
-            Some("create it for the user jbr runs as (systemd: StateDirectory=, LogsDirectory=, RuntimeDirectory=)".into()),
+            format!("cannot create {} in {}: {e}", path.display(), dir.display()),
+            Some("let the user jbr runs as write there".into()),
+        );
+    } else {
+        // A directory that does not exist yet is often systemd's to create at start
+        // (RuntimeDirectory= is even removed when the service stops), so validate only warns.
+        p.push(
+            missing,
+            at,
+            "not_writable",
+            format!(
+                "directory {} does not exist and cannot be created in {}: {e}",
+                parent.display(),
+                dir.display()
+            ),
+            Some("create it for the user jbr runs as, or let systemd: StateDirectory=, LogsDirectory=, RuntimeDirectory=".into()),
         );
     }
 }

@@ -164,7 +164,8 @@ impl ConfigError {
                 severity: Severity::Error,
                 code: "unreadable",
                 message: format!("cannot read config: {source}"),
-                hint: None,
+                hint: (source.kind() == std::io::ErrorKind::NotFound)
+                    .then(|| "name the config file with -c PATH".to_string()),
             }],
             ConfigError::Syntax {
                 path,
