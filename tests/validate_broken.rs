@@ -528,16 +528,20 @@ fn every_problem_is_reported_in_one_pass() {
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // In file order: servers, jobs, orchestrator.
+    let mut last = 0;
     for path in [
         "servers.web-01.port",
         "jobs[1].server",
         "orchestrator.poll_interval",
     ] {
+        let at = stdout.find(&format!("config.json: at '{path}': "));
         assert!(
-            stdout.contains(&format!("config.json: at '{path}': ")),
-            "{path} missing:\n{}",
+            at.is_some_and(|i| i >= last),
+            "{path} missing or out of order:\n{}",
             dump(&out)
         );
+        last = at.unwrap_or_default();
     }
     assert!(
         stdout.ends_with(

@@ -97,10 +97,23 @@ pub fn load_str(
     let mut problems = Problems::new(path);
     let config = parse::parse(&root, &ctx, &mut problems);
     machine::check(&config, mode, &mut problems);
-    Ok(Loaded {
-        config,
-        problems: problems.list,
-    })
+    let mut problems = problems.list;
+    in_file_order(&mut problems, &root);
+    Ok(Loaded { config, problems })
+}
+
+/// Problems grouped by top-level section in the order the sections appear in the file, so the
+/// output reads top to bottom like the file (jobs are checked last, after the servers they
+/// name, whatever their place). Within a section the walk order is kept.
+fn in_file_order(problems: &mut [Problem], root: &Value) {
+    let Some(top) = root.as_object() else {
+        return;
+    };
+    let rank = |p: &Problem| {
+        let first = p.json_path.split(['.', '[']).next().unwrap_or_default();
+        top.keys().position(|k| k == first).unwrap_or(usize::MAX)
+    };
+    problems.sort_by_key(rank);
 }
 
 /// serde_json's message without its " at line L column C" tail (we print those ourselves).

@@ -906,9 +906,21 @@ impl Walker<'_, '_> {
     }
 
     fn string_list(&mut self, v: &Value, at: &str) -> Vec<String> {
-        let Value::Array(items) = v else {
-            self.wrong_type(at, "a list of strings", v);
-            return Vec::new();
+        let items = match v {
+            Value::Array(items) => items,
+            Value::String(one) => {
+                self.p.error(
+                    at,
+                    "wrong_type",
+                    "expected a list of strings, found a string",
+                    Some(format!("a list even for one: [{}]", shown(one))),
+                );
+                return Vec::new();
+            }
+            other => {
+                self.wrong_type(at, "a list of strings", other);
+                return Vec::new();
+            }
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
