@@ -17,6 +17,7 @@ mod suggest;
 
 pub use load::{Loaded, load, load_for_run, load_str, load_with};
 pub use machine::CheckMode;
+pub use parse::known_keys;
 pub use problem::{ConfigError, Problem, Severity};
 pub use secret::Secret;
 

@@ -71,6 +71,24 @@ const NOTIFICATION_KEYS: &[&str] = &[
 ];
 const LOOP_KEYS: &[&str] = &["target_interval", "min_pause"];
 
+/// Every key jbr knows, as `servers.*.host` / `jobs[].job_id` / `orchestrator.poll_interval`:
+/// the older tool's and jbr's additions. Docs and the example config are tested against it.
+pub fn known_keys() -> Vec<String> {
+    let mut keys: Vec<String> = TOP_KEYS.iter().map(|k| k.to_string()).collect();
+    let sections: [(&str, &[&str]); 6] = [
+        ("servers.*", SERVER_KEYS),
+        ("jobs[]", JOB_KEYS),
+        ("orchestrator", ORCHESTRATOR_KEYS),
+        ("destination", DESTINATION_KEYS),
+        ("notification", NOTIFICATION_KEYS),
+        ("loop", LOOP_KEYS),
+    ];
+    for (prefix, list) in sections {
+        keys.extend(list.iter().map(|k| format!("{prefix}.{k}")));
+    }
+    keys
+}
+
 /// The contract's value set for anything that ends up in a remote command line.
 pub(crate) const VALUE_SET: &str = "letters, digits, '_', '.', ':', '-'";
 
