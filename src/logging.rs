@@ -162,7 +162,6 @@ pub struct RotatingFile {
     max_bytes: u64,
     backup_count: u32,
     file: File,
-    size: u64,
 }
 
 impl RotatingFile {
@@ -179,14 +178,11 @@ impl RotatingFile {
             }
             std::fs::create_dir_all(dir)?;
         }
-        let file = Self::open_file(path)?;
-        let size = file.metadata()?.len();
         Ok(RotatingFile {
             path: path.to_path_buf(),
             max_bytes: max_bytes.max(1),
             backup_count,
-            file,
-            size,
+            file: Self::open_file(path)?,
         })
     }
 
@@ -207,7 +203,6 @@ impl RotatingFile {
     fn rotate(&mut self) -> io::Result<()> {
         if self.backup_count == 0 {
             self.file.set_len(0)?;
-            self.size = 0;
             return Ok(());
         }
         for n in (1..self.backup_count).rev() {
@@ -218,18 +213,44 @@ impl RotatingFile {
         }
         std::fs::rename(&self.path, self.numbered(1))?;
         self.file = Self::open_file(&self.path)?;
-        self.size = 0;
         Ok(())
+    }
+}
+
+impl RotatingFile {
+    /// Another jbr process (`jbr status` during a run) may have rotated the file under us: then
+    /// our handle points at `NAME.1`, and rotating again would push the other's fresh file away.
+    /// Follow the name instead.
+    fn follow_if_rotated_elsewhere(&mut self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let ours = self.file.metadata()?;
+        let named = match std::fs::metadata(&self.path) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        if named.is_none_or(|m| m.dev() != ours.dev() || m.ino() != ours.ino()) {
+            self.file = Self::open_file(&self.path)?;
+        }
+        Ok(())
+    }
+
+    fn too_full_for(&self, len: usize) -> io::Result<bool> {
+        // The file's real size, not a count of our own writes: another process may append too.
+        let size = self.file.metadata()?.len();
+        Ok(size > 0 && size + len as u64 > self.max_bytes)
     }
 }
 
 impl Write for RotatingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.size > 0 && self.size + buf.len() as u64 > self.max_bytes {
-            self.rotate()?;
+        if self.too_full_for(buf.len())? {
+            self.follow_if_rotated_elsewhere()?;
+            if self.too_full_for(buf.len())? {
+                self.rotate()?;
+            }
         }
         self.file.write_all(buf)?;
-        self.size += buf.len() as u64;
         Ok(buf.len())
     }
 

@@ -113,3 +113,35 @@ fn an_unopenable_log_file_is_a_clear_error() {
         )
     );
 }
+
+#[test]
+fn two_processes_writing_one_log_lose_no_line_and_respect_the_limit() {
+    // `jbr status` may log while a run logs: two handles on one file, each rotating.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("jbr.log");
+    let mut a = RotatingFile::open(&log, 200, 100).unwrap();
+    let mut b = RotatingFile::open(&log, 200, 100).unwrap();
+    for i in 0..60 {
+        let w = if i % 3 == 0 { &mut b } else { &mut a };
+        w.write_all(line(i).as_bytes()).unwrap();
+    }
+    drop((a, b));
+    // Each file full (4 lines of 47 bytes): no handle rotated away a file another had just
+    // started, which would push history out with half-empty files.
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 15);
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let text = read(&entry.unwrap().path());
+        assert!(
+            text.len() <= 200,
+            "a file grew past the limit: {} bytes",
+            text.len()
+        );
+        seen.extend(text.lines().map(str::to_string));
+    }
+    seen.sort();
+    let mut want: Vec<String> = (0..60).map(|i| line(i).trim_end().to_string()).collect();
+    want.sort();
+    assert_eq!(seen, want);
+}

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{DestinationPolicy, Notification, Orchestrator, Secret};
+use super::{Config, DestinationPolicy, Notification, Orchestrator, Secret};
 
 pub const PORT: u16 = 51514;
 pub const USER: &str = "root";
@@ -91,6 +91,22 @@ impl Default for Notification {
             on_complete: false,
             on_partial: true,
             on_daemon_lifecycle: true,
+        }
+    }
+}
+
+/// An empty config with every default, for tests that build one by hand:
+/// `Config { servers, jobs, ..Config::default() }`.
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            path: PathBuf::from(super::DEFAULT_CONFIG_PATH),
+            ssh_key: None,
+            servers: Default::default(),
+            jobs: Vec::new(),
+            orchestrator: Orchestrator::default(),
+            destination: DestinationPolicy::default(),
+            notification: Notification::default(),
         }
     }
 }

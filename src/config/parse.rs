@@ -112,12 +112,7 @@ pub(crate) fn parse(root: &Value, ctx: &Context<'_>, p: &mut Problems) -> Config
     let mut w = Walker { p, ctx };
     let mut config = Config {
         path: ctx.file.to_path_buf(),
-        ssh_key: None,
-        servers: BTreeMap::new(),
-        jobs: Vec::new(),
-        orchestrator: Orchestrator::default(),
-        destination: DestinationPolicy::default(),
-        notification: Notification::default(),
+        ..Config::default()
     };
     let Some(top) = w.object(root, "") else {
         return config;
