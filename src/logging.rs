@@ -38,7 +38,7 @@ pub enum LogError {
 }
 
 /// Keep it alive until the process ends: dropping it flushes the log file.
-#[must_use = "dropping the guard flushes and detaches the log file"]
+#[must_use = "keep the guard in main: dropping it flushes the log file"]
 pub struct LogGuard(());
 
 impl Drop for LogGuard {
