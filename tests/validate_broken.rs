@@ -706,3 +706,25 @@ fn a_state_directory_the_service_user_cannot_write_is_an_error() {
         dump(&out)
     );
 }
+
+#[test]
+fn a_key_written_twice_warns_that_the_last_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = base(dir.path());
+    let text = serde_json::to_string_pretty(&v).unwrap().replacen(
+        "\"port\": 2222,",
+        "\"port\": 2222,\n      \"host\": \"127.0.0.2\",",
+        1,
+    );
+    std::fs::write(dir.path().join("config.json"), text).unwrap();
+    let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().next(),
+        Some(
+            "warning: config.json: at 'servers.web-01.host': key appears more than once; the last value is used (remove the other occurrence)"
+        ),
+        "{}",
+        dump(&out)
+    );
+}

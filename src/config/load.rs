@@ -6,6 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Config;
+use super::duplicates;
 use super::machine::{self, CheckMode};
 use super::parse::{self, Context};
 use super::problem::{ConfigError, Problem, Problems};
@@ -95,6 +96,15 @@ pub fn load_str(
         env,
     };
     let mut problems = Problems::new(path);
+    for at in duplicates::find(text) {
+        // A warning, not an error: the older tool read the same file the same way.
+        problems.warn(
+            &at,
+            "duplicate_key",
+            "key appears more than once; the last value is used",
+            Some("remove the other occurrence".into()),
+        );
+    }
     let config = parse::parse(&root, &ctx, &mut problems);
     machine::check(&config, mode, &mut problems);
     let mut problems = problems.list;

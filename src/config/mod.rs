@@ -8,6 +8,7 @@
 //! `jbr validate`, and any error stops it before anything changes anywhere (exit 2).
 
 pub mod defaults;
+mod duplicates;
 mod load;
 mod machine;
 mod parse;
