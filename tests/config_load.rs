@@ -332,7 +332,7 @@ fn load_for_run_refuses_any_error_and_names_the_file() {
     let c = config::load_for_run(&path).unwrap();
     assert_eq!(c.servers["a"].host, "127.0.0.1");
 
-    // A key file that validate only warns about is an error for a run.
+    // A missing key file is an error for a run, as for validate.
     std::fs::remove_file(dir.path().join("key")).unwrap();
     let err = config::load_for_run(&path).unwrap_err();
     let shown = err.to_string();
@@ -342,7 +342,7 @@ fn load_for_run_refuses_any_error_and_names_the_file() {
             && shown.ends_with("key does not exist"),
         "{shown}"
     );
-    assert!(!config::load(&path).unwrap().has_errors());
+    assert!(config::load(&path).unwrap().has_errors());
 
     // Invalid JSON: one line with line and column.
     std::fs::write(&path, "{\"servers\": }").unwrap();

@@ -580,16 +580,16 @@ fn warnings_alone_exit_0() {
 }
 
 #[test]
-fn a_missing_key_file_warns_in_validate() {
+fn a_missing_key_file_is_an_error_in_validate() {
     let dir = tempfile::tempdir().unwrap();
     let mut v = base(dir.path());
     set(&mut v, "/ssh_key", json!(dir.path().join("absent_key")));
     write_config(dir.path(), &v);
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", dump(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.starts_with("warning: config.json: at 'ssh_key': ssh key ")
+        stdout.starts_with("config.json: at 'ssh_key': ssh key ")
             && stdout.contains("absent_key does not exist"),
         "{}",
         dump(&out)

@@ -13,8 +13,9 @@ use super::problem::{Problems, Severity};
 /// Who is asking decides how bad a missing file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckMode {
-    /// `jbr validate`, possibly on a workstation or with the example config: a key file that
-    /// is not on *this* machine is a warning, so a config can be checked before deployment.
+    /// `jbr validate`, possibly on a workstation or with the example config: a known_hosts file
+    /// or directory that is not on *this* machine is a warning, so a config can be checked
+    /// before deployment. A missing ssh key is an error in both modes.
     Validate,
     /// A command that will connect: a missing key or known_hosts file is an error, caught
     /// before anything is changed on any server.
@@ -38,8 +39,11 @@ pub(crate) fn check(config: &Config, mode: CheckMode, p: &mut Problems) {
             } else {
                 child(&child("servers", name), "ssh_key")
             };
+            // A key that is not there is always an error (issue 3): unlike a known_hosts file
+            // or a runtime directory, nothing at deployment creates it, and every connect
+            // would fail with ssh's less helpful message.
             if seen.insert(key.clone()) {
-                key_file(key, &at, missing, p);
+                key_file(key, &at, Severity::Error, p);
             }
         }
         // One problem per file, at its first mention: servers usually share a known_hosts file.
