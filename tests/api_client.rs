@@ -19,12 +19,16 @@ fn client(world: &SimWorld, server: &str) -> Client<SimTransport> {
 }
 
 fn one_server(f: impl FnOnce(jbr::sim::ServerBuilder) -> jbr::sim::ServerBuilder) -> SimWorld {
-    SimWorld::builder().server("web-01", |s| f(s.destination("nas"))).build()
+    SimWorld::builder()
+        .server("web-01", |s| f(s.destination("nas")))
+        .build()
 }
 
 /// Enables destination and job, as the orchestrator would.
 async fn open_window(c: &Client<SimTransport>, dest: &str, job: &str) {
-    c.set_destination_disabled(dest, false, DestinationMethod::Modify).await.unwrap();
+    c.set_destination_disabled(dest, false, DestinationMethod::Modify)
+        .await
+        .unwrap();
     c.set_job_disabled(job, false).await.unwrap();
 }
 
@@ -59,7 +63,10 @@ async fn a_whole_run_through_every_call() {
 
     let triggered = c.run_backup_job_manually(&job).await.unwrap();
     assert_eq!(triggered.id, job);
-    assert!(!triggered.running, "running turns truthy only after the startup delay");
+    assert!(
+        !triggered.running,
+        "running turns truthy only after the startup delay"
+    );
 
     let g = group_of(&c, &job).await.expect("a queue group for the job");
     assert_eq!(g.status, QueueStatus::PENDING);
@@ -72,14 +79,21 @@ async fn a_whole_run_through_every_call() {
     assert!(c.get_backup_job(&job).await.unwrap().running);
     let items = c.list_queue_items(&g.id).await.unwrap();
     assert_eq!(items.len(), 2);
-    assert!(items.iter().all(|i| i.status == QueueStatus::PROCESSING && i.name.starts_with("account")));
+    assert!(
+        items
+            .iter()
+            .all(|i| i.status == QueueStatus::PROCESSING && i.name.starts_with("account"))
+    );
 
     wait(3.0).await;
     let g = c.get_queue_group(&g.id).await.unwrap();
     assert!(g.status.is_success(), "{:?}", g.status);
     assert_eq!(g.items_completed, 2);
     assert_eq!(g.progress_percent, Some(100.0));
-    let (s, e) = (g.started.unwrap().epoch.unwrap(), g.ended.unwrap().epoch.unwrap());
+    let (s, e) = (
+        g.started.unwrap().epoch.unwrap(),
+        g.ended.unwrap().epoch.unwrap(),
+    );
     assert!((e - s - 3.0).abs() <= 1.0, "ran {} s", e - s);
     assert!(!c.get_backup_job(&job).await.unwrap().running);
 
@@ -92,10 +106,15 @@ async fn a_whole_run_through_every_call() {
     let log_items = c.list_log_items(&logs[0].id).await.unwrap();
     assert_eq!(log_items.len(), 2);
     assert_eq!(log_items[0].message, "Backup completed successfully");
-    assert_eq!(c.get_log_item(&logs[0].id, &log_items[1].id).await.unwrap(), log_items[1]);
+    assert_eq!(
+        c.get_log_item(&logs[0].id, &log_items[1].id).await.unwrap(),
+        log_items[1]
+    );
 
     c.set_job_disabled(&job, true).await.unwrap();
-    c.set_destination_disabled(&dest, true, DestinationMethod::Modify).await.unwrap();
+    c.set_destination_disabled(&dest, true, DestinationMethod::Modify)
+        .await
+        .unwrap();
     assert_eq!(c.list_destinations().await.unwrap().len(), 1);
     assert_eq!(c.list_backup_jobs().await.unwrap().len(), 1);
     assert!(world.final_state().is_clean(), "{:?}", world.final_state());
@@ -104,11 +123,17 @@ async fn a_whole_run_through_every_call() {
 
 #[tokio::test(start_paused = true)]
 async fn destination_state_function_variants() {
-    for (variant, works) in [(DestStateFn::Works, true), (DestStateFn::Absent, false), (DestStateFn::Ignored, false)] {
+    for (variant, works) in [
+        (DestStateFn::Works, true),
+        (DestStateFn::Absent, false),
+        (DestStateFn::Ignored, false),
+    ] {
         let world = one_server(|s| s.destination_state_fn(variant));
         let dest = world.id("web-01", "nas");
         let c = client(&world, "web-01");
-        let r = c.set_destination_disabled(&dest, false, DestinationMethod::State).await;
+        let r = c
+            .set_destination_disabled(&dest, false, DestinationMethod::State)
+            .await;
         match variant {
             DestStateFn::Absent => {
                 let e = r.unwrap_err();
@@ -118,27 +143,45 @@ async fn destination_state_function_variants() {
             _ => r.unwrap(),
         }
         // Only the read-back tells whether it worked (the safe rule).
-        assert_eq!(!c.get_destination(&dest).await.unwrap().disabled, works, "{variant:?}");
-        c.set_destination_disabled(&dest, false, DestinationMethod::Modify).await.unwrap();
+        assert_eq!(
+            !c.get_destination(&dest).await.unwrap().disabled,
+            works,
+            "{variant:?}"
+        );
+        c.set_destination_disabled(&dest, false, DestinationMethod::Modify)
+            .await
+            .unwrap();
         assert!(!c.get_destination(&dest).await.unwrap().disabled);
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn every_flag_style_parses_by_the_truthy_rule() {
-    for style in [FlagStyle::Mixed, FlagStyle::Int, FlagStyle::Bool, FlagStyle::String, FlagStyle::NullMissing] {
+    for style in [
+        FlagStyle::Mixed,
+        FlagStyle::Int,
+        FlagStyle::Bool,
+        FlagStyle::String,
+        FlagStyle::NullMissing,
+    ] {
         let world = one_server(|s| s.job("accounts", 5.0).flags(style).startup_delay(0.5));
         let (dest, job) = (world.id("web-01", "nas"), world.id("web-01", "accounts"));
         let c = client(&world, "web-01");
         let j = c.get_backup_job(&job).await.unwrap();
         assert!(j.disabled && !j.running, "{style:?}");
-        assert!(c.get_destination(&dest).await.unwrap().disabled, "{style:?}");
+        assert!(
+            c.get_destination(&dest).await.unwrap().disabled,
+            "{style:?}"
+        );
         open_window(&c, &dest, &job).await;
         c.run_backup_job_manually(&job).await.unwrap();
         wait(1.0).await;
         let j = c.get_backup_job(&job).await.unwrap();
         assert!(!j.disabled && j.running, "{style:?}");
-        assert!(!c.get_destination(&dest).await.unwrap().disabled, "{style:?}");
+        assert!(
+            !c.get_destination(&dest).await.unwrap().disabled,
+            "{style:?}"
+        );
         let listed = c.list_backup_jobs().await.unwrap();
         assert!(listed[0].running && !listed[0].disabled, "{style:?}");
     }
@@ -227,17 +270,27 @@ async fn final_codes_per_outcome_and_status_family() {
 
 #[tokio::test(start_paused = true)]
 async fn stop_is_a_delayed_signal_and_a_hung_job_needs_it() {
-    let world = one_server(|s| s.job_with("j", 1.0, |j| j.outcome(Outcome::Hang)).abort_delay(5.0));
+    let world = one_server(|s| {
+        s.job_with("j", 1.0, |j| j.outcome(Outcome::Hang))
+            .abort_delay(5.0)
+    });
     let (dest, job) = (world.id("web-01", "nas"), world.id("web-01", "j"));
     let c = client(&world, "web-01");
     open_window(&c, &dest, &job).await;
     c.run_backup_job_manually(&job).await.unwrap();
     wait(600.0).await;
     let g = group_of(&c, &job).await.unwrap();
-    assert_eq!(g.status, QueueStatus::PROCESSING, "a hung job never ends by itself");
+    assert_eq!(
+        g.status,
+        QueueStatus::PROCESSING,
+        "a hung job never ends by itself"
+    );
     c.stop_queue_group(&g.id).await.unwrap();
     wait(4.0).await;
-    assert_eq!(c.get_queue_group(&g.id).await.unwrap().status, QueueStatus::PROCESSING);
+    assert_eq!(
+        c.get_queue_group(&g.id).await.unwrap().status,
+        QueueStatus::PROCESSING
+    );
     assert!(c.get_backup_job(&job).await.unwrap().running);
     wait(1.5).await;
     let g = c.get_queue_group(&g.id).await.unwrap();
@@ -245,7 +298,10 @@ async fn stop_is_a_delayed_signal_and_a_hung_job_needs_it() {
     assert_eq!(g.status.name(), "aborted");
     assert!(!c.get_backup_job(&job).await.unwrap().running);
     // A second stop on a finished group is refused.
-    assert!(matches!(c.stop_queue_group(&g.id).await, Err(ApiError::Refused { .. })));
+    assert!(matches!(
+        c.stop_queue_group(&g.id).await,
+        Err(ApiError::Refused { .. })
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -265,17 +321,26 @@ async fn stop_while_pending_aborts_without_writing() {
 #[tokio::test(start_paused = true)]
 async fn trigger_on_a_disabled_job_answers_success_and_never_starts() {
     for reply in [DisabledTriggerReply::Empty, DisabledTriggerReply::JobObject] {
-        let world = one_server(|s| s.job("j", 1.0).settings(|st| st.disabled_trigger_reply = reply));
+        let world = one_server(|s| {
+            s.job("j", 1.0)
+                .settings(|st| st.disabled_trigger_reply = reply)
+        });
         let (dest, job) = (world.id("web-01", "nas"), world.id("web-01", "j"));
         let c = client(&world, "web-01");
-        c.set_destination_disabled(&dest, false, DestinationMethod::Modify).await.unwrap();
+        c.set_destination_disabled(&dest, false, DestinationMethod::Modify)
+            .await
+            .unwrap();
         let r = c.run_backup_job_manually(&job).await;
         match reply {
             DisabledTriggerReply::Empty => {
                 let e = r.unwrap_err();
                 assert!(matches!(e, ApiError::Shape { .. }));
                 assert!(e.to_string().contains("was not queued"), "{e}");
-                assert!(e.to_string().starts_with("server web-01: runBackupJobManually:"), "{e}");
+                assert!(
+                    e.to_string()
+                        .starts_with("server web-01: runBackupJobManually:"),
+                    "{e}"
+                );
             }
             DisabledTriggerReply::JobObject => assert!(r.unwrap().disabled),
         }
@@ -316,10 +381,19 @@ async fn trigger_on_an_already_queued_job_is_refused() {
 async fn values_outside_the_grammar_are_never_sent() {
     let world = one_server(|s| s.job("j", 1.0));
     let c = client(&world, "web-01");
-    for bad in ["6508e9aed49adbd1660f06d9&disabled=0", "x y", "'; reboot", "a\"b"] {
+    for bad in [
+        "6508e9aed49adbd1660f06d9&disabled=0",
+        "x y",
+        "'; reboot",
+        "a\"b",
+    ] {
         let e = c.set_job_disabled(bad, false).await.unwrap_err();
         assert!(matches!(e, ApiError::BadValue { .. }), "{e}");
-        assert!(e.to_string().contains("server web-01: manageBackupJob: refusing to send _id="), "{e}");
+        assert!(
+            e.to_string()
+                .contains("server web-01: manageBackupJob: refusing to send _id="),
+            "{e}"
+        );
     }
     assert_eq!(world.calls("web-01", "manageBackupJob"), 0);
 }
@@ -329,48 +403,93 @@ async fn faults_become_the_right_errors() {
     let world = one_server(|s| {
         s.job("j", 1.0)
             .fault(Fault::on("getBackupJob", When::Call(1), FaultKind::Garbage))
-            .fault(Fault::on("getBackupJob", When::Call(2), FaultKind::Refuse("database is locked".into())))
-            .fault(Fault::on("getBackupJob", When::Call(3), FaultKind::Exit(255)))
+            .fault(Fault::on(
+                "getBackupJob",
+                When::Call(2),
+                FaultKind::Refuse("database is locked".into()),
+            ))
+            .fault(Fault::on(
+                "getBackupJob",
+                When::Call(3),
+                FaultKind::Exit(255),
+            ))
             .fault(Fault::on("getBackupJob", When::Call(4), FaultKind::Empty))
     });
     let job = world.id("web-01", "j");
     let c = client(&world, "web-01");
 
     let e = c.get_backup_job(&job).await.unwrap_err();
-    let ApiError::NotJson { snippet, .. } = &e else { panic!("{e}") };
-    assert!(snippet.starts_with("PHP Warning") && snippet.len() <= 200 + 3, "{snippet}");
+    let ApiError::NotJson { snippet, .. } = &e else {
+        panic!("{e}")
+    };
+    assert!(
+        snippet.starts_with("PHP Warning") && snippet.len() <= 200 + 3,
+        "{snippet}"
+    );
     assert!(e.is_transient());
-    assert!(e.to_string().starts_with("server web-01: getBackupJob: output is not JSON"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("server web-01: getBackupJob: output is not JSON"),
+        "{e}"
+    );
 
     let e = c.get_backup_job(&job).await.unwrap_err();
-    assert_eq!(e.to_string(), "server web-01: getBackupJob: success=0 \"database is locked\"");
+    assert_eq!(
+        e.to_string(),
+        "server web-01: getBackupJob: success=0 \"database is locked\""
+    );
 
     let e = c.get_backup_job(&job).await.unwrap_err();
     assert!(matches!(e, ApiError::BadExit { .. }) && e.is_transient());
-    assert!(e.to_string().contains("exit status 255: PHP Fatal error"), "{e}");
+    assert!(
+        e.to_string().contains("exit status 255: PHP Fatal error"),
+        "{e}"
+    );
 
     let e = c.get_backup_job(&job).await.unwrap_err();
     assert!(e.to_string().contains("no output"), "{e}");
 
-    assert_eq!(c.get_backup_job(&job).await.unwrap().id, job, "the fifth call is clean");
+    assert_eq!(
+        c.get_backup_job(&job).await.unwrap().id,
+        job,
+        "the fifth call is clean"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_stall_sleeps_on_tokios_clock_so_timeouts_work() {
-    let world = one_server(|s| s.job("j", 1.0).fault(Fault::on("getBackupJob", When::Call(1), FaultKind::Stall(120.0))));
+    let world = one_server(|s| {
+        s.job("j", 1.0).fault(Fault::on(
+            "getBackupJob",
+            When::Call(1),
+            FaultKind::Stall(120.0),
+        ))
+    });
     let job = world.id("web-01", "j");
     let c = client(&world, "web-01");
     let r = tokio::time::timeout(Duration::from_secs(30), c.get_backup_job(&job)).await;
     assert!(r.is_err(), "the first call stalls past the timeout");
     let before = tokio::time::Instant::now();
     assert_eq!(c.get_backup_job(&job).await.unwrap().id, job);
-    assert!(before.elapsed() < Duration::from_secs(1), "the second call is prompt");
+    assert!(
+        before.elapsed() < Duration::from_secs(1),
+        "the second call is prompt"
+    );
 
-    let world = one_server(|s| s.job("j", 1.0).fault(Fault::on("getBackupJob", When::Call(1), FaultKind::Stall(5.0))));
+    let world = one_server(|s| {
+        s.job("j", 1.0).fault(Fault::on(
+            "getBackupJob",
+            When::Call(1),
+            FaultKind::Stall(5.0),
+        ))
+    });
     let c = client(&world, "web-01");
     let before = tokio::time::Instant::now();
     c.get_backup_job(&world.id("web-01", "j")).await.unwrap();
-    assert!(before.elapsed() >= Duration::from_secs(5), "answered late, then normally");
+    assert!(
+        before.elapsed() >= Duration::from_secs(5),
+        "answered late, then normally"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -378,8 +497,15 @@ async fn faults_while_processing_and_answers_lost_after_the_change() {
     let world = one_server(|s| {
         s.job("j", 5.0)
             .startup_delay(1.0)
-            .fault(Fault::on("getBackupJob", When::WhileProcessing, FaultKind::Exit(255)))
-            .fault(Fault::on("runBackupJobManually", When::Call(1), FaultKind::Garbage).taking_effect())
+            .fault(Fault::on(
+                "getBackupJob",
+                When::WhileProcessing,
+                FaultKind::Exit(255),
+            ))
+            .fault(
+                Fault::on("runBackupJobManually", When::Call(1), FaultKind::Garbage)
+                    .taking_effect(),
+            )
     });
     let (dest, job) = (world.id("web-01", "nas"), world.id("web-01", "j"));
     let c = client(&world, "web-01");
@@ -388,10 +514,18 @@ async fn faults_while_processing_and_answers_lost_after_the_change() {
     let e = c.run_backup_job_manually(&job).await.unwrap_err();
     assert!(matches!(e, ApiError::NotJson { .. }));
     // The answer was garbage but the job was queued: the group is there to be followed.
-    let g = group_of(&c, &job).await.expect("queued despite the garbage answer");
+    let g = group_of(&c, &job)
+        .await
+        .expect("queued despite the garbage answer");
     wait(2.0).await;
-    assert!(matches!(c.get_backup_job(&job).await, Err(ApiError::BadExit { .. })));
-    assert_eq!(c.get_queue_group(&g.id).await.unwrap().status, QueueStatus::PROCESSING);
+    assert!(matches!(
+        c.get_backup_job(&job).await,
+        Err(ApiError::BadExit { .. })
+    ));
+    assert_eq!(
+        c.get_queue_group(&g.id).await.unwrap().status,
+        QueueStatus::PROCESSING
+    );
     wait(5.0).await;
     assert!(!c.get_backup_job(&job).await.unwrap().running);
 }
