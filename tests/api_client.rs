@@ -232,6 +232,13 @@ async fn lists_longer_than_a_page_are_read_whole() {
     assert_eq!(jobs[1099].name, "job1099");
     assert_eq!(world.calls("web-01", "listBackupJobs"), 3, "pages of 500");
     assert_eq!(c.list_backup_queue_groups().await.unwrap().len(), 130);
+
+    // A server that caps every list at 100 whatever `limit` says: `total` and `skip` still
+    // get every group, so the newest run is never hidden behind yesterday's.
+    world.with_server("web-01", |s| s.settings.list_cap = Some(100));
+    let before = world.calls("web-01", "listQueueGroups");
+    assert_eq!(c.list_backup_queue_groups().await.unwrap().len(), 130);
+    assert_eq!(world.calls("web-01", "listQueueGroups") - before, 2);
 }
 
 #[tokio::test(start_paused = true)]

@@ -276,8 +276,8 @@ impl<T: Transport> Client<T> {
     }
 
     /// Every entry of a list call. List calls stop at 100 entries unless asked, so page with
-    /// `limit`/`skip` until a short page, the announced `total`, or a page with nothing new (a
-    /// server that ignores `skip` must not loop us forever).
+    /// `limit`/`skip` until the announced `total` (or a short page when there is none), or a
+    /// page with nothing new (a server that ignores `skip` must not loop us forever).
     async fn list_all(
         &self,
         function: &'static str,
@@ -314,8 +314,13 @@ impl<T: Transport> Client<T> {
                     fresh += 1;
                 }
             }
-            let done_by_total = total.is_some_and(|t| all.len() as u64 >= t);
-            if got < PAGE || fresh == 0 || done_by_total {
+            // With a `total`, page until it is reached even after a short page: a server that
+            // caps `limit` at its default of 100 must not hide the newest groups.
+            let done = match total {
+                Some(t) => all.len() as u64 >= t,
+                None => got < PAGE,
+            };
+            if got == 0 || fresh == 0 || done {
                 break;
             }
         }

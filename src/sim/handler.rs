@@ -244,7 +244,7 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
         },
         "listBackupJobs" => {
             let jobs: Vec<Value> = srv.jobs.iter().map(|j| render_job(srv, j)).collect();
-            Reply::ok(list(inv, "jobs", jobs))
+            Reply::ok(list(srv, inv, "jobs", jobs))
         }
         "runBackupJobManually" => {
             let id = p("_id").to_string();
@@ -297,7 +297,7 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
                 .iter()
                 .map(|d| render_destination(srv, d))
                 .collect();
-            Reply::ok(list(inv, "destinations", all))
+            Reply::ok(list(srv, inv, "destinations", all))
         }
         "manageDestinationState" => match srv.settings.destination_state_fn {
             DestStateFn::Absent => Reply::refuse("Function \"manageDestinationState\" not found"),
@@ -325,14 +325,14 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
                 groups.reverse();
             }
             let all = groups.into_iter().map(render_group).collect();
-            Reply::ok(list(inv, "groups", all))
+            Reply::ok(list(srv, inv, "groups", all))
         }
         "getQueueGroup" => match srv.groups.iter().find(|g| g.id == p("_id") && !g.cleared) {
             Some(g) => Reply::ok(render_group(g)),
             None => Reply::refuse("No queue group found with the provided id"),
         },
         "listQueueItems" => match srv.groups.iter().find(|g| g.id == p("group_id")) {
-            Some(g) => Reply::ok(list(inv, "items", queue_items(g))),
+            Some(g) => Reply::ok(list(srv, inv, "items", queue_items(g))),
             None => Reply::refuse("No queue group found with the provided id"),
         },
         "getQueueItem" => {
@@ -376,14 +376,14 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
                 groups.reverse();
             }
             let all = groups.into_iter().map(|g| render_log(srv, g)).collect();
-            Reply::ok(list(inv, "logs", all))
+            Reply::ok(list(srv, inv, "logs", all))
         }
         "getLog" => match srv.groups.iter().find(|g| g.log_id == p("_id")) {
             Some(g) => Reply::ok(render_log(srv, g)),
             None => Reply::refuse("No log found with the provided id"),
         },
         "listLogItems" => match srv.groups.iter().find(|g| g.log_id == p("log_id")) {
-            Some(g) => Reply::ok(list(inv, "items", log_items(g))),
+            Some(g) => Reply::ok(list(srv, inv, "items", log_items(g))),
             None => Reply::refuse("No log found with the provided id"),
         },
         "getLogItem" => {
@@ -420,18 +420,12 @@ fn set_destination(srv: &mut Server, id: &str, disabled: Option<&String>) -> Rep
 }
 
 /// `{collection: [...], total}` with `limit` (default 100, as the real API) and `skip`.
-fn list(inv: &Invocation, name: &str, all: Vec<Value>) -> Value {
+fn list(srv: &Server, inv: &Invocation, name: &str, all: Vec<Value>) -> Value {
     let total = all.len();
-    let skip: usize = inv
-        .params
-        .get("skip")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let limit: usize = inv
-        .params
-        .get("limit")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100);
+    let number = |key: &str| inv.params.get(key).and_then(|s| s.parse::<usize>().ok());
+    let skip = number("skip").unwrap_or(0);
+    let limit = number("limit").unwrap_or(100);
+    let limit = srv.settings.list_cap.map_or(limit, |cap| limit.min(cap));
     let page: Vec<Value> = all.into_iter().skip(skip).take(limit).collect();
     json!({ name: page, "total": total })
 }

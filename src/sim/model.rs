@@ -59,6 +59,9 @@ pub struct Settings {
     pub exposure: Option<f64>,
     /// `system.version` in every envelope.
     pub version: String,
+    /// The most entries one list call returns whatever `limit` asks (`None`: no cap). The
+    /// docs do not say whether `listQueueGroups` honours `limit`; 100 simulates "it doesn't".
+    pub list_cap: Option<usize>,
 }
 
 impl Default for Settings {
@@ -74,6 +77,7 @@ impl Default for Settings {
             disabled_trigger_reply: DisabledTriggerReply::Empty,
             exposure: None,
             version: "5.3.3".to_string(),
+            list_cap: None,
         }
     }
 }
