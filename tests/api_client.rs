@@ -6,7 +6,7 @@ use std::time::Duration;
 use jbr::api::{ApiError, Client, DestinationMethod, QueueGroup, QueueStatus};
 use jbr::sim::{
     DestStateFn, DisabledTriggerReply, Fault, FaultKind, FlagStyle, ListOrder, Outcome, SimWorld,
-    StatusFamily, When,
+    StatusFamily, When, secs,
 };
 use jbr::transport::simulated::SimTransport;
 
@@ -47,7 +47,7 @@ async fn group_of(c: &Client<SimTransport>, job: &str) -> Option<QueueGroup> {
 
 #[tokio::test(start_paused = true)]
 async fn a_whole_run_through_every_call() {
-    let world = one_server(|s| s.job("accounts", 3.0).startup_delay(1.0));
+    let world = one_server(|s| s.job("accounts", secs(3)).startup_delay(1.0));
     let (dest, job) = (world.id("web-01", "nas"), world.id("web-01", "accounts"));
     let c = client(&world, "web-01");
 
@@ -209,6 +209,13 @@ async fn list_order_and_yesterdays_groups_do_not_fool_the_newest_match() {
         assert_eq!(first_is_new, order == ListOrder::NewestFirst);
         let newest = group_of(&c, &job).await.unwrap();
         assert_eq!(newest.status, QueueStatus::PENDING, "{order:?}");
+        assert_eq!(c.latest_group_for_job(&job).await.unwrap(), Some(newest));
+        assert_eq!(
+            c.latest_group_for_job("6508e9aed49adbd1660f0000")
+                .await
+                .unwrap(),
+            None
+        );
     }
 }
 

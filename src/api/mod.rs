@@ -169,6 +169,22 @@ impl<T: Transport> Client<T> {
             .collect()
     }
 
+    /// The newest backup queue group of `job_id`, if any. List order is not documented, so
+    /// this takes the newest `created`; ties (same second) go to the greater id, as ObjectIds
+    /// grow with creation time.
+    pub async fn latest_group_for_job(&self, job_id: &str) -> Result<Option<QueueGroup>, ApiError> {
+        let groups = self.list_backup_queue_groups().await?;
+        let created = |g: &QueueGroup| g.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
+        Ok(groups
+            .into_iter()
+            .filter(|g| g.job_id.as_deref() == Some(job_id))
+            .max_by(|a, b| {
+                created(a)
+                    .total_cmp(&created(b))
+                    .then_with(|| a.id.cmp(&b.id))
+            }))
+    }
+
     /// `getQueueGroup _id`.
     pub async fn get_queue_group(&self, group_id: &str) -> Result<QueueGroup, ApiError> {
         let (ctx, env) = self.call("getQueueGroup", &[("_id", group_id)]).await?;

@@ -31,6 +31,11 @@ pub use model::{
 
 use crate::transport::simulated::SimTransport;
 
+/// Seconds, for builder calls that read well: `.job("accounts", secs(3))`.
+pub fn secs(s: impl Into<f64>) -> f64 {
+    s.into()
+}
+
 /// Seconds since the Unix epoch by the wall clock (0 if the clock is before 1970).
 pub fn wall_clock() -> f64 {
     std::time::SystemTime::now()
