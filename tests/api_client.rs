@@ -507,6 +507,63 @@ async fn a_stall_sleeps_on_tokios_clock_so_timeouts_work() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_late_answer_after_the_change_and_a_dropped_connection() {
+    let world = one_server(|s| {
+        s.job("j", 60.0)
+            .fault(
+                Fault::on(
+                    "runBackupJobManually",
+                    When::Call(1),
+                    FaultKind::Stall(60.0),
+                )
+                .taking_effect(),
+            )
+            .fault(Fault::on(
+                "getQueueGroup",
+                When::Calls(1, 2),
+                FaultKind::Disconnect,
+            ))
+    });
+    let (dest, job) = (world.id("web-01", "nas"), world.id("web-01", "j"));
+    let c = client(&world, "web-01");
+    open_window(&c, &dest, &job).await;
+    let r = tokio::time::timeout(Duration::from_secs(10), c.run_backup_job_manually(&job)).await;
+    assert!(r.is_err(), "gave up waiting for the answer");
+    // ...but the server had already queued it: never lose track of a running job.
+    let g = c
+        .latest_group_for_job(&job)
+        .await
+        .unwrap()
+        .expect("queued before the answer was lost");
+    for _ in 0..2 {
+        let e = c.get_queue_group(&g.id).await.unwrap_err();
+        assert!(
+            matches!(e, ApiError::Transport { .. }) && e.is_transient(),
+            "{e}"
+        );
+        assert!(e.to_string().contains("connection lost"), "{e}");
+    }
+    assert_eq!(
+        c.get_queue_group(&g.id).await.unwrap().status,
+        QueueStatus::PROCESSING
+    );
+    let world = one_server(|s| {
+        s.job("j", 1.0).fault(Fault::any(
+            When::Always,
+            FaultKind::Refuse("license expired".into()),
+        ))
+    });
+    let e = client(&world, "web-01")
+        .list_destinations()
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().ends_with("success=0 \"license expired\""),
+        "{e}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn faults_while_processing_and_answers_lost_after_the_change() {
     let world = one_server(|s| {
         s.job("j", 5.0)

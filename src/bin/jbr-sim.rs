@@ -103,14 +103,14 @@ fn api_call(state: &StateFile, args: &[String]) -> Result<ExitCode, String> {
             handle(world, &server, args, wall_clock(), after_stall)
         })?;
         match step {
-            Step::Done(out) => {
-                let mut stdout = std::io::stdout().lock();
-                let mut stderr = std::io::stderr().lock();
-                // A closed pipe on our side is the caller's business, not an API answer.
-                let _ = stdout.write_all(&out.stdout).and_then(|()| stdout.flush());
-                let _ = stderr.write_all(&out.stderr);
-                let code = out.status.unwrap_or(1).clamp(0, 255) as u8;
-                return Ok(ExitCode::from(code));
+            Step::Done(out) => return Ok(emit(&out)),
+            Step::Late(secs, out) => {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0)));
+                return Ok(emit(&out));
+            }
+            Step::Disconnect => {
+                eprintln!("Connection to server closed by remote host.");
+                return Ok(ExitCode::from(255));
             }
             // The lock is released while stalling, as a slow real server would not block others.
             Step::StallThen(secs) => {
@@ -119,6 +119,15 @@ fn api_call(state: &StateFile, args: &[String]) -> Result<ExitCode, String> {
             }
         }
     }
+}
+
+fn emit(out: &jbr::transport::RawOutput) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    // A closed pipe on our side is the caller's business, not an API answer.
+    let _ = stdout.write_all(&out.stdout).and_then(|()| stdout.flush());
+    let _ = stderr.write_all(&out.stderr);
+    ExitCode::from(out.status.unwrap_or(1).clamp(0, 255) as u8)
 }
 
 /// The state file, guarded by an exclusive flock on `FILE.lock` and replaced atomically

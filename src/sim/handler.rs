@@ -18,8 +18,13 @@ use crate::transport::RawOutput;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Done(RawOutput),
-    /// Sleep this many seconds, then call again with `after_stall = true`.
+    /// Sleep this many seconds, then call again with `after_stall = true` (the call has not
+    /// happened yet: a caller that gives up first changed nothing).
     StallThen(f64),
+    /// The call already happened; its answer arrives this many seconds late.
+    Late(f64, RawOutput),
+    /// The connection drops without an answer.
+    Disconnect,
 }
 
 /// The functions the simulator knows. Anything else is "not found" (success 0, exit 0).
@@ -163,7 +168,7 @@ pub fn handle(
             })
             .map(|f| (f.kind.clone(), f.takes_effect));
     }
-    if let Some((FaultKind::Stall(secs), _)) = &broken {
+    if let Some((FaultKind::Stall(secs), false)) = &broken {
         return Step::StallThen(*secs);
     }
     let run = broken
@@ -193,6 +198,15 @@ pub fn handle(
             "PHP Fatal error:  Uncaught Error: database is locked in /usr/local/jetapps/var/lib/jetbackup5/Core/DB.php:88\n",
         ),
         Some((FaultKind::Empty, _)) => output(0, "", ""),
+        Some((FaultKind::Disconnect, _)) => Step::Disconnect,
+        Some((FaultKind::Stall(secs), _)) => match output(
+            0,
+            envelope(srv, reply.success, &reply.message, reply.data, inv.json),
+            "",
+        ) {
+            Step::Done(out) => Step::Late(secs, out),
+            other => other,
+        },
         _ => output(
             0,
             envelope(srv, reply.success, &reply.message, reply.data, inv.json),

@@ -262,8 +262,12 @@ pub enum FaultKind {
     Exit(i32),
     /// Exit 0 and no output at all.
     Empty,
-    /// The answer comes this many seconds late (then normally).
+    /// The answer comes this many seconds late (then normally). With `takes_effect`, the call
+    /// happens at once and only the answer is late; without, it happens after the stall.
     Stall(f64),
+    /// The connection drops: no answer at all (in-process a `TransportError::Disconnected`,
+    /// in `jbr-sim` exit 255 like ssh).
+    Disconnect,
 }
 
 impl Fault {

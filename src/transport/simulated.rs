@@ -23,6 +23,10 @@ impl SimTransport {
     }
 }
 
+async fn sleep(secs: f64) {
+    tokio::time::sleep(std::time::Duration::from_secs_f64(secs.max(0.0))).await;
+}
+
 impl Transport for SimTransport {
     fn server(&self) -> &str {
         &self.server
@@ -49,9 +53,18 @@ impl Transport for SimTransport {
                         Step::Done(out) => return Ok(out),
                         // Sleep on tokio's clock so call timeouts can be tested on paused time.
                         Step::StallThen(secs) => {
-                            tokio::time::sleep(std::time::Duration::from_secs_f64(secs.max(0.0)))
-                                .await;
+                            sleep(secs).await;
                             after_stall = true;
+                        }
+                        Step::Late(secs, out) => {
+                            sleep(secs).await;
+                            return Ok(out);
+                        }
+                        Step::Disconnect => {
+                            return Err(TransportError::Disconnected {
+                                server: self.server.clone(),
+                                reason: "simulated connection drop".to_string(),
+                            });
                         }
                     }
                 }
