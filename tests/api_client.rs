@@ -624,3 +624,49 @@ async fn ping_goes_through_echo() {
     c.ping().await.unwrap();
     assert_eq!(c.server(), "web-01");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_simulated_gate_denies_what_the_real_gate_would() {
+    use jbr::transport::Transport;
+    let world = one_server(|s| s.job("j", 1.0));
+    let c = client(&world, "web-01");
+    let e = c
+        .call("editBackupJob", &[("_id", "6508e9aed49adbd1660f06d9")])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ApiError::BadExit { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("jbr-gate: denied: function \"editBackupJob\" is not allowed"),
+        "{e}"
+    );
+    let t = world.transport("web-01");
+    let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    for bad in [
+        argv(&["sh", "-c", "reboot"]),
+        argv(&[
+            "jetbackup5api",
+            "-F",
+            "getBackupJob",
+            "-D",
+            "_id=a",
+            "-D",
+            "action=modify",
+        ]),
+        argv(&["jetbackup5api", "-F", "getBackupJob", "-D", "_id=a b"]),
+        argv(&["jetbackup5api", "-D", "_id=a", "-F", "getBackupJob"]),
+        argv(&["jetbackup5api", "-F", "getBackupJob", "-O", "xml"]),
+    ] {
+        let out = t.run(&bad).await.unwrap();
+        assert_eq!(out.status, Some(1), "{bad:?}");
+        assert!(
+            out.stderr_lossy().starts_with("jbr-gate: denied: "),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        world.calls("web-01", "getBackupJob"),
+        0,
+        "nothing reached the server"
+    );
+}

@@ -23,6 +23,75 @@ impl SimTransport {
     }
 }
 
+/// What `server/jbr-gate` lets through (shared/jbr-contract.md, "Remote calls and the SSH
+/// gate"), so a client bug that the real gate would stop is stopped here too.
+pub const GATE_FUNCTIONS: &[&str] = &[
+    "getBackupJob",
+    "listBackupJobs",
+    "runBackupJobManually",
+    "manageBackupJob",
+    "getDestination",
+    "listDestinations",
+    "manageDestinationState",
+    "manageDestination",
+    "listQueueGroups",
+    "getQueueGroup",
+    "listQueueItems",
+    "stopQueueGroup",
+    "listLogs",
+    "getLog",
+    "listLogItems",
+    "getLogItem",
+    "clearQueue",
+];
+
+/// `-F FN [-D DATA] [-O json|plain]`, in that order, DATA in the pair grammar.
+fn gate_check(args: &[String]) -> Result<(), String> {
+    let mut rest = args;
+    match rest {
+        [f, function, tail @ ..] if f == "-F" => {
+            if !GATE_FUNCTIONS.contains(&function.as_str()) {
+                return Err(format!("function {function:?} is not allowed"));
+            }
+            rest = tail;
+        }
+        _ => return Err("expected -F FUNCTION first".to_string()),
+    }
+    if let [d, data, tail @ ..] = rest
+        && d == "-D"
+    {
+        for pair in data.split('&') {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or(format!("malformed pair {pair:?}"))?;
+            if !crate::api::valid_key(k) || !crate::api::valid_value(v) {
+                return Err(format!("pair {pair:?} is outside the allowed grammar"));
+            }
+        }
+        rest = tail;
+    }
+    if let [o, format, tail @ ..] = rest
+        && o == "-O"
+    {
+        if format != "json" && format != "plain" {
+            return Err(format!("output format {format:?} is not allowed"));
+        }
+        rest = tail;
+    }
+    match rest {
+        [] => Ok(()),
+        [extra, ..] => Err(format!("unexpected argument {extra:?}")),
+    }
+}
+
+fn denied(reason: &str) -> RawOutput {
+    RawOutput {
+        status: Some(1),
+        stdout: Vec::new(),
+        stderr: format!("jbr-gate: denied: {reason}\n").into_bytes(),
+    }
+}
+
 async fn sleep(secs: f64) {
     tokio::time::sleep(std::time::Duration::from_secs_f64(secs.max(0.0))).await;
 }
@@ -47,6 +116,9 @@ impl Transport for SimTransport {
                 stderr: Vec::new(),
             }),
             "jetbackup5api" => {
+                if let Err(reason) = gate_check(args) {
+                    return Ok(denied(&reason));
+                }
                 let mut after_stall = false;
                 loop {
                     match self.world.handle(&self.server, args, after_stall) {
@@ -69,11 +141,7 @@ impl Transport for SimTransport {
                     }
                 }
             }
-            _ => Ok(RawOutput {
-                status: Some(1),
-                stdout: Vec::new(),
-                stderr: format!("jbr-gate: denied: {program} is not allowed\n").into_bytes(),
-            }),
+            _ => Ok(denied(&format!("{program:?} is not an allowed command"))),
         }
     }
 }
