@@ -18,6 +18,7 @@
 mod engine;
 mod handler;
 mod model;
+mod render;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -109,25 +110,44 @@ impl SimWorld {
         f(&mut inner.world)
     }
 
-    /// Reads or changes one server (panics on an unknown name: a bug in the test).
-    pub fn with_server<R>(&self, server: &str, f: impl FnOnce(&mut Server) -> R) -> R {
-        self.with_world(|w| match w.servers.get_mut(server) {
-            Some(s) => f(s),
-            None => panic!("no simulated server {server:?}"),
-        })
+    /// Reads or changes one server; `None` for an unknown name.
+    pub fn try_with_server<R>(&self, server: &str, f: impl FnOnce(&mut Server) -> R) -> Option<R> {
+        self.with_world(|w| w.servers.get_mut(server).map(f))
     }
 
-    /// The id of the job or destination named `name` on `server`.
-    pub fn id(&self, server: &str, name: &str) -> String {
-        self.with_server(server, |s| {
+    /// Reads or changes one server.
+    ///
+    /// # Panics
+    /// On an unknown server name: a test helper, where that is a bug in the test.
+    pub fn with_server<R>(&self, server: &str, f: impl FnOnce(&mut Server) -> R) -> R {
+        match self.try_with_server(server, f) {
+            Some(r) => r,
+            None => panic!("no simulated server {server:?}"),
+        }
+    }
+
+    /// The id of the job or destination named (or with id) `name` on `server`.
+    pub fn find_id(&self, server: &str, name: &str) -> Option<String> {
+        self.try_with_server(server, |s| {
             s.jobs
                 .iter()
                 .map(|j| (&j.name, &j.id))
                 .chain(s.destinations.iter().map(|d| (&d.name, &d.id)))
                 .find(|(n, id)| *n == name || *id == name)
                 .map(|(_, id)| id.clone())
-                .unwrap_or_else(|| panic!("no job or destination {name:?} on {server}"))
         })
+        .flatten()
+    }
+
+    /// [`SimWorld::find_id`] for tests.
+    ///
+    /// # Panics
+    /// When there is no such server, job or destination (a bug in the test).
+    pub fn id(&self, server: &str, name: &str) -> String {
+        match self.find_id(server, name) {
+            Some(id) => id,
+            None => panic!("no job or destination {name:?} on simulated server {server:?}"),
+        }
     }
 
     /// The server's own scheduler: starts every enabled, idle job whose destination is enabled.
