@@ -271,3 +271,78 @@ fn concurrent_processes_lose_no_update() {
         12
     );
 }
+
+#[test]
+fn two_servers_in_one_state_file_share_one_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    let world: World = SimWorld::builder()
+        .server("web-01", |s| {
+            s.destination_enabled("nas")
+                .job_with("a", 3.0, |j| j.enabled())
+                .startup_delay(0.1)
+        })
+        .server("web-02", |s| {
+            s.destination_enabled("nas")
+                .job_with("b", 3.0, |j| j.enabled())
+                .startup_delay(0.1)
+        })
+        .build_state();
+    std::fs::write(&state, serde_json::to_vec(&world).unwrap()).unwrap();
+    let on = |server: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_jbr-sim"))
+            .env("JBR_SIM_STATE", &state)
+            .env("JBR_SIM_SERVER", server)
+            .args(args)
+            .output()
+            .unwrap();
+        json(&out)
+    };
+    for (server, job) in [("web-01", "a"), ("web-02", "b")] {
+        let jobs = on(server, &["-F", "listBackupJobs", "-O", "json"]);
+        let id = jobs["data"]["jobs"][0]["_id"].as_str().unwrap().to_string();
+        assert_eq!(jobs["data"]["jobs"][0]["name"], job);
+        let r = on(
+            server,
+            &[
+                "-F",
+                "runBackupJobManually",
+                "-D",
+                &format!("_id={id}"),
+                "-O",
+                "json",
+            ],
+        );
+        assert_eq!(r["success"], 1);
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let dump = json(&sim(&state, &["--dump"]));
+    assert_eq!(
+        dump["max_concurrent_writers"], 2,
+        "both servers wrote at once: {}",
+        dump["timeline"]
+    );
+    let servers: Vec<&str> = dump["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["server"].as_str().unwrap())
+        .collect();
+    assert_eq!(servers, ["web-01", "web-02"]);
+    assert_eq!(dump["final_state"]["running"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_corrupt_state_file_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    std::fs::write(&state, b"{not json").unwrap();
+    let out = sim(&state, &["-F", "listBackupJobs", "-O", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("jbr-sim: ") && err.contains("s.json: not a simulator state"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
