@@ -227,3 +227,28 @@ async fn ids_are_object_ids_and_unique_across_servers() {
     );
     let _ = QueueStatus::COMPLETED;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_destination_disabled_while_pending_fails_the_run_without_writing() {
+    let world = SimWorld::builder()
+        .server("web-01", |s| {
+            s.destination("nas").job("j", 5.0).startup_delay(3.0)
+        })
+        .build();
+    let (dest, job) = (world.id("web-01", "nas"), world.id("web-01", "j"));
+    let c = client(&world, "web-01");
+    c.set_destination_disabled(&dest, false, DestinationMethod::Modify)
+        .await
+        .unwrap();
+    c.set_job_disabled(&job, false).await.unwrap();
+    c.run_backup_job_manually(&job).await.unwrap();
+    wait(1.0).await;
+    c.set_destination_disabled(&dest, true, DestinationMethod::Modify)
+        .await
+        .unwrap();
+    wait(5.0).await;
+    let g = c.latest_group_for_job(&job).await.unwrap().unwrap();
+    assert_eq!(g.status.raw(), 102);
+    assert!(g.started.is_none());
+    assert!(world.timeline().is_empty());
+}

@@ -85,6 +85,14 @@ impl Server {
 
     fn settle_groups(&mut self, now: f64) {
         let family = self.settings.status_family;
+        // Flags are constant between two calls, so "is the destination enabled now" is also
+        // what it was at any start time since the previous call.
+        let writable: std::collections::HashSet<String> = self
+            .jobs
+            .iter()
+            .filter(|j| self.job_destinations_enabled(j))
+            .map(|j| j.id.clone())
+            .collect();
         let mut ended: Vec<(String, f64)> = Vec::new();
         for g in self.groups.iter_mut().filter(|g| g.ended.is_none()) {
             let stop = g.stop_at.unwrap_or(f64::INFINITY);
@@ -105,6 +113,14 @@ impl Server {
                 continue;
             }
             if g.started.is_none() && g.start_due <= now && g.start_due < stop {
+                if !writable.contains(&g.job_id) {
+                    // Destination disabled while the run was pending: it fails, writing nothing.
+                    g.ended = Some(g.start_due);
+                    g.status = Some(final_code(family, Outcome::Failed));
+                    g.final_outcome = Some(Outcome::Failed);
+                    ended.push((g.job_id.clone(), g.start_due));
+                    continue;
+                }
                 g.started = Some(g.start_due);
             }
             match g.started {
