@@ -171,7 +171,9 @@ pub fn collection<'v>(
                 Some(Value::Array(items)) => Ok((items.iter().collect(), total)),
                 // The plain format prints lists as maps with numeric keys; accept that in JSON too.
                 Some(Value::Object(items)) => Ok((items.values().collect(), total)),
-                None | Some(Value::Null) if total.unwrap_or(0) == 0 => Ok((Vec::new(), total)),
+                // Only an explicit `total: 0` excuses a missing list: a renamed collection must
+                // not read as "no groups" (that would look like a job that never started).
+                None | Some(Value::Null) if total == Some(0) => Ok((Vec::new(), total)),
                 None => Err(ctx.shape(format!("data.{name}"), "missing")),
                 Some(other) => Err(ctx.shape(
                     format!("data.{name}"),
