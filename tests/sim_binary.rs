@@ -36,6 +36,13 @@ fn list_backup_jobs_answers_the_real_envelope_shape() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("s.json");
     let v = json(&sim(&state, &["-F", "listBackupJobs", "-O", "json"]));
+    assert_eq!(
+        v,
+        json(&sim(
+            &state,
+            &["jetbackup5api", "-F", "listBackupJobs", "-O", "json"]
+        ))
+    );
     assert_eq!(v["success"], 1);
     assert_eq!(v["message"], "");
     assert!(v["system"]["version"].is_string());

@@ -14,6 +14,7 @@ jbr-sim: a simulated JetBackup 5 `jetbackup5api`, for tests and demos.
 
 USAGE:
   jbr-sim -F FUNCTION [-D 'k1=v1&k2=v2'] [-O json|plain]   answer like jetbackup5api
+  jbr-sim jetbackup5api -F FUNCTION ...                   the same (for argv prefixes)
   jbr-sim --dump                                          print state, timeline, final state (JSON)
   jbr-sim --init FILE.json                                replace the state with FILE (a saved World)
   jbr-sim --help
@@ -51,6 +52,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> Result<ExitCode, String> {
+    // A local argv prefix (`env JBR_SIM_STATE=… jbr-sim`) may be followed by the whole remote
+    // argv, program name included: accept `jbr-sim jetbackup5api -F …` too.
+    let args = match args.first() {
+        Some(first) if first == "jetbackup5api" || first.ends_with("/jetbackup5api") => &args[1..],
+        _ => args,
+    };
     if args.is_empty() || args[0] == "--help" || args[0] == "-h" {
         print!("{HELP}");
         return Ok(ExitCode::SUCCESS);
