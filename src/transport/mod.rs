@@ -4,6 +4,8 @@
 //! simulator, for `jbr demo` and unit tests), `local` (runs a program on this machine, no
 //! shell), `ssh` (one multiplexed OpenSSH master per server, reconnects).
 
+pub mod simulated;
+
 use std::future::Future;
 use std::time::Duration;
 
