@@ -54,11 +54,18 @@ fn run_gate(shell: &[String], fake: &FakeApi, command: Option<&OsStr>) -> GateRu
     if let Some(cmd) = command {
         c.env("SSH_ORIGINAL_COMMAND", cmd);
     }
-    let out = output_within(&mut c, Duration::from_secs(20)).expect("run the gate");
-    GateRun {
-        status: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    match output_within(&mut c, Duration::from_secs(20)) {
+        Ok(out) => GateRun {
+            status: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        // Reported per line by the callers, like any other wrong answer.
+        Err(e) => GateRun {
+            status: None,
+            stdout: String::new(),
+            stderr: format!("gate did not finish: {e}"),
+        },
     }
 }
 

@@ -4,6 +4,9 @@
 //! simulator, for `jbr demo` and unit tests), `local` (runs a program on this machine, no
 //! shell), `ssh` (one multiplexed OpenSSH master per server, reconnects).
 
+pub mod local;
+pub mod ssh;
+
 use std::future::Future;
 use std::time::Duration;
 
