@@ -311,7 +311,14 @@ impl SshTransport {
                 // The crate cannot tell a lost connection from a remote process killed by a
                 // signal; either way there is no answer. Drop the master only if it is dead.
                 let alive = matches!(timeout(CHECK_TIMEOUT, session.check()).await, Ok(Ok(())));
-                let mut reason = format!("{program}: {e}");
+                let what = match e {
+                    SshError::Disconnected | SshError::RemoteProcessTerminated => {
+                        "ended without an exit status (connection dropped or process killed)"
+                            .to_string()
+                    }
+                    other => other.to_string(),
+                };
+                let mut reason = format!("{program}: {what}");
                 if !alive {
                     self.forget(&session).await;
                     if let Some(line) = master_log_tail(session.control_socket()) {
