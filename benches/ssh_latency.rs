@@ -93,16 +93,8 @@ fn main() {
         let first = t.run(&argv).await.expect("first call");
         assert_eq!(first.status, Some(0));
         let connect = started.elapsed();
-        let mut mux = Vec::with_capacity(mux_n);
-        for _ in 0..mux_n {
-            let s = Instant::now();
-            let out = t.run(&argv).await.expect("mux call");
-            mux.push(s.elapsed());
-            assert_eq!(out.status, Some(0));
-        }
-
         // The same calls on a bare openssh session, without jbr's alive-check before each call:
-        // what that check costs.
+        // what that check costs. Interleaved with jbr's calls so machine load hits both alike.
         let mut b = SessionBuilder::default();
         b.port(server.port)
             .user(server.user.clone())
@@ -112,8 +104,14 @@ fn main() {
             .config_file("/dev/null")
             .control_directory(control.path());
         let session = b.connect_mux(&server.host).await.expect("bare session");
+        let mut mux = Vec::with_capacity(mux_n);
         let mut raw = Vec::with_capacity(mux_n);
         for _ in 0..mux_n {
+            let s = Instant::now();
+            let out = t.run(&argv).await.expect("mux call");
+            mux.push(s.elapsed());
+            assert_eq!(out.status, Some(0));
+
             let s = Instant::now();
             let mut c = session.command(CALL[0]);
             c.args(&CALL[1..]);

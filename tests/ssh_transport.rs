@@ -508,3 +508,40 @@ async fn a_server_without_jetbackup5api_says_so() {
         "{e}"
     );
 }
+
+/// How `jbr-sim` will sit behind the gate: installed as `jetbackup5api` on the gate's PATH, its
+/// state file named through the session environment.
+#[tokio::test]
+async fn a_program_installed_as_jetbackup5api_gets_the_session_env() {
+    if skip_without_sshd("a_program_installed_as_jetbackup5api_gets_the_session_env") {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let control = tempfile::tempdir().expect("tempdir");
+    support::open_dir(work.path(), 0o755);
+    let sim = work.path().join("fake-sim");
+    support::write_executable(
+        &sim,
+        "#!/bin/sh\nprintf 'state=%s name=%s args=%s\\n' \"$JBR_SIM_STATE\" \"${0##*/}\" \"$*\"\n",
+    );
+    let bin = work.path().join("bin");
+    support::install_as(&bin, "jetbackup5api", &sim);
+    let state = work.path().join("web-01.json");
+    let sshd = Sshd::start_with(
+        "127.0.0.1",
+        &bin,
+        &[("JBR_SIM_STATE", &state.display().to_string())],
+    );
+    let t = SshTransport::new(&server_for(&sshd), &options(control.path(), 10.0)).expect("t");
+    let out = t
+        .run(&argv(&["jetbackup5api", "-F", "listLogs", "-O", "json"]))
+        .await
+        .expect("call");
+    assert_eq!(
+        out.stdout_lossy(),
+        format!(
+            "state={} name=jetbackup5api args=-F listLogs -O json\n",
+            state.display()
+        )
+    );
+}

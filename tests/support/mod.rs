@@ -105,6 +105,28 @@ printf 'argv:%s\n' "$line"
     }
 }
 
+/// Put `target` into `bin_dir` as `name` — e.g. `jbr-sim` as `jetbackup5api` behind the gate: a
+/// symlink when the unprivileged sshd test user can reach `target`, else a copy.
+pub fn install_as(bin_dir: &Path, name: &str, target: &Path) -> PathBuf {
+    fs::create_dir_all(bin_dir).expect("create bin dir");
+    open_dir(bin_dir, 0o755);
+    let link = bin_dir.join(name);
+    let _ = fs::remove_file(&link);
+    let reachable = target
+        .ancestors()
+        .skip(1)
+        .all(|d| fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+        && fs::metadata(target).is_ok_and(|m| m.permissions().mode() & 0o005 == 0o005);
+    if reachable {
+        std::os::unix::fs::symlink(target, &link)
+            .unwrap_or_else(|e| panic!("symlink {}: {e}", link.display()));
+    } else {
+        fs::copy(target, &link).unwrap_or_else(|e| panic!("copy {}: {e}", target.display()));
+        fs::set_permissions(&link, fs::Permissions::from_mode(0o755)).expect("chmod copy");
+    }
+    link
+}
+
 /// `[a][b][c]`: how FakeApi records an argv.
 pub fn bracketed(argv: &[&str]) -> String {
     argv.iter().map(|a| format!("[{a}]")).collect()

@@ -137,6 +137,8 @@ pub struct Sshd {
     host_key: PathBuf,
     second_host_key: PathBuf,
     config: PathBuf,
+    /// Extra `NAME=value` for every session.
+    env: Vec<String>,
     listener: Option<Child>,
 }
 
@@ -148,6 +150,12 @@ impl Sshd {
     }
 
     pub fn start_on(addr: &str, path_dir: &Path) -> Sshd {
+        Sshd::start_with(addr, path_dir, &[])
+    }
+
+    /// Like `start_on`, and every session (so the gate and what it execs) also gets `env`, for
+    /// example `JBR_SIM_STATE` for a `jbr-sim` behind the gate. Values must not hold spaces.
+    pub fn start_with(addr: &str, path_dir: &Path, env: &[(&str, &str)]) -> Sshd {
         ensure_test_user();
         let dir = tempfile::Builder::new()
             .prefix("jbr-sshd-")
@@ -194,6 +202,16 @@ impl Sshd {
             host_key,
             second_host_key,
             config: d.join("sshd_config"),
+            env: env
+                .iter()
+                .map(|(k, v)| {
+                    assert!(
+                        !v.contains(char::is_whitespace),
+                        "SetEnv value with a space: {v:?}"
+                    );
+                    format!("{k}={v}")
+                })
+                .collect(),
             listener: None,
             dir,
         };
@@ -222,13 +240,14 @@ impl Sshd {
              AuthorizedKeysFile {ak}\nAllowUsers {user}\nStrictModes no\nUsePAM no\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
              PermitRootLogin no\nMaxSessions 50\nMaxStartups 100\nPrintMotd no\nLogLevel VERBOSE\n\
-             SetEnv PATH={path}:/usr/local/bin:/usr/bin:/bin\n",
+             SetEnv PATH={path}:/usr/local/bin:/usr/bin:/bin{extra}\n",
             port = self.port,
             addr = self.addr,
             key = key.display(),
             ak = self.dir.path().join("authorized_keys").display(),
             user = self.user,
             path = self.path_dir.display(),
+            extra = self.env.iter().map(|e| format!(" {e}")).collect::<String>(),
         );
         fs::write(&self.config, cfg).expect("write sshd_config");
     }
