@@ -545,3 +545,59 @@ async fn a_program_installed_as_jetbackup5api_gets_the_session_env() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_the_handshake_is_a_connect_error_within_ssh_timeout() {
+    if skip_without_sshd(
+        "a_server_that_never_answers_the_handshake_is_a_connect_error_within_ssh_timeout",
+    ) {
+        return;
+    }
+    let f = fixture();
+    f.sshd.freeze_listener(true);
+    let mut server = server_for(&f.sshd);
+    server.ssh_timeout = Duration::from_secs(1);
+    let t = SshTransport::new(&server, &options(f.control.path(), 10.0)).expect("transport");
+    let started = Instant::now();
+    let e = t
+        .run(&argv(&["echo", "jbr-ping"]))
+        .await
+        .expect_err("no banner");
+    let took = started.elapsed();
+    f.sshd.freeze_listener(false);
+    assert!(matches!(e, TransportError::Connect { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "server web-01: cannot connect: no answer from [127.0.0.1]:{} within ssh_timeout 1 s",
+            f.sshd.port
+        )
+    );
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_frozen_connection_is_noticed_by_keepalives_not_by_the_call_timeout() {
+    if skip_without_sshd("a_frozen_connection_is_noticed_by_keepalives_not_by_the_call_timeout") {
+        return;
+    }
+    let f = fixture();
+    // A long call bound: only ServerAliveInterval (1 s, options()) x ServerAliveCountMax (3) can
+    // end this call early.
+    let t = f.transport(30.0);
+    let ping = argv(&["echo", "jbr-ping"]);
+    assert!(t.run(&ping).await.is_ok());
+    assert!(f.sshd.freeze_connections(true) > 0);
+    let started = Instant::now();
+    let e = t
+        .run(&argv(&["jetbackup5api", "-F", "listLogs", "-O", "json"]))
+        .await
+        .expect_err("frozen server");
+    let took = started.elapsed();
+    f.sshd.kill_connections();
+    assert!(matches!(e, TransportError::Disconnected { .. }), "{e:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let out = t.run(&ping).await.expect("reconnects");
+    assert_eq!(out.stdout_lossy(), "jbr-ping\n");
+    assert_eq!(t.connections_opened(), 2);
+}

@@ -351,6 +351,34 @@ impl Sshd {
         pids.len()
     }
 
+    /// SIGSTOP (or SIGCONT) every per-connection sshd: the peer hangs without closing anything,
+    /// as a frozen server or a silent network drop would. Only keepalives can notice.
+    pub fn freeze_connections(&self, frozen: bool) -> usize {
+        let Some(root) = self.listener_pid() else {
+            return 0;
+        };
+        let sig = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
+        let pids = descendants(root);
+        for &pid in &pids {
+            // SAFETY: plain kill(2) on a PID we just found under our own sshd.
+            unsafe {
+                libc::kill(pid as libc::pid_t, sig);
+            }
+        }
+        pids.len()
+    }
+
+    /// SIGSTOP (or SIGCONT) the listener: new connections get no banner.
+    pub fn freeze_listener(&self, frozen: bool) {
+        if let Some(pid) = self.listener_pid() {
+            let sig = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
+            // SAFETY: plain kill(2) on our own child.
+            unsafe {
+                libc::kill(pid as libc::pid_t, sig);
+            }
+        }
+    }
+
     /// Serve the second host key from now on (restarts the listener); `known_hosts` is left
     /// alone, so clients see a changed key.
     pub fn change_host_key(&mut self) {
