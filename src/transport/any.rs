@@ -10,7 +10,8 @@ use super::ssh::{SshOptions, SshTransport};
 use super::{RawOutput, Transport, TransportError};
 
 pub enum AnyTransport {
-    Ssh(SshTransport),
+    // Boxed: a session builder is large, and there are few of these (one per server).
+    Ssh(Box<SshTransport>),
     Local(LocalTransport),
     Sim(SimTransport),
 }
@@ -24,7 +25,7 @@ impl AnyTransport {
                 .map(AnyTransport::Local);
         }
         SshTransport::new(server, &SshOptions::from_orchestrator(&config.orchestrator))
-            .map(AnyTransport::Ssh)
+            .map(|t| AnyTransport::Ssh(Box::new(t)))
     }
 
     /// Closes an SSH master cleanly (the others hold nothing open).
