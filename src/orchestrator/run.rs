@@ -240,6 +240,7 @@ async fn wait_for_foreign<T: Transport>(
             }
         } else {
             let mut ended = false;
+            let mut first = true;
             while Instant::now() < deadline && ctx.stopping().is_none() {
                 if let Ok(g) = retry::once(
                     &ctx.policy,
@@ -253,12 +254,15 @@ async fn wait_for_foreign<T: Transport>(
                     ended = true;
                     break;
                 }
-                ctx.progress.emit(
-                    &server,
-                    job.as_deref(),
-                    format!("waiting for a foreign backup (group {group}) to end"),
-                    started.elapsed(),
-                );
+                let state = format!("waiting for a foreign backup (group {group}) to end");
+                if first {
+                    ctx.progress
+                        .emit(&server, job.as_deref(), state, started.elapsed());
+                    first = false;
+                } else {
+                    ctx.progress
+                        .poll(&server, job.as_deref(), state, started.elapsed());
+                }
                 let wait = ctx
                     .config
                     .orchestrator
