@@ -71,19 +71,55 @@ fn two_servers() -> World {
 }
 
 fn jbr(lab: &Lab, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jbr"));
+    cmd.arg("-c").arg(&lab.config).args(args);
+    bounded(cmd.spawn_piped())
+}
+
+trait SpawnPiped {
+    fn spawn_piped(&mut self) -> std::process::Child;
+}
+
+impl SpawnPiped for Command {
+    fn spawn_piped(&mut self) -> std::process::Child {
+        self.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// Waits for `child`, killing it after 60 s so a hang fails the test instead of stalling it.
+fn bounded(mut child: std::process::Child) -> Output {
+    use std::io::Read;
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_jbr"))
-        .arg("-c")
-        .arg(&lab.config)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "jbr took {:?}",
-        started.elapsed()
-    );
-    out
+    let (mut so, mut se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = so.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = se.read_to_end(&mut b);
+        b
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("jbr still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -269,10 +305,7 @@ fn interrupt(lab: &Lab, signal: i32) -> Output {
         .arg("-c")
         .arg(&lab.config)
         .args(["run", "--force-activate"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_piped();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let writing = dump(lab)["timeline"]
@@ -287,7 +320,7 @@ fn interrupt(lab: &Lab, signal: i32) -> Output {
     // SAFETY: kill(2) on our own child's pid; no memory is involved.
     let rc = unsafe { libc::kill(child.id() as i32, signal) };
     assert_eq!(rc, 0);
-    child.wait_with_output().unwrap()
+    bounded(child)
 }
 
 #[test]
