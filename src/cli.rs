@@ -29,8 +29,21 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the config offline and report every problem with its JSON path.
+    ///
+    /// Reads the config, applies every default and reports all problems in one pass, one line
+    /// each: file, JSON path (like `jobs[3].server`), what is wrong, and a hint. Also checks this
+    /// machine: ssh key files (present, mode 600), known_hosts files, FROM_ENV variables, and
+    /// that the lock, state, journal and log files can be written. Talks to no server and
+    /// writes nothing. Run it as the user jbr runs as.
+    ///
+    /// Exit status: 0 when there are only warnings (typos in key names, values the older tool
+    /// rejected as too small), 2 when there is an error. Every command that touches servers
+    /// runs the same checks first and refuses to start on an error; there, a key or known_hosts
+    /// file that does not exist is an error too, while validate only warns about it (so a
+    /// config can be checked away from the NAS).
     Validate {
-        /// Print the problems as JSON.
+        /// Print one JSON object: file, valid, errors, warnings, problems[] (severity, path,
+        /// code, message, hint, text).
         #[arg(long)]
         json: bool,
     },

@@ -1,11 +1,14 @@
-//! A thin main: parse flags, run one command, exit with the contract's code.
+//! A thin main: parse flags, set up logging, run one command, exit with the contract's code.
+//! Every outcome leaves as one `Exit`; errors are printed by the command as one clear line.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use jbr::cli::{Cli, Command};
 use jbr::exit::Exit;
+use jbr::logging;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -21,8 +24,40 @@ fn main() -> ExitCode {
             return code.into();
         }
     };
-    let exit = match &cli.command {
-        Command::Validate { json } => jbr::commands::validate::run(&cli.config, *json),
+    let _log = match logging::init(logging::Settings {
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    }) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("jbr: {e}");
+            return Exit::Usage.into();
+        }
     };
-    exit.into()
+    // A bug must still end in one readable line and a contract exit code, not a backtrace dump.
+    panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("jbr: internal error (a bug, please report it): {what}{at}");
+    }));
+    match panic::catch_unwind(AssertUnwindSafe(|| run(&cli))) {
+        Ok(exit) => exit.into(),
+        // We cannot know how far a run got: exit 4 makes ops look at the servers, and the journal
+        // undoes jbr's changes at the next start.
+        Err(_) => Exit::Critical.into(),
+    }
+}
+
+fn run(cli: &Cli) -> Exit {
+    match &cli.command {
+        Command::Validate { json } => jbr::commands::validate::run(&cli.config, *json),
+    }
 }

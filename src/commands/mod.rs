@@ -1,3 +1,4 @@
 //! One file per subcommand, gluing config, orchestrator and report into an exit code.
 
+pub mod run;
 pub mod validate;

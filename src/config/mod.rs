@@ -1,11 +1,25 @@
 //! The configuration: the older tool's `config.json`, read unchanged, plus jbr's optional additions.
 //!
-//! Raw input first, resolved second: `load` turns bytes into this typed `Config` plus a list of
-//! problems (each with its JSON path); `validate` adds the checks that look at the machine
-//! (key files, directories, environment). Nothing here talks to a server.
+//! Raw input first, resolved second: `parse` turns the JSON into this typed `Config` plus a list
+//! of problems (each with its JSON path); `machine` adds the checks that look at this machine
+//! (key files, directories); `load` ties them together. Nothing here talks to a server.
+//!
+//! Every command that touches servers calls `load_for_run` first: the same checks as
+//! `jbr validate`, and any error stops it before anything changes anywhere (exit 2).
 
+pub mod defaults;
+mod duplicates;
+mod load;
+mod machine;
+mod parse;
+mod problem;
 mod secret;
+mod suggest;
 
+pub use load::{Loaded, load, load_for_run, load_str, load_with};
+pub use machine::CheckMode;
+pub use parse::known_keys;
+pub use problem::{ConfigError, Problem, Severity};
 pub use secret::Secret;
 
 use std::collections::BTreeMap;

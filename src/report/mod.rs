@@ -1,1 +1,16 @@
 //! The run record and its renderings (text, JSON), plus the atomic state file.
+//! Pure except `state` (which only reads and writes its own file). The email issue renders the
+//! same `RunRecord`.
+
+pub mod record;
+pub mod state;
+pub mod text;
+pub mod time;
+
+pub use record::*;
+
+/// The record as pretty JSON (what `run --json` and the state file carry).
+pub fn to_json(record: &RunRecord) -> String {
+    // Plain structs with string keys only: serializing cannot fail.
+    serde_json::to_string_pretty(record).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}

@@ -4,7 +4,9 @@
 //! simulator, for `jbr demo` and unit tests), `local` (runs a program on this machine, no
 //! shell), `ssh` (one multiplexed OpenSSH master per server, reconnects).
 
+pub mod any;
 pub mod local;
+pub mod simulated;
 pub mod ssh;
 
 use std::future::Future;

@@ -1,0 +1,158 @@
+//! `jbr run`: lock, journal, state, plan, the orchestrator, the report, the exit code.
+//!
+//! Not wired into the CLI yet: it needs the SSH/local transports and the API client bodies.
+//! `execute` is the whole command once clients exist; `main` will only build the clients, the
+//! runtime and the cancel signal around it.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use tokio::sync::watch;
+
+use crate::api::{Client, DestinationMethod};
+use crate::config::Config;
+use crate::exit::Exit;
+use crate::journal::Journal;
+use crate::lock;
+use crate::orchestrator::clock::Clock;
+use crate::orchestrator::context::RunOptions;
+use crate::orchestrator::dry_run::{self, Timing};
+use crate::orchestrator::plan::{self, Selection};
+use crate::orchestrator::progress::Progress;
+use crate::orchestrator::run::{self, Inputs};
+use crate::report::{self, state};
+use crate::transport::Transport;
+
+/// `run`'s flags, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    pub dry_run: bool,
+    pub selection: Selection,
+    pub force_activate: bool,
+    pub abort_foreign: bool,
+    pub json: bool,
+}
+
+/// The whole command, given a client per server. Writes the report to `out` and problems to
+/// `err`; returns the contract's exit code.
+pub async fn execute<T: Transport>(
+    config: &Config,
+    args: &RunArgs,
+    clients: &BTreeMap<String, Client<T>>,
+    cancel: watch::Receiver<bool>,
+    progress: Progress,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let plan = match plan::build(config, &args.selection) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(err, "jbr: {e}");
+            return Exit::Usage;
+        }
+    };
+
+    if args.dry_run {
+        let timing = Timing {
+            poll_interval: config.orchestrator.poll_interval,
+            startup_timeout: config.orchestrator.startup_timeout,
+        };
+        let steps = dry_run::steps(&plan, DestinationMethod::State, timing);
+        return match dry_run::render(&plan, &steps) {
+            Ok(text) => {
+                let _ = out.write_all(text.as_bytes());
+                Exit::Ok
+            }
+            Err(e) => {
+                let _ = writeln!(err, "jbr: {e}");
+                Exit::Usage
+            }
+        };
+    }
+
+    let _guard = match lock::acquire(&config.orchestrator.lock_file) {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = writeln!(err, "jbr: {e}");
+            return e.exit();
+        }
+    };
+
+    let state_path = &config.orchestrator.state_file;
+    let mut state = match state::load(state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            // Without it every disabled destination counts as disabled by someone else: the
+            // safe reading (skip rather than enable).
+            let _ = writeln!(
+                err,
+                "jbr: warning: {e}; starting from an empty state (destinations found disabled are treated as disabled by someone else)"
+            );
+            state::State::default()
+        }
+    };
+
+    let clock = Clock::start();
+    let run_id = format!(
+        "{}-{}",
+        report::time::iso_utc(clock.now())
+            .replace([':', '-'], "")
+            .trim_end_matches('Z'),
+        std::process::id()
+    );
+    let mut journal = match Journal::open(&config.orchestrator.journal_file, &run_id) {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = writeln!(err, "jbr: {e}");
+            return Exit::Usage;
+        }
+    };
+
+    let record = run::run(Inputs {
+        config,
+        plan: &plan,
+        clients,
+        journal: &mut journal,
+        state: &mut state,
+        options: RunOptions {
+            force_activate: args.force_activate,
+            abort_foreign: args.abort_foreign,
+        },
+        cancel,
+        progress,
+        clock,
+    })
+    .await;
+
+    let mut exit = record.exit();
+    if let Err(e) = state::save(state_path, &state) {
+        // The next run would not know what jbr disabled: say so loudly, and never report 0.
+        let _ = writeln!(err, "jbr: {e}");
+        exit = exit.worst(Exit::JobsFailed);
+    }
+    let rendered = if args.json {
+        report::to_json(&record) + "\n"
+    } else {
+        report::text::render(&record)
+    };
+    let _ = out.write_all(rendered.as_bytes());
+    exit
+}
+
+/// A cancel signal that turns true on the first SIGTERM or SIGINT (systemd stop, Ctrl-C). The
+/// orchestrator then aborts the job it started, disables what it enabled, and returns.
+pub fn cancel_on_signals() -> std::io::Result<watch::Receiver<bool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::warn!("signal received: aborting the running job, disabling what jbr enabled");
+        let _ = tx.send(true);
+    });
+    Ok(rx)
+}

@@ -1,0 +1,597 @@
+//! The serialized run: replay the journal, pre-flight every server, wait out foreign backups,
+//! then one server window at a time, one job at a time. Returns the record; never prints.
+//!
+//! Teardown lives with setup (style.md, "Teardown in one function"): `server_window` opens the
+//! destination, runs its jobs and closes it on every path, including cancellation.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::api::Client;
+use crate::config::Config;
+use crate::journal::{Journal, Op};
+use crate::report::state::State;
+use crate::report::{Alert, AlertKind, JobRecord, Outcome, RunRecord};
+use crate::transport::Transport;
+
+use super::clock::Clock;
+use super::context::{Ctx, RunOptions};
+use super::lifecycle;
+use super::plan::{Plan, PlannedJob, ServerPlan};
+use super::preflight::{self, Facts};
+use super::progress::Progress;
+use super::retry::{self, Policy};
+use super::verify;
+use super::watch::{self as follow, Followed};
+
+/// Everything a run needs from its caller.
+pub struct Inputs<'a, T: Transport> {
+    pub config: &'a Config,
+    pub plan: &'a Plan,
+    pub clients: &'a BTreeMap<String, Client<T>>,
+    pub journal: &'a mut Journal,
+    pub state: &'a mut State,
+    pub options: RunOptions,
+    pub cancel: watch::Receiver<bool>,
+    pub progress: Progress,
+    pub clock: Clock,
+}
+
+/// Run the plan. The caller holds the lock, and saves `state` afterwards.
+pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
+    let Inputs {
+        config,
+        plan,
+        clients,
+        journal,
+        state,
+        options,
+        cancel,
+        progress,
+        clock,
+    } = inputs;
+    let run_id = journal.run_id().to_string();
+    let mut ctx = Ctx {
+        config,
+        clients,
+        journal,
+        state,
+        record: RunRecord::new(&run_id, clock.now()),
+        options,
+        policy: Policy::from_config(&config.orchestrator),
+        cancel,
+        progress,
+        clock,
+        halted: None,
+        methods: BTreeMap::new(),
+    };
+
+    super::recover::replay(&mut ctx).await;
+
+    for job in plan.jobs() {
+        ctx.record.jobs.push(JobRecord::new(
+            &job.server,
+            &job.job_id,
+            &job.label,
+            Outcome::NotStarted,
+        ));
+    }
+    for d in &plan.disabled_in_config {
+        ctx.record.jobs.push(
+            JobRecord::new(&d.server, &d.job_id, &d.label, Outcome::DisabledInConfig)
+                .with_message("disabled in config"),
+        );
+    }
+    for s in &plan.servers {
+        ctx.record.server_mut(&s.server);
+    }
+
+    // Pre-flight everywhere before anything is enabled anywhere.
+    let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
+    for s in &plan.servers {
+        if ctx.stopping().is_some() {
+            break;
+        }
+        let Some(client) = ctx.client(&s.server) else {
+            skip_server(
+                &mut ctx,
+                s,
+                "no client for this server (not in the config?)".into(),
+            );
+            continue;
+        };
+        ctx.progress
+            .emit(&s.server, None, "pre-flight", Duration::ZERO);
+        match preflight::check(&mut ctx, client, s).await {
+            Ok(f) => {
+                facts.insert(s.server.clone(), f);
+            }
+            Err(why) => skip_server(&mut ctx, s, why),
+        }
+    }
+
+    let foreign = facts
+        .iter()
+        .flat_map(|(s, f)| {
+            f.foreign
+                .iter()
+                .map(move |g| (s.clone(), g.id.clone(), g.job_id.clone()))
+        })
+        .collect();
+    wait_for_foreign(&mut ctx, foreign).await;
+
+    let selected: Vec<(String, String)> = plan
+        .jobs()
+        .map(|j| (j.server.clone(), j.job_id.clone()))
+        .collect();
+    let stale = ctx.state.stale_jobs(
+        &selected,
+        config.destination.alert_days_without_jobs,
+        ctx.clock.now(),
+    );
+    ctx.record.alerts.extend(stale);
+
+    for s in &plan.servers {
+        let Some(f) = facts.get(&s.server) else {
+            continue;
+        };
+        if let Some(why) = ctx.stopping() {
+            not_started(&mut ctx, s, &why);
+            continue;
+        }
+        let Some(client) = ctx.client(&s.server) else {
+            continue;
+        };
+        server_window(&mut ctx, client, s, f).await;
+    }
+
+    if let Some(why) = ctx.stopping() {
+        for j in ctx
+            .record
+            .jobs
+            .iter_mut()
+            .filter(|j| j.outcome == Outcome::NotStarted && j.message.is_empty())
+        {
+            j.message = format!("not started: {why}");
+        }
+    }
+    if let Err(e) = ctx.journal.compact() {
+        tracing::warn!("{e}");
+    }
+    ctx.record.cancelled = ctx.cancelled();
+    ctx.record.ended = ctx.clock.now();
+    let record = ctx.record;
+    ctx.state.record_run(&record);
+    record
+}
+
+fn job_rec<'r>(record: &'r mut RunRecord, server: &str, job: &str) -> Option<&'r mut JobRecord> {
+    record
+        .jobs
+        .iter_mut()
+        .find(|j| j.server == server && j.job_id == job)
+}
+
+fn skip_server<T: Transport>(ctx: &mut Ctx<'_, T>, s: &ServerPlan, why: String) {
+    tracing::warn!(server = s.server, "skipped: {why}");
+    for j in &s.jobs {
+        if let Some(r) = job_rec(&mut ctx.record, &s.server, &j.job_id) {
+            r.outcome = Outcome::Skipped;
+            r.message = format!("server skipped: {why}");
+        }
+    }
+    ctx.record.server_mut(&s.server).skipped = Some(why);
+}
+
+fn not_started<T: Transport>(ctx: &mut Ctx<'_, T>, s: &ServerPlan, why: &str) {
+    for j in &s.jobs {
+        if let Some(r) = job_rec(&mut ctx.record, &s.server, &j.job_id)
+            && r.outcome == Outcome::NotStarted
+        {
+            r.message = format!("not started: {why}");
+        }
+    }
+}
+
+/// A backup jbr did not start is writing to the NAS: nothing starts anywhere until it ends
+/// (bounded by `job_timeout`). Aborted only with `--abort-foreign`.
+async fn wait_for_foreign<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    foreign: Vec<(String, String, Option<String>)>,
+) {
+    if foreign.is_empty() {
+        return;
+    }
+    let started = Instant::now();
+    let deadline = started + ctx.config.orchestrator.job_timeout;
+    for (server, group, job) in foreign {
+        let Some(client) = ctx.client(&server) else {
+            continue;
+        };
+        let job_txt = job.as_deref().unwrap_or("unknown job");
+        let mut message = format!(
+            "server {server}: a backup jbr did not start (queue group {group}, job {job_txt}) was writing to the NAS"
+        );
+        if ctx.options.abort_foreign {
+            match follow::stop_and_confirm(ctx, client, &group).await {
+                Ok(_) => message.push_str("; aborted (--abort-foreign)"),
+                Err(why) => {
+                    message.push_str(&format!("; --abort-foreign could not stop it: {why}"));
+                    ctx.halted = Some(format!(
+                        "a foreign backup on server {server} is still writing to the NAS"
+                    ));
+                }
+            }
+        } else {
+            let mut ended = false;
+            while Instant::now() < deadline && ctx.stopping().is_none() {
+                if let Ok(g) = retry::once(
+                    &ctx.policy,
+                    &server,
+                    "getQueueGroup",
+                    client.get_queue_group(&group),
+                )
+                .await
+                    && g.status.is_final()
+                {
+                    ended = true;
+                    break;
+                }
+                ctx.progress.emit(
+                    &server,
+                    job.as_deref(),
+                    format!("waiting for a foreign backup (group {group}) to end"),
+                    started.elapsed(),
+                );
+                let wait = ctx
+                    .config
+                    .orchestrator
+                    .poll_interval
+                    .min(deadline.saturating_duration_since(Instant::now()));
+                let mut cancel = ctx.cancel.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    Ok(()) = cancel.changed() => {}
+                }
+            }
+            if ended {
+                message.push_str(&format!(
+                    "; jbr waited {} for it to end",
+                    crate::report::time::duration(started.elapsed().as_secs_f64())
+                ));
+            } else {
+                message.push_str("; it did not end within job_timeout, so jbr started nothing");
+                if ctx.halted.is_none() && !ctx.cancelled() {
+                    ctx.halted = Some(format!(
+                        "a foreign backup on server {server} is still writing to the NAS"
+                    ));
+                }
+            }
+        }
+        ctx.record.server_mut(&server).notes.push(message.clone());
+        ctx.record.alerts.push(Alert {
+            kind: AlertKind::ForeignBackup,
+            server: Some(server.clone()),
+            job_id: job.clone(),
+            message,
+        });
+    }
+}
+
+/// One destination window: open, every job, close — the close runs on every path.
+async fn server_window<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    s: &ServerPlan,
+    f: &Facts,
+) {
+    let server = s.server.as_str();
+    let started = Instant::now();
+    let mut opened = None;
+
+    // Pre-flight may be hours ago: a backup the server's scheduler (or a person) started since
+    // then must end before this window opens.
+    let jobs = retry::call(
+        &ctx.policy,
+        retry::Kind::Read,
+        server,
+        "listBackupJobs",
+        || client.list_backup_jobs(),
+    )
+    .await
+    .ok();
+    match preflight::foreign_writers(ctx, client, s.destination_id.as_deref(), jobs.as_deref())
+        .await
+    {
+        Ok(groups) if !groups.is_empty() => {
+            let foreign = groups
+                .into_iter()
+                .map(|g| (server.to_string(), g.id, g.job_id))
+                .collect();
+            wait_for_foreign(ctx, foreign).await;
+            if let Some(why) = ctx.stopping() {
+                not_started(ctx, s, &why);
+                return;
+            }
+        }
+        Ok(_) => {}
+        Err(why) => {
+            skip_server(ctx, s, why);
+            return;
+        }
+    }
+    if let Some(dest) = &s.destination_id {
+        // Read it fresh: pre-flight may be a foreign backup's length ago.
+        let now = retry::call(
+            &ctx.policy,
+            retry::Kind::Read,
+            server,
+            "getDestination",
+            || client.get_destination(dest),
+        )
+        .await;
+        let disabled = match now {
+            Ok(d) => d.disabled,
+            Err(e) => {
+                skip_server(ctx, s, format!("destination {dest}: {e}"));
+                return;
+            }
+        };
+        if disabled {
+            let ours = ctx.state.jbr_disabled_destination(server, dest);
+            let policy = &ctx.config.destination;
+            let force = ctx.options.force_activate || policy.force_activate;
+            if !ours && !force && policy.skip_if_disabled {
+                skip_server(
+                    ctx,
+                    s,
+                    format!(
+                        "destination {dest} is disabled by someone else (skip_if_disabled; --force-activate to run anyway)"
+                    ),
+                );
+                return;
+            }
+            ctx.progress.emit(
+                server,
+                None,
+                format!("enabling destination {dest}"),
+                started.elapsed(),
+            );
+            if let Err(why) = lifecycle::open_destination(ctx, client, dest).await {
+                skip_server(ctx, s, why);
+                return;
+            }
+        } else {
+            // Journal it anyway: jbr leaves the destination disabled after its window.
+            if let Err(e) = ctx.journal(Op::Enable {
+                server: server.to_string(),
+                what: crate::journal::Target::Destination,
+                id: dest.clone(),
+                previous_disabled: true,
+            }) {
+                ctx.halted = Some(format!("the journal cannot be written ({e})"));
+                not_started(ctx, s, &format!("the journal cannot be written ({e})"));
+                return;
+            }
+            ctx.action(
+                server,
+                format!("enable destination {dest}"),
+                "already enabled (jbr disables it after the window)",
+                true,
+            );
+        }
+        opened = Some(dest.clone());
+    }
+
+    for job in &s.jobs {
+        if let Some(why) = ctx.stopping() {
+            not_started(ctx, s, &why);
+            break;
+        }
+        match f.jobs.get(&job.job_id) {
+            Some(Some(_)) => run_one(ctx, client, job, f).await,
+            _ => {
+                if let Some(r) = job_rec(&mut ctx.record, server, &job.job_id) {
+                    r.outcome = Outcome::MissingOnServer;
+                    r.message = format!("job {} does not exist on server {server}", job.job_id);
+                }
+            }
+        }
+    }
+
+    if let Some(dest) = opened {
+        ctx.progress.emit(
+            server,
+            None,
+            format!("disabling destination {dest}"),
+            started.elapsed(),
+        );
+        lifecycle::close_destination(ctx, client, &dest).await;
+    }
+}
+
+/// One job: enable, trigger, follow, verify, disable. The disable runs on every path.
+async fn run_one<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    f: &Facts,
+) {
+    let server = job.server.as_str();
+    let id = job.job_id.as_str();
+    let start_epoch = ctx.clock.now();
+    ctx.progress
+        .emit(server, Some(id), "enabling", Duration::ZERO);
+    let before = match follow::groups_of(ctx, client, id).await {
+        Ok(b) => b,
+        Err(why) => {
+            if let Some(r) = job_rec(&mut ctx.record, server, id) {
+                r.message = why;
+            }
+            return;
+        }
+    };
+    let was_enabled = matches!(f.jobs.get(id), Some(Some(j)) if !j.disabled);
+    let enabled = if was_enabled {
+        ctx.journal(Op::Enable {
+            server: server.to_string(),
+            what: crate::journal::Target::Job,
+            id: id.to_string(),
+            previous_disabled: true,
+        })
+        .map(|()| {
+            ctx.action(
+                server,
+                format!("enable job {id}"),
+                "already enabled (jbr disables it after its run)",
+                true,
+            )
+        })
+    } else {
+        lifecycle::enable_job(ctx, client, id).await
+    };
+    if let Err(why) = enabled {
+        if let Some(r) = job_rec(&mut ctx.record, server, id) {
+            r.outcome = Outcome::Failed;
+            r.message = why;
+        }
+        return;
+    }
+
+    let watched = follow::run_job(ctx, client, job, before).await;
+    let mut rec = JobRecord::new(server, id, &job.label, Outcome::Failed);
+    rec.group_id = watched.group_id.clone();
+    rec.start = Some(ctx.clock.epoch_of(watched.triggered));
+    record_followed(ctx, client, job, &mut rec, watched.followed).await;
+    if watched.failed_polls > 0 {
+        ctx.record.server_mut(server).notes.push(format!(
+            "job {id}: {} poll(s) failed and were retried",
+            watched.failed_polls
+        ));
+    }
+
+    // Keep each job enabled as briefly as possible: the server's scheduler starts jobs that
+    // are enabled and idle.
+    ctx.progress
+        .emit(server, Some(id), "disabling", watched.triggered.elapsed());
+    lifecycle::disable_job(ctx, client, id).await;
+
+    if rec.outcome == Outcome::NotStarted && !ctx.cancelled() {
+        let before = watched.before.clone();
+        if let Some((group, followed)) = follow::late_group(ctx, client, job, &before).await {
+            let why = std::mem::take(&mut rec.message);
+            rec.group_id = Some(group);
+            record_followed(ctx, client, job, &mut rec, followed).await;
+            rec.message = format!("its queue group appeared late ({why}); {}", rec.message);
+        }
+    }
+
+    let end = ctx.clock.now();
+    rec.end = Some(end);
+    rec.duration_secs = rec.start.map(|s| end - s);
+    if rec.start.is_none() {
+        rec.start = Some(start_epoch);
+    }
+    ctx.progress.emit(
+        server,
+        Some(id),
+        rec.outcome.as_str(),
+        watched.triggered.elapsed(),
+    );
+    if let Some(r) = job_rec(&mut ctx.record, server, id) {
+        *r = rec;
+    }
+}
+
+/// Turn how following ended into the job's record (verification included).
+async fn record_followed<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    rec: &mut JobRecord,
+    followed: Followed,
+) {
+    let server = job.server.as_str();
+    let id = job.job_id.as_str();
+    match followed {
+        Followed::Final(group) => {
+            ctx.journal_best_effort(Op::Ended {
+                server: server.to_string(),
+                id: id.to_string(),
+            });
+            verify::verify(&ctx.policy, client, &group, rec).await;
+        }
+        Followed::NeverStarted(why) => {
+            ctx.journal_best_effort(Op::Ended {
+                server: server.to_string(),
+                id: id.to_string(),
+            });
+            rec.outcome = Outcome::NotStarted;
+            rec.message = why;
+        }
+        Followed::TimedOut { group, stop } => match stop {
+            Ok(g) => {
+                ctx.journal_best_effort(Op::Ended {
+                    server: server.to_string(),
+                    id: id.to_string(),
+                });
+                rec.outcome = Outcome::TimedOutAborted;
+                rec.status_raw = Some(g.status.raw());
+                rec.status_name = Some(g.status.name().to_string());
+                rec.message = format!(
+                    "no final state after its timeout {} s; sent stopQueueGroup, aborted at {}",
+                    job.timeout.as_secs_f64(),
+                    crate::report::time::clock_utc(ctx.clock.now())
+                );
+            }
+            Err(why) => {
+                rec.outcome = Outcome::TimedOutAborted;
+                rec.message =
+                    format!("no final state after its timeout; the abort was NOT confirmed: {why}");
+                stuck(ctx, server, id, &group, why);
+            }
+        },
+        Followed::Cancelled { group, stop } => {
+            rec.outcome = Outcome::Failed;
+            match stop {
+                Ok(stopped) => {
+                    ctx.journal_best_effort(Op::Ended {
+                        server: server.to_string(),
+                        id: id.to_string(),
+                    });
+                    if let Some(g) = &stopped {
+                        rec.status_raw = Some(g.status.raw());
+                        rec.status_name = Some(g.status.name().to_string());
+                    }
+                    rec.message = match stopped {
+                        Some(_) => "cancelled (SIGTERM) while running; aborted, stop confirmed",
+                        None => "cancelled (SIGTERM) before its queue group appeared",
+                    }
+                    .into();
+                }
+                Err(why) => {
+                    rec.message = format!(
+                        "cancelled (SIGTERM) while running; the abort was NOT confirmed: {why}"
+                    );
+                    stuck(ctx, server, id, group.as_deref().unwrap_or("?"), why);
+                }
+            }
+        }
+    }
+}
+
+/// A group that would not stop: report critical and start nothing more anywhere.
+fn stuck<T: Transport>(ctx: &mut Ctx<'_, T>, server: &str, job: &str, group: &str, why: String) {
+    ctx.critical(
+        server,
+        "queue group",
+        group,
+        format!("server {server}, job {job}: queue group {group} would not stop ({why}); it may still write to the NAS, jbr started nothing more — stop it by hand (jbr stop --server {server} {group})"),
+    );
+    ctx.halted = Some(format!(
+        "queue group {group} on server {server} would not stop"
+    ));
+}

@@ -1,0 +1,433 @@
+//! Trigger one job, find *its* queue group, follow it to the end; on timeout or cancel, abort it
+//! and confirm the stop. Wait for a final state: moving on after a timeout once let four backups
+//! write to the NAS at once (jetbackup5-api.md, production lesson 6).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::api::{Client, QueueGroup};
+use crate::journal::Op;
+use crate::transport::Transport;
+
+use super::context::Ctx;
+use super::plan::PlannedJob;
+use super::retry::{self, Kind};
+
+/// How following a job ended.
+#[derive(Debug)]
+pub enum Followed {
+    /// Final status and the job no longer `running`.
+    Final(QueueGroup),
+    /// No queue group appeared within `startup_timeout` (or the trigger was refused).
+    NeverStarted(String),
+    /// Ran past its timeout; `stop` says whether the abort was confirmed.
+    TimedOut {
+        group: String,
+        stop: Result<QueueGroup, String>,
+    },
+    /// SIGTERM while it ran; aborted like a timeout.
+    Cancelled {
+        group: Option<String>,
+        stop: Result<Option<QueueGroup>, String>,
+    },
+}
+
+pub struct Watched {
+    pub followed: Followed,
+    pub group_id: Option<String>,
+    /// When the trigger was sent.
+    pub triggered: Instant,
+    /// Polls that failed (transport, garbage, refusal) and were retried.
+    pub failed_polls: u32,
+    /// This job's groups that existed before the trigger (not ours).
+    pub before: BTreeSet<String>,
+}
+
+/// Sleep `d`, or less if cancelled. Returns true when cancelled.
+async fn pause<T: Transport>(ctx: &mut Ctx<'_, T>, d: Duration) -> bool {
+    if ctx.cancelled() {
+        return true;
+    }
+    let until = Instant::now() + d;
+    tokio::select! {
+        _ = tokio::time::sleep_until(until) => ctx.cancelled(),
+        changed = ctx.cancel.changed() => match changed {
+            Ok(()) => ctx.cancelled(),
+            // Nobody can cancel any more: just sleep.
+            Err(_) => {
+                tokio::time::sleep_until(until).await;
+                false
+            }
+        },
+    }
+}
+
+fn newest(groups: Vec<QueueGroup>, job: &str, before: &BTreeSet<String>) -> Option<QueueGroup> {
+    groups
+        .into_iter()
+        .filter(|g| g.job_id.as_deref() == Some(job) && !before.contains(&g.id))
+        .max_by(|a, b| {
+            let ea = a.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
+            let eb = b.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
+            ea.total_cmp(&eb)
+        })
+}
+
+/// This job's queue groups now: taken *before* the job is enabled, so that any group that
+/// appears from then on — our trigger's, or one the server's scheduler fired while the job
+/// was enabled — counts as ours and is followed to its end.
+pub async fn groups_of<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    client: &Client<T>,
+    job: &str,
+) -> Result<BTreeSet<String>, String> {
+    retry::call(
+        &ctx.policy,
+        Kind::Read,
+        client.server(),
+        "listQueueGroups",
+        || client.list_backup_queue_groups(),
+    )
+    .await
+    .map(|groups| {
+        groups
+            .into_iter()
+            .filter(|g| g.job_id.as_deref() == Some(job))
+            .map(|g| g.id)
+            .collect()
+    })
+    .map_err(|e| format!("not started: cannot list queue groups to tell its run apart: {e}"))
+}
+
+/// Trigger `job` (already enabled) and follow it to its end. `before`: from `groups_of`.
+pub async fn run_job<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    before: BTreeSet<String>,
+) -> Watched {
+    let server = client.server().to_string();
+    let id = job.job_id.as_str();
+    let started = Instant::now();
+    let mut watched = Watched {
+        followed: Followed::NeverStarted(String::new()),
+        group_id: None,
+        triggered: started,
+        failed_polls: 0,
+        before: BTreeSet::new(),
+    };
+
+    watched.before = before.clone();
+    if let Err(e) = ctx.journal(Op::Trigger {
+        server: server.clone(),
+        id: id.to_string(),
+    }) {
+        ctx.halted = Some(format!(
+            "the journal cannot be written ({e}); nothing more is started"
+        ));
+        watched.followed = Followed::NeverStarted(format!("not triggered: {e}"));
+        return watched;
+    }
+    ctx.progress
+        .emit(&server, Some(id), "triggering", Duration::ZERO);
+    watched.triggered = Instant::now();
+    // Not retried: a second runBackupJobManually could queue the job twice. If the answer was
+    // lost, the search below still finds the group it created.
+    let trigger_error = retry::once(
+        &ctx.policy,
+        &server,
+        "runBackupJobManually",
+        client.run_backup_job_manually(id),
+    )
+    .await
+    .err();
+
+    // Find its group: newest with data._id = job that was not there before.
+    let startup_deadline = watched.triggered + ctx.policy_startup();
+    let group = loop {
+        match retry::once(
+            &ctx.policy,
+            &server,
+            "listQueueGroups",
+            client.list_backup_queue_groups(),
+        )
+        .await
+        {
+            Ok(groups) => {
+                if let Some(g) = newest(groups, id, &before) {
+                    break Some(g);
+                }
+            }
+            Err(e) => {
+                watched.failed_polls += 1;
+                tracing::warn!(server, job = id, "while looking for the queue group: {e}");
+            }
+        }
+        let now = Instant::now();
+        if now >= startup_deadline {
+            break None;
+        }
+        let wait = ctx
+            .config
+            .orchestrator
+            .poll_interval
+            .min(startup_deadline - now);
+        if pause(ctx, wait).await {
+            // Cancelled: one last look so a group that did start is aborted, not orphaned.
+            let last = retry::once(
+                &ctx.policy,
+                &server,
+                "listQueueGroups",
+                client.list_backup_queue_groups(),
+            )
+            .await;
+            let found = last.ok().and_then(|gs| newest(gs, id, &before));
+            let stop = match &found {
+                Some(g) => stop_and_confirm(ctx, client, &g.id).await.map(Some),
+                None => Ok(None),
+            };
+            watched.group_id = found.map(|g| g.id);
+            watched.followed = Followed::Cancelled {
+                group: watched.group_id.clone(),
+                stop,
+            };
+            return watched;
+        }
+    };
+    let Some(group) = group else {
+        let mut why = format!(
+            "triggered, but no queue group appeared within startup_timeout {} s",
+            ctx.policy_startup().as_secs_f64()
+        );
+        if let Some(e) = trigger_error {
+            why.push_str(&format!(" (the trigger failed: {e})"));
+        } else {
+            why.push_str(" (was the job disabled behind jbr's back?)");
+        }
+        watched.followed = Followed::NeverStarted(why);
+        return watched;
+    };
+    watched.group_id = Some(group.id.clone());
+    ctx.journal_best_effort(Op::Group {
+        server: server.clone(),
+        id: id.to_string(),
+        group: group.id.clone(),
+    });
+
+    watched.followed = follow_group(
+        ctx,
+        client,
+        job,
+        &group.id,
+        watched.triggered,
+        &mut watched.failed_polls,
+    )
+    .await;
+    watched
+}
+
+/// Follow `group` until final AND the job's `running` is false, up to `triggered + timeout`;
+/// then abort and confirm. Errors never end a job early.
+pub async fn follow_group<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    group: &str,
+    triggered: Instant,
+    failed_polls: &mut u32,
+) -> Followed {
+    // Follow until final AND the job's `running` is false. Errors never end a job early.
+    let deadline = triggered + job.timeout;
+    let server = client.server().to_string();
+    let id = job.job_id.as_str();
+    let mut errors_in_row = 0u32;
+    loop {
+        let polled = retry::once(
+            &ctx.policy,
+            &server,
+            "getQueueGroup",
+            client.get_queue_group(group),
+        )
+        .await;
+        match polled {
+            Ok(g) if g.status.is_final() => {
+                match retry::once(
+                    &ctx.policy,
+                    &server,
+                    "getBackupJob",
+                    client.get_backup_job(id),
+                )
+                .await
+                {
+                    Ok(j) if !j.running => {
+                        return Followed::Final(g);
+                    }
+                    Ok(_) => {
+                        errors_in_row = 0;
+                        ctx.progress.emit(
+                            &server,
+                            Some(id),
+                            format!("group final ({}), job still running", g.status.raw()),
+                            triggered.elapsed(),
+                        );
+                    }
+                    Err(e) => {
+                        errors_in_row += 1;
+                        *failed_polls += 1;
+                        tracing::warn!(server, job = id, "poll failed, still following: {e}");
+                    }
+                }
+            }
+            Ok(g) => {
+                errors_in_row = 0;
+                let pct = g
+                    .progress_percent
+                    .map(|p| format!(" {p:.0}%"))
+                    .unwrap_or_default();
+                ctx.progress.emit(
+                    &server,
+                    Some(id),
+                    format!("{}{pct}", g.status.name()),
+                    triggered.elapsed(),
+                );
+            }
+            Err(e) => {
+                errors_in_row += 1;
+                *failed_polls += 1;
+                tracing::warn!(server, job = id, "poll failed, still following: {e}");
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            ctx.progress.emit(
+                &server,
+                Some(id),
+                "timed out: aborting",
+                triggered.elapsed(),
+            );
+            let stop = stop_and_confirm(ctx, client, group).await;
+            return Followed::TimedOut {
+                group: group.to_string(),
+                stop,
+            };
+        }
+        let base = if errors_in_row > 0 {
+            ctx.policy.pause(errors_in_row)
+        } else {
+            ctx.config.orchestrator.poll_interval
+        };
+        if pause(ctx, base.min(deadline - now)).await {
+            ctx.progress.emit(
+                &server,
+                Some(id),
+                "cancelled: aborting",
+                triggered.elapsed(),
+            );
+            let stop = stop_and_confirm(ctx, client, group).await.map(Some);
+            return Followed::Cancelled {
+                group: Some(group.to_string()),
+                stop,
+            };
+        }
+    }
+}
+
+/// After a job that "never started" has been disabled: one more look for a group it may have
+/// queued late. A late group is ours and is followed (or aborted) like any other, so it never
+/// writes to the NAS alongside the next job.
+pub async fn late_group<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    before: &BTreeSet<String>,
+) -> Option<(String, Followed)> {
+    let server = client.server().to_string();
+    let groups = retry::call(&ctx.policy, Kind::Read, &server, "listQueueGroups", || {
+        client.list_backup_queue_groups()
+    })
+    .await
+    .ok()?;
+    let g = newest(groups, &job.job_id, before)?;
+    // Re-open the trigger: a crash while following the late group must follow it again.
+    ctx.journal_best_effort(Op::Trigger {
+        server: server.clone(),
+        id: job.job_id.clone(),
+    });
+    ctx.journal_best_effort(Op::Group {
+        server: server.clone(),
+        id: job.job_id.clone(),
+        group: g.id.clone(),
+    });
+    let mut failed = 0;
+    let followed = follow_group(ctx, client, job, &g.id, Instant::now(), &mut failed).await;
+    Some((g.id, followed))
+}
+
+/// `stopQueueGroup`, then poll every `stop_poll_interval` up to `stop_timeout` until the group
+/// is final: a stop is a signal, not a result.
+pub async fn stop_and_confirm<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    group: &str,
+) -> Result<QueueGroup, String> {
+    let server = client.server().to_string();
+    let o = &ctx.config.orchestrator;
+    let (stop_timeout, stop_poll) = (o.stop_timeout, o.stop_poll_interval);
+    let sent_at = Instant::now();
+    let sent = retry::call(&ctx.policy, Kind::Write, &server, "stopQueueGroup", || {
+        client.stop_queue_group(group)
+    })
+    .await;
+    let deadline = sent_at + stop_timeout;
+    let mut last;
+    loop {
+        last = match retry::once(
+            &ctx.policy,
+            &server,
+            "getQueueGroup",
+            client.get_queue_group(group),
+        )
+        .await
+        {
+            Ok(g) if g.status.is_final() => {
+                ctx.action(
+                    &server,
+                    format!("stop queue group {group}"),
+                    format!(
+                        "confirmed: final status {} ({})",
+                        g.status.raw(),
+                        g.status.name()
+                    ),
+                    true,
+                );
+                return Ok(g);
+            }
+            Ok(g) => format!("still status {} ({})", g.status.raw(), g.status.name()),
+            Err(e) => e.to_string(),
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        tokio::time::sleep(stop_poll.min(deadline - now)).await;
+    }
+    let why = match sent {
+        Ok(()) => format!(
+            "sent stopQueueGroup, but after stop_timeout {} s: {last}",
+            stop_timeout.as_secs_f64()
+        ),
+        Err(e) => format!(
+            "stopQueueGroup failed ({e}); after stop_timeout {} s: {last}",
+            stop_timeout.as_secs_f64()
+        ),
+    };
+    ctx.action(
+        &server,
+        format!("stop queue group {group}"),
+        why.clone(),
+        false,
+    );
+    Err(why)
+}

@@ -1,0 +1,264 @@
+//! The run record: what happened to every selected job and server, and the exit code it means.
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::Exit;
+
+/// What happened to one job, as an operator reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Completed,
+    /// Finished, usable, with warnings (counts as success: exit 0).
+    Warnings,
+    Partial,
+    Failed,
+    /// Ran past its timeout; jbr aborted it and confirmed the stop.
+    TimedOutAborted,
+    /// Triggered but never showed up in the queue within `startup_timeout`, or never reached
+    /// because the run stopped first.
+    NotStarted,
+    /// Its server was skipped (unreachable, destination disabled by someone else, …).
+    Skipped,
+    /// `"enabled": false` in the config: not run, not a failure.
+    DisabledInConfig,
+    /// The configured job id does not exist on the server.
+    MissingOnServer,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Warnings => "warnings",
+            Outcome::Partial => "partial",
+            Outcome::Failed => "failed",
+            Outcome::TimedOutAborted => "timed out, aborted",
+            Outcome::NotStarted => "not started",
+            Outcome::Skipped => "skipped",
+            Outcome::DisabledInConfig => "disabled in config",
+            Outcome::MissingOnServer => "missing on server",
+        }
+    }
+
+    /// Counts as a good night (exit 0).
+    pub fn is_success(self) -> bool {
+        matches!(
+            self,
+            Outcome::Completed | Outcome::Warnings | Outcome::DisabledInConfig
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub server: String,
+    pub job_id: String,
+    #[serde(default)]
+    pub label: String,
+    pub outcome: Outcome,
+    /// The queue group jbr followed.
+    #[serde(default)]
+    pub group_id: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub start: Option<f64>,
+    #[serde(default)]
+    pub end: Option<f64>,
+    #[serde(default)]
+    pub duration_secs: Option<f64>,
+    /// The group's final status code, raw, and its best-known name.
+    #[serde(default)]
+    pub status_raw: Option<i64>,
+    #[serde(default)]
+    pub status_name: Option<String>,
+    #[serde(default)]
+    pub items_failed: Option<u64>,
+    #[serde(default)]
+    pub items_total: Option<u64>,
+    /// The first failed items' (or log items') messages.
+    #[serde(default)]
+    pub failures: Vec<String>,
+    /// One line: why this outcome.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl JobRecord {
+    pub fn new(server: &str, job_id: &str, label: &str, outcome: Outcome) -> Self {
+        JobRecord {
+            server: server.to_string(),
+            job_id: job_id.to_string(),
+            label: label.to_string(),
+            outcome,
+            group_id: None,
+            start: None,
+            end: None,
+            duration_secs: None,
+            status_raw: None,
+            status_name: None,
+            items_failed: None,
+            items_total: None,
+            failures: Vec::new(),
+            message: String::new(),
+        }
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+}
+
+/// One lifecycle action on a server, with what reading it back showed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// Unix seconds.
+    pub time: f64,
+    /// e.g. `enable destination 6508…` or `disable job 6508…`.
+    pub what: String,
+    /// e.g. `read back: enabled (manageDestinationState)`.
+    pub result: String,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerRecord {
+    pub server: String,
+    /// Set when the whole server was skipped: why.
+    #[serde(default)]
+    pub skipped: Option<String>,
+    #[serde(default)]
+    pub actions: Vec<Action>,
+    /// Which destination call worked here (`manageDestinationState` / `manageDestination`).
+    #[serde(default)]
+    pub destination_method: Option<String>,
+    /// Notes that are not actions (a foreign backup waited for, a retry, …).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl ServerRecord {
+    pub fn new(server: &str) -> Self {
+        ServerRecord {
+            server: server.to_string(),
+            skipped: None,
+            actions: Vec::new(),
+            destination_method: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A job on a server targets the NAS destination but is not in the config.
+    UnconfiguredJob,
+    /// A configured job has had no successful run for `alert_days_without_jobs` days.
+    NoRecentSuccess,
+    /// A backup jbr did not start was writing to the NAS at start.
+    ForeignBackup,
+    /// Something jbr could not check (a server's job list unreadable, …).
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub kind: AlertKind,
+    #[serde(default)]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub job_id: Option<String>,
+    pub message: String,
+}
+
+/// Something jbr enabled (or started) and could not undo: exit 4, and the operator must act.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Critical {
+    pub server: String,
+    /// `job`, `destination` or `queue group`.
+    pub what: String,
+    pub id: String,
+    /// One line, saying what to do (e.g. "… is ENABLED, disable it by hand").
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    /// Unix seconds.
+    pub started: f64,
+    pub ended: f64,
+    /// Every selected job, in plan order (disabled-in-config ones too).
+    pub jobs: Vec<JobRecord>,
+    pub servers: Vec<ServerRecord>,
+    #[serde(default)]
+    pub alerts: Vec<Alert>,
+    #[serde(default)]
+    pub critical: Vec<Critical>,
+    /// What the journal replay at start found and did.
+    #[serde(default)]
+    pub recovered: Vec<String>,
+    /// The run was cancelled (SIGTERM) before it finished.
+    #[serde(default)]
+    pub cancelled: bool,
+}
+
+impl RunRecord {
+    pub fn new(run_id: &str, started: f64) -> Self {
+        RunRecord {
+            run_id: run_id.to_string(),
+            started,
+            ended: started,
+            jobs: Vec::new(),
+            servers: Vec::new(),
+            alerts: Vec::new(),
+            critical: Vec::new(),
+            recovered: Vec::new(),
+            cancelled: false,
+        }
+    }
+
+    /// The contract's exit code: 4 if anything jbr enabled is still enabled, else 1 if any job
+    /// did not succeed (or the run was cancelled), else 0.
+    pub fn exit(&self) -> Exit {
+        if !self.critical.is_empty() {
+            Exit::Critical
+        } else if self.cancelled || self.jobs.iter().any(|j| !j.outcome.is_success()) {
+            Exit::JobsFailed
+        } else {
+            Exit::Ok
+        }
+    }
+
+    pub fn server_mut(&mut self, server: &str) -> &mut ServerRecord {
+        if let Some(i) = self.servers.iter().position(|s| s.server == server) {
+            &mut self.servers[i]
+        } else {
+            self.servers.push(ServerRecord::new(server));
+            let last = self.servers.len() - 1;
+            &mut self.servers[last]
+        }
+    }
+
+    /// Count of jobs per outcome, in a fixed order, only non-zero ones.
+    pub fn tally(&self) -> Vec<(Outcome, usize)> {
+        use Outcome::*;
+        [
+            Completed,
+            Warnings,
+            Partial,
+            Failed,
+            TimedOutAborted,
+            NotStarted,
+            Skipped,
+            MissingOnServer,
+            DisabledInConfig,
+        ]
+        .into_iter()
+        .map(|o| (o, self.jobs.iter().filter(|j| j.outcome == o).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
+}

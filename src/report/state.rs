@@ -1,0 +1,209 @@
+//! The state file: the last run's record, what jbr itself disabled (for `skip_if_disabled`), and
+//! per-job history (for `alert_days_without_jobs`). Written atomically: temp file, fsync,
+//! rename, fsync of the directory — a crash leaves the old file or the new one, never half.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::record::{Alert, AlertKind, RunRecord};
+
+/// Bumped when a field changes meaning; older files are still read (every field defaults).
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DisabledByJbr {
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    #[serde(default)]
+    pub jobs: Vec<String>,
+}
+
+/// Per job (`server/job_id`): when jbr first ran it and when it last succeeded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobHistory {
+    /// Unix seconds.
+    pub first_seen: f64,
+    #[serde(default)]
+    pub last_success: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    #[serde(default)]
+    pub last_run: Option<RunRecord>,
+    /// Per server: destinations and jobs whose last change by jbr was a disable.
+    #[serde(default)]
+    pub disabled_by_jbr: BTreeMap<String, DisabledByJbr>,
+    #[serde(default)]
+    pub history: BTreeMap<String, JobHistory>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: STATE_VERSION,
+            last_run: None,
+            disabled_by_jbr: BTreeMap::new(),
+            history: BTreeMap::new(),
+        }
+    }
+}
+
+fn history_key(server: &str, job_id: &str) -> String {
+    format!("{server}/{job_id}")
+}
+
+impl State {
+    /// jbr disabled this destination itself (so finding it disabled is not "someone else").
+    pub fn jbr_disabled_destination(&self, server: &str, dest: &str) -> bool {
+        self.disabled_by_jbr
+            .get(server)
+            .is_some_and(|d| d.destinations.iter().any(|x| x == dest))
+    }
+
+    pub fn jbr_disabled_job(&self, server: &str, job: &str) -> bool {
+        self.disabled_by_jbr
+            .get(server)
+            .is_some_and(|d| d.jobs.iter().any(|x| x == job))
+    }
+
+    /// Record the last change jbr made to a destination: `true` = jbr disabled it.
+    pub fn note_destination(&mut self, server: &str, dest: &str, disabled_by_jbr: bool) {
+        let entry = self.disabled_by_jbr.entry(server.to_string()).or_default();
+        entry.destinations.retain(|d| d != dest);
+        if disabled_by_jbr {
+            entry.destinations.push(dest.to_string());
+        }
+    }
+
+    pub fn note_job(&mut self, server: &str, job: &str, disabled_by_jbr: bool) {
+        let entry = self.disabled_by_jbr.entry(server.to_string()).or_default();
+        entry.jobs.retain(|j| j != job);
+        if disabled_by_jbr {
+            entry.jobs.push(job.to_string());
+        }
+    }
+
+    /// Fold a finished run into the history and keep it as the last run.
+    pub fn record_run(&mut self, record: &RunRecord) {
+        for j in &record.jobs {
+            if j.outcome == super::Outcome::DisabledInConfig {
+                continue;
+            }
+            let h = self
+                .history
+                .entry(history_key(&j.server, &j.job_id))
+                .or_insert(JobHistory {
+                    first_seen: j.start.unwrap_or(record.started),
+                    last_success: None,
+                });
+            if j.outcome.is_success() {
+                let when = j.end.unwrap_or(record.ended);
+                h.last_success = Some(h.last_success.map_or(when, |l| l.max(when)));
+            }
+        }
+        self.last_run = Some(record.clone());
+    }
+
+    /// Configured jobs with no successful run for `days` days as of `now`. A job jbr has never
+    /// seen alerts once it has been known that long; a job never seen at all is not alerted
+    /// (the first run starts its clock).
+    pub fn stale_jobs(&self, jobs: &[(String, String)], days: f64, now: f64) -> Vec<Alert> {
+        let limit = days * 86_400.0;
+        jobs.iter()
+            .filter_map(|(server, job)| {
+                let h = self.history.get(&history_key(server, job))?;
+                let since = h.last_success.unwrap_or(h.first_seen);
+                if now - since < limit {
+                    return None;
+                }
+                let message = match h.last_success {
+                    Some(t) => format!(
+                        "server {server}, job {job}: no successful run for {:.1} days (last success {})",
+                        (now - t) / 86_400.0,
+                        super::time::iso_utc(t)
+                    ),
+                    None => format!(
+                        "server {server}, job {job}: no successful run since jbr first ran it {:.1} days ago",
+                        (now - h.first_seen) / 86_400.0
+                    ),
+                };
+                Some(Alert {
+                    kind: AlertKind::NoRecentSuccess,
+                    server: Some(server.clone()),
+                    job_id: Some(job.clone()),
+                    message,
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state file {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state file {}: not a jbr state file: {problem}", path.display())]
+    Corrupt { path: PathBuf, problem: String },
+}
+
+/// Read the state file; a missing file is a fresh state.
+pub fn load(path: &Path) -> Result<State, StateError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(source) => Err(StateError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+pub fn save(path: &Path, state: &State) -> Result<(), StateError> {
+    let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).map_err(|source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Replace `path` with `bytes` so that a crash leaves either the old or the new content:
+/// temp file beside it, fsync, rename over, fsync the directory (the rename itself).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
