@@ -47,6 +47,41 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+
+    /// Run the configured backups, one server and one job at a time, and print the report.
+    ///
+    /// Order: jobs by priority (high first), grouped by server; all jobs of a server run inside
+    /// one window of its NAS destination (enabled before, disabled after, each read back). Per
+    /// job: enable, trigger, follow its queue group to the end, verify, disable. A job past its
+    /// timeout is aborted and the stop confirmed before anything else starts. Every change is
+    /// written to the journal first, so SIGTERM, a crash or a power cut never leaves a job or a
+    /// destination enabled past the next start. Takes the lock file; a second run exits 3.
+    ///
+    /// Exit status: 0 every selected job completed (warnings allowed); 1 a job failed, timed
+    /// out, was partial or skipped; 2 usage or config error (nothing changed); 3 another run
+    /// holds the lock; 4 something jbr enabled could not be disabled (the report says what).
+    Run {
+        /// Print the plan and every remote call it would make, in order; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this server's jobs (repeatable).
+        #[arg(long = "server", value_name = "NAME")]
+        servers: Vec<String>,
+        /// Only this job id (repeatable).
+        #[arg(long = "job", value_name = "ID")]
+        jobs: Vec<String>,
+        /// Activate a destination found disabled by someone else (overrides
+        /// destination.skip_if_disabled).
+        #[arg(long)]
+        force_activate: bool,
+        /// Abort a backup jbr did not start that is writing to the NAS at start, instead of
+        /// waiting for it (bounded by job_timeout).
+        #[arg(long)]
+        abort_foreign: bool,
+        /// Print the run record as JSON instead of the text report.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[cfg(test)]

@@ -59,5 +59,25 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Exit {
     match &cli.command {
         Command::Validate { json } => jbr::commands::validate::run(&cli.config, *json),
+        Command::Run {
+            dry_run,
+            servers,
+            jobs,
+            force_activate,
+            abort_foreign,
+            json,
+        } => {
+            let args = jbr::commands::run::RunArgs {
+                dry_run: *dry_run,
+                selection: jbr::orchestrator::plan::Selection {
+                    servers: servers.clone(),
+                    jobs: jobs.clone(),
+                },
+                force_activate: *force_activate,
+                abort_foreign: *abort_foreign,
+                json: *json,
+            };
+            jbr::commands::run::main(&cli.config, &args)
+        }
     }
 }

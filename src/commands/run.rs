@@ -156,3 +156,62 @@ pub fn cancel_on_signals() -> std::io::Result<watch::Receiver<bool>> {
     });
     Ok(rx)
 }
+
+/// `jbr run` from the command line: load the config (errors → exit 2, nothing touched), one
+/// client per configured server, then `execute` on a single-threaded runtime. Progress goes to
+/// stderr and the log through `tracing`; the report goes to stdout.
+pub fn main(config_path: &std::path::Path, args: &RunArgs) -> Exit {
+    let config = match crate::config::load_for_run(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("jbr: {e}");
+            return e.exit();
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("jbr: cannot start the async runtime: {e}");
+            return Exit::Usage;
+        }
+    };
+    runtime.block_on(async {
+        let mut clients = BTreeMap::new();
+        for (name, server) in &config.servers {
+            match crate::transport::any::AnyTransport::for_server(&config, server) {
+                Ok(t) => {
+                    clients.insert(name.clone(), Client::new(t));
+                }
+                Err(e) => {
+                    eprintln!("jbr: {e}");
+                    return Exit::Usage;
+                }
+            }
+        }
+        let cancel = match cancel_on_signals() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("jbr: cannot watch for SIGTERM: {e}");
+                return Exit::Usage;
+            }
+        };
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        let exit = execute(
+            &config,
+            args,
+            &clients,
+            cancel,
+            Progress::none(),
+            &mut out,
+            &mut err,
+        )
+        .await;
+        for c in clients.values() {
+            c.transport().close().await;
+        }
+        exit
+    })
+}

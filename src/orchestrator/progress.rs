@@ -32,6 +32,7 @@ impl Progress {
         Progress { tx: None }
     }
 
+    /// A state change (info in the log).
     pub fn emit(
         &self,
         server: &str,
@@ -39,13 +40,29 @@ impl Progress {
         state: impl Into<String>,
         elapsed: Duration,
     ) {
-        let state = state.into();
-        tracing::info!(
-            server,
-            job = job.unwrap_or(""),
-            elapsed_s = elapsed.as_secs_f64(),
-            "{state}"
-        );
+        self.send(server, job, state.into(), elapsed, false);
+    }
+
+    /// A repeated poll with no news (debug in the log: an 8-hour job polled every 30 s would
+    /// otherwise write ~1000 lines). Watchers still get every one.
+    pub fn poll(
+        &self,
+        server: &str,
+        job: Option<&str>,
+        state: impl Into<String>,
+        elapsed: Duration,
+    ) {
+        self.send(server, job, state.into(), elapsed, true);
+    }
+
+    fn send(&self, server: &str, job: Option<&str>, state: String, elapsed: Duration, quiet: bool) {
+        let secs = elapsed.as_secs_f64();
+        match (job, quiet) {
+            (Some(job), false) => tracing::info!(server, job, elapsed_s = secs, "{state}"),
+            (Some(job), true) => tracing::debug!(server, job, elapsed_s = secs, "{state}"),
+            (None, false) => tracing::info!(server, elapsed_s = secs, "{state}"),
+            (None, true) => tracing::debug!(server, elapsed_s = secs, "{state}"),
+        }
         if let Some(tx) = &self.tx {
             let _ = tx.send(Event {
                 server: server.to_string(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::api::Client;
+use crate::api::{Client, DestinationMethod};
 use crate::config::Config;
 use crate::journal::{Journal, Op};
 use crate::report::state::State;
@@ -68,6 +68,14 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         halted: None,
         methods: BTreeMap::new(),
     };
+    for (server, function) in &ctx.state.destination_methods {
+        let method = [DestinationMethod::State, DestinationMethod::Modify]
+            .into_iter()
+            .find(|m| m.function() == function);
+        if let Some(m) = method {
+            ctx.methods.insert(server.clone(), m);
+        }
+    }
 
     super::recover::replay(&mut ctx).await;
 
@@ -161,6 +169,11 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
     if let Err(e) = ctx.journal.compact() {
         tracing::warn!("{e}");
     }
+    for (server, m) in &ctx.methods {
+        ctx.state
+            .destination_methods
+            .insert(server.clone(), m.function().to_string());
+    }
     ctx.record.cancelled = ctx.cancelled();
     ctx.record.ended = ctx.clock.now();
     let record = ctx.record;
@@ -227,6 +240,7 @@ async fn wait_for_foreign<T: Transport>(
             }
         } else {
             let mut ended = false;
+            let mut first = true;
             while Instant::now() < deadline && ctx.stopping().is_none() {
                 if let Ok(g) = retry::once(
                     &ctx.policy,
@@ -240,12 +254,15 @@ async fn wait_for_foreign<T: Transport>(
                     ended = true;
                     break;
                 }
-                ctx.progress.emit(
-                    &server,
-                    job.as_deref(),
-                    format!("waiting for a foreign backup (group {group}) to end"),
-                    started.elapsed(),
-                );
+                let state = format!("waiting for a foreign backup (group {group}) to end");
+                if first {
+                    ctx.progress
+                        .emit(&server, job.as_deref(), state, started.elapsed());
+                    first = false;
+                } else {
+                    ctx.progress
+                        .poll(&server, job.as_deref(), state, started.elapsed());
+                }
                 let wait = ctx
                     .config
                     .orchestrator
@@ -538,14 +555,25 @@ async fn record_followed<T: Transport>(
                     server: server.to_string(),
                     id: id.to_string(),
                 });
-                rec.outcome = Outcome::TimedOutAborted;
-                rec.status_raw = Some(g.status.raw());
-                rec.status_name = Some(g.status.name().to_string());
-                rec.message = format!(
-                    "no final state after its timeout {} s; sent stopQueueGroup, aborted at {}",
-                    job.timeout.as_secs_f64(),
-                    crate::report::time::clock_utc(ctx.clock.now())
-                );
+                let aborted_at = crate::report::time::clock_utc(ctx.clock.now());
+                verify::verify(&ctx.policy, client, &g, rec).await;
+                if g.status.is_success() {
+                    // It finished on its own in the moment the stop went out: report what it did.
+                    rec.message = format!(
+                        "completed as its timeout {} s ran out (stopQueueGroup was sent at {aborted_at})",
+                        job.timeout.as_secs_f64()
+                    );
+                } else {
+                    let details = std::mem::take(&mut rec.message);
+                    rec.outcome = Outcome::TimedOutAborted;
+                    rec.message = format!(
+                        "no final state after its timeout {} s; sent stopQueueGroup, aborted at {aborted_at}",
+                        job.timeout.as_secs_f64()
+                    );
+                    if !details.is_empty() {
+                        rec.message.push_str(&format!(" ({details})"));
+                    }
+                }
             }
             Err(why) => {
                 rec.outcome = Outcome::TimedOutAborted;

@@ -243,6 +243,7 @@ pub async fn follow_group<T: Transport>(
     let server = client.server().to_string();
     let id = job.job_id.as_str();
     let mut errors_in_row = 0u32;
+    let mut last_state: Option<String> = None;
     loop {
         let polled = retry::once(
             &ctx.policy,
@@ -284,14 +285,19 @@ pub async fn follow_group<T: Transport>(
                 errors_in_row = 0;
                 let pct = g
                     .progress_percent
+                    .filter(|p| *p > 0.0)
                     .map(|p| format!(" {p:.0}%"))
                     .unwrap_or_default();
-                ctx.progress.emit(
-                    &server,
-                    Some(id),
-                    format!("{}{pct}", g.status.name()),
-                    triggered.elapsed(),
-                );
+                let state = format!("{}{pct}", g.status.name());
+                // A new state is news (info); the same state again is just a poll (debug).
+                if last_state.as_deref() == Some(state.as_str()) {
+                    ctx.progress
+                        .poll(&server, Some(id), state, triggered.elapsed());
+                } else {
+                    ctx.progress
+                        .emit(&server, Some(id), state.clone(), triggered.elapsed());
+                    last_state = Some(state);
+                }
             }
             Err(e) => {
                 errors_in_row += 1;

@@ -40,6 +40,10 @@ pub struct State {
     pub disabled_by_jbr: BTreeMap<String, DisabledByJbr>,
     #[serde(default)]
     pub history: BTreeMap<String, JobHistory>,
+    /// Per server: the destination call that worked last time (`manageDestinationState` or
+    /// `manageDestination`), tried first next time.
+    #[serde(default)]
+    pub destination_methods: BTreeMap<String, String>,
 }
 
 impl Default for State {
@@ -49,6 +53,7 @@ impl Default for State {
             last_run: None,
             disabled_by_jbr: BTreeMap::new(),
             history: BTreeMap::new(),
+            destination_methods: BTreeMap::new(),
         }
     }
 }

@@ -1,0 +1,253 @@
+//! `jbr run` end to end: the real binary against `jbr-sim` servers (`local_command`), real
+//! processes, real lock, journal and state files. Asserts what an operator sees (exit code,
+//! report) and what the simulator's timeline says (one NAS writer, nothing left enabled).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use jbr::sim::{SimWorld, World};
+
+struct Lab {
+    dir: tempfile::TempDir,
+    state: PathBuf,
+    config: PathBuf,
+}
+
+fn jbr_sim() -> &'static str {
+    env!("CARGO_BIN_EXE_jbr-sim")
+}
+
+/// Two servers, each with a disabled NAS destination and short jobs.
+fn lab(build: impl FnOnce() -> World) -> Lab {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("sim.json");
+    let world = build();
+    std::fs::write(&state, serde_json::to_vec(&world).unwrap()).unwrap();
+    let mut servers = serde_json::Map::new();
+    let mut jobs = Vec::new();
+    for (name, s) in &world.servers {
+        servers.insert(
+            name.clone(),
+            serde_json::json!({
+                "host": "127.0.0.1",
+                "destination_id": s.destinations[0].id,
+                "local_command": ["env", format!("JBR_SIM_STATE={}", state.display()), format!("JBR_SIM_SERVER={name}"), jbr_sim()],
+            }),
+        );
+        for (i, j) in s.jobs.iter().enumerate() {
+            jobs.push(serde_json::json!({"job_id": j.id, "server": name, "label": j.name, "priority": 10 - i as i64}));
+        }
+    }
+    let d = dir.path();
+    let config = serde_json::json!({
+        "servers": servers,
+        "jobs": jobs,
+        "orchestrator": {
+            "poll_interval": 0.2, "startup_timeout": 5, "job_timeout": 30, "stop_timeout": 5,
+            "stop_poll_interval": 0.2, "call_timeout": 10, "retry_backoff": 0.1,
+            "lock_file": d.join("jbr.lock"), "log_file": d.join("jbr.log"),
+            "state_file": d.join("last-run.json"), "journal_file": d.join("last-run.json.journal"),
+        },
+    });
+    let config_path = d.join("config.json");
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    Lab {
+        dir,
+        state,
+        config: config_path,
+    }
+}
+
+fn two_servers() -> World {
+    SimWorld::builder()
+        .server("web-01", |s| {
+            s.destination("nas")
+                .job("accounts", 1.0)
+                .job("databases", 0.5)
+        })
+        .server("web-02", |s| s.destination("nas").job("accounts", 0.5))
+        .build_state()
+}
+
+fn jbr(lab: &Lab, args: &[&str]) -> Output {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_jbr"))
+        .arg("-c")
+        .arg(&lab.config)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "jbr took {:?}",
+        started.elapsed()
+    );
+    out
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The simulator's own verdict: max concurrent NAS writers and anything left enabled/running.
+fn dump(lab: &Lab) -> serde_json::Value {
+    let out = Command::new(jbr_sim())
+        .arg("--dump")
+        .env("JBR_SIM_STATE", &lab.state)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn assert_clean(lab: &Lab) {
+    let d = dump(lab);
+    assert!(d["max_concurrent_writers"].as_u64().unwrap() <= 1, "{d:#}");
+    assert_eq!(d["final_state"]["enabled"], serde_json::json!([]), "{d:#}");
+    assert_eq!(d["final_state"]["running"], serde_json::json!([]), "{d:#}");
+}
+
+fn path(lab: &Lab, name: &str) -> PathBuf {
+    lab.dir.path().join(name)
+}
+
+#[test]
+fn run_backs_up_every_job_one_at_a_time_and_leaves_nothing_enabled() {
+    let lab = lab(two_servers);
+    // Destinations disabled at rest and no state file yet: jbr did not disable them, so a first
+    // run needs --force-activate (contract: destination.skip_if_disabled).
+    let out = jbr(&lab, &["run", "--force-activate"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.starts_with("jbr run "), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(": 3 job(s): 3 completed"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("\nexit 0\n"), "{stdout}");
+    assert_clean(&lab);
+    let d = dump(&lab);
+    assert_eq!(d["max_concurrent_writers"], 1, "{d:#}");
+    assert_eq!(d["timeline"].as_array().unwrap().len(), 3, "{d:#}");
+    // The journal is empty again; the state file knows jbr disabled both destinations.
+    assert_eq!(
+        std::fs::read(path(&lab, "last-run.json.journal")).unwrap(),
+        b""
+    );
+    let state = jbr::report::state::load(&path(&lab, "last-run.json")).unwrap();
+    assert_eq!(state.last_run.unwrap().jobs.len(), 3);
+    assert_eq!(state.disabled_by_jbr.len(), 2);
+
+    // So the next run needs no --force-activate.
+    let out = jbr(&lab, &["run", "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["outcome"] == "completed"),
+        "{v:#}"
+    );
+    assert_clean(&lab);
+}
+
+#[test]
+fn a_destination_disabled_by_someone_else_is_skipped_with_exit_1() {
+    let lab = lab(two_servers);
+    let out = jbr(&lab, &["run", "--server", "web-02"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("  web-02: SKIPPED: destination "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "is disabled by someone else (skip_if_disabled; --force-activate to run anyway)"
+        ),
+        "{stdout}"
+    );
+    // Nothing was written to the NAS, nothing touched.
+    assert_eq!(dump(&lab)["timeline"], serde_json::json!([]));
+    assert_clean(&lab);
+}
+
+#[test]
+fn dry_run_and_usage_errors_touch_nothing() {
+    let lab = lab(two_servers);
+    let out = jbr(&lab, &["run", "--dry-run"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("dry run: 3 job(s) on 2 server(s); nothing will be changed\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("CHANGE jetbackup5api -F runBackupJobManually -D '_id="),
+        "{stdout}"
+    );
+    let d = dump(&lab);
+    for server in ["web-01", "web-02"] {
+        let calls = &d["world"]["servers"][server]["calls"];
+        assert!(calls.is_object(), "{d:#}");
+        assert_eq!(
+            calls,
+            &serde_json::json!({}),
+            "a dry run made calls on {server}"
+        );
+    }
+
+    let out = jbr(&lab, &["run", "--server", "nope"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains("--server \"nope\": not a server in the config (known: web-01, web-02)"),
+        "{stderr}"
+    );
+    assert!(!path(&lab, "last-run.json").exists());
+}
+
+#[test]
+fn a_second_run_while_one_holds_the_lock_exits_3() {
+    let lab = lab(two_servers);
+    let _held = jbr::lock::acquire(&path(&lab, "jbr.lock")).unwrap();
+    let out = jbr(&lab, &["run", "--force-activate"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "another run holds the lock (pid {})",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(dump(&lab)["timeline"], serde_json::json!([]));
+}
