@@ -317,7 +317,7 @@ pub async fn send_report_with(
             );
             Ok(())
         }
-        Ok(Err(e)) => Err(send_error(scrub(&e.to_string(), n))),
+        Ok(Err(e)) => Err(send_error(explain(&scrub(&e.to_string(), n)))),
         Err(_) => Err(NotifyError::Timeout {
             host: n.smtp_host.clone(),
             port: n.smtp_port,
@@ -405,6 +405,27 @@ fn transport(
         ));
     }
     Ok(builder.build())
+}
+
+/// lettre's message as one line, without its repeated prefixes ("Connection error: Connection
+/// error: …"), plus what to do for the failures an operator can fix on this machine.
+fn explain(text: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split(": ") {
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    let mut line = parts.join(": ").replace(['\r', '\n'], " ");
+    if line.contains("UnknownIssuer") {
+        line.push_str(
+            " (no CA this machine trusts signed the server's certificate; for a private CA, \
+             put it in /usr/local/share/ca-certificates/ and run update-ca-certificates)",
+        );
+    } else if line.contains("STARTTLS is not supported") {
+        line.push_str(" (smtp_tls: true requires STARTTLS, or implicit TLS on port 465)");
+    }
+    line
 }
 
 /// Belt and braces: lettre's errors carry server replies, and a server could echo what it got.
@@ -589,6 +610,20 @@ mod tests {
                 "email report: at 'notification.to_addresses[1]': \"not an address\" is not an email address"
             ),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn explain_drops_repeated_prefixes_and_says_what_to_do() {
+        assert_eq!(
+            explain("Connection error: Connection error: Connection refused (os error 111)"),
+            "Connection error: Connection refused (os error 111)"
+        );
+        assert!(
+            explain("Connection error: Connection error: invalid peer certificate: UnknownIssuer")
+                .starts_with(
+                    "Connection error: invalid peer certificate: UnknownIssuer (no CA this machine trusts"
+                )
         );
     }
 
