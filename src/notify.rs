@@ -275,6 +275,9 @@ pub struct SendOptions {
 /// ever (lettre#1027), so the send runs inside `tokio::time::timeout`.
 ///
 /// The caller logs an error and keeps the run's exit code (see the module doc).
+///
+/// Call it on a real clock: under tokio's paused, auto-advancing clock (`jbr demo`) the runtime
+/// is idle while it waits for the network, so the timeout would fire at once.
 pub async fn send_report(
     n: &Notification,
     record: &RunRecord,
@@ -357,6 +360,8 @@ fn message(n: &Notification, subject: &str, body: String) -> Result<Message, Not
             &n.from_address,
         )?)
         .subject(subject)
+        // lettre adds Date but not Message-ID; mail without one is often filed as spam.
+        .message_id(None)
         .header(ContentType::TEXT_PLAIN);
     for (i, to) in n.to_addresses.iter().enumerate() {
         builder = builder.to(mailbox(format!("notification.to_addresses[{i}]"), to)?);
@@ -544,6 +549,18 @@ mod tests {
             message: "no successful run for 4 days".into(),
         });
         assert_eq!(decide(&on(), &r), Some(Reason::Warnings));
+    }
+
+    #[test]
+    fn journal_cleanup_of_an_earlier_run_is_worth_a_mail() {
+        let mut r = run(&[Outcome::Completed]);
+        r.recovered
+            .push("disabled job job9 on web-01 (left enabled by run r0)".into());
+        assert_eq!(decide(&on(), &r), Some(Reason::Warnings));
+        assert_eq!(
+            subject(Reason::Warnings, &r, "nas01"),
+            "[jbr] WARNINGS: 1 of 1 jobs ok, cleanup of an earlier run — nas01"
+        );
     }
 
     #[test]

@@ -163,6 +163,13 @@ async fn failed_run_mails_once_with_subject_recipients_and_report() {
     assert_eq!(m.from, "jbr <jbr@nas01.example>");
     assert_eq!(m.to, "ops@example.com, oncall@example.com");
     assert_eq!(m.content_type, "text/plain");
+    // Mail without these is often filed as spam (lettre adds Date, jbr asks for Message-ID).
+    assert!(
+        m.raw.contains("\r\nDate: ") || m.raw.starts_with("Date: "),
+        "{}",
+        m.raw
+    );
+    assert!(m.raw.contains("Message-ID: <"), "{}", m.raw);
     // The same text `jbr run` prints, alerts included, then where it came from and why.
     let body = m.body.replace("\r\n", "\n");
     assert!(body.starts_with(&report::text::render(&record)), "{body}");
