@@ -264,7 +264,7 @@ fn secs(d: Duration) -> String {
 pub struct SendOptions {
     /// An extra trusted root (PEM), on top of the system's (`/etc/ssl/certs`). The tests use it
     /// for their private CA; in production, add a private CA the Debian way
-    /// (`/usr/local/share/ca-certificates/`, `update-ca-certificates`).
+    /// (`/usr/local/share/ca-certificates/`, `update-ca-certificates`) or set `SSL_CERT_FILE`.
     pub extra_root_pem: Option<Vec<u8>>,
 }
 

@@ -450,6 +450,33 @@ async fn server_that_never_greets_times_out_after_the_configured_seconds() {
 }
 
 #[tokio::test]
+async fn server_that_stalls_after_its_greeting_times_out_too() {
+    // Greets, then never answers EHLO: the bound covers the whole exchange, not just the greeting.
+    // (aiosmtpd did this after a rejected AUTH until the sink was fixed: it happens.)
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket.write_all(b"220 stall.jbr.test ESMTP\r\n").await;
+            open.push(socket);
+        }
+    });
+    let started = Instant::now();
+    let e = notify::send_report(&to(port), &failed_run(), Duration::from_secs_f64(0.3))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    held.abort();
+    assert!(matches!(e, NotifyError::Timeout { .. }), "{e:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_password_never_appears_in_mail_logs_or_errors() {
     if skip_without_smtp("the_password_never_appears_in_mail_logs_or_errors") {
         return;
