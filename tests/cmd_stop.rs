@@ -155,7 +155,7 @@ fn stop_does_not_wait_for_the_run_lock() {
     let run = fleet.jbr(&["stop", "--server", "web-01", &group]);
     assert_eq!(run.code, Some(0), "{run}");
     drop(lock);
-    let help = run_jbr(&["stop", "--help"]).stdout;
+    let help = words(&run_jbr(&["stop", "--help"]).stdout);
     assert!(help.contains("Takes no lock"), "{help}");
     assert!(
         help.contains("Exit status: 0 when the group is confirmed stopped"),

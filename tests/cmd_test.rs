@@ -164,8 +164,7 @@ fn help_documents_the_exit_status() {
     let run = run_jbr(&["test", "--help"]);
     assert_eq!(run.code, Some(0));
     assert!(
-        run.stdout
-            .contains("Exit status: 0 when every server answered"),
+        words(&run.stdout).contains("Exit status: 0 when every server answered and every destination and job exists (warnings allowed); 1 when a server is unreachable, a destination or job is missing, or a call failed; 2 for a usage or config error"),
         "{run}"
     );
     assert!(run.stdout.contains("--server <NAME>"), "{run}");

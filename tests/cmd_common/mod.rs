@@ -275,3 +275,8 @@ pub fn run_jbr(args: &[&str]) -> Run {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// Text with every run of whitespace as one space (help text is wrapped to the terminal).
+pub fn words(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
