@@ -169,3 +169,36 @@ fn help_documents_the_exit_status() {
     );
     assert!(run.stdout.contains("--server <NAME>"), "{run}");
 }
+
+#[test]
+fn an_ssh_server_on_a_closed_loopback_port_is_reported_quickly() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let fleet = Fleet::new(
+        two_servers(),
+        default_jobs(),
+        json!({"web-ssh": {"host": "127.0.0.1", "port": port, "ssh_timeout": 2, "destination_id": DEST1}}),
+    );
+    let run = fleet.jbr(&["test"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.took < std::time::Duration::from_secs(10), "{run}");
+    let line = run.line("web-ssh");
+    assert!(
+        line.starts_with("web-ssh ssh + api FAILED server web-ssh: ping: "),
+        "{run}"
+    );
+    assert!(run.line("web-01  job 6a5e…0001").contains(" ok "), "{run}");
+    assert!(run.line("web-02  job").contains(" ok "), "{run}");
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("jbr: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{run}");
+    assert!(
+        errors[0].starts_with("jbr: server web-ssh: ping: "),
+        "{run}"
+    );
+}

@@ -235,12 +235,14 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{self}"))
     }
-    /// The stdout line that starts with `prefix` (after trimming), or a failure showing all.
+    /// The first stdout line that starts with `prefix`, both compared with whitespace runs as
+    /// one space (table columns widen with their contents), or a failure showing everything.
     pub fn line(&self, prefix: &str) -> String {
+        let prefix = words(prefix);
         self.stdout
             .lines()
-            .find(|l| l.starts_with(prefix))
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(words)
+            .find(|l| l.starts_with(&prefix))
             .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{self}"))
     }
 }
