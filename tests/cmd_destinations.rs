@@ -124,3 +124,31 @@ fn a_server_without_destination_id_has_no_lifecycle() {
         "web-02 - - - no destination lifecycle (no destination_id)"
     );
 }
+
+#[test]
+fn servers_are_asked_concurrently() {
+    let fleet = Fleet::standard();
+    // Each call on either server takes 1.5 s (a slow link): one after the other would be 3 s.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fleet.config).unwrap()).unwrap();
+    for name in ["web-01", "web-02"] {
+        let argv = v["servers"][name]["local_command"].as_array_mut().unwrap();
+        let sim = argv.pop().unwrap();
+        argv.extend([
+            json!("sh"),
+            json!("-c"),
+            json!("sleep 1.5; exec \"$0\" \"$@\""),
+            sim,
+        ]);
+    }
+    std::fs::write(&fleet.config, serde_json::to_vec(&v).unwrap()).unwrap();
+    let run = fleet.jbr(&["destinations"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.line("web-01").contains(" disabled "), "{run}");
+    assert!(run.line("web-02").contains(" disabled "), "{run}");
+    assert!(
+        run.took >= std::time::Duration::from_millis(1500)
+            && run.took < std::time::Duration::from_millis(2700),
+        "{run}"
+    );
+}

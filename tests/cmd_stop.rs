@@ -41,7 +41,12 @@ fn a_running_group_is_aborted_and_the_stop_confirmed() {
         log.contains("operator stop: sending stopQueueGroup"),
         "{log}"
     );
-    assert!(log.contains("stopped: aborted (status 103)"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "operator stop: confirmed stopped server=web-01 group={group} status=aborted (status 103)"
+        )),
+        "{log}"
+    );
 }
 
 #[test]

@@ -103,10 +103,12 @@ async fn stop_with(
         );
     }
 
-    tracing::info!(server = %name, group = %group_id, "operator stop: sending stopQueueGroup");
+    // Short, structured events for the log file (stderr gets them too); the sentences are
+    // stdout's.
+    tracing::info!(server = %name, group = %group_id, status = %status_text(&group), "operator stop: sending stopQueueGroup");
     if let Err(e) = client.stop_queue_group(group_id).await {
         let line = servers::error_line(&name, None, &e);
-        tracing::error!("{line}");
+        tracing::warn!(server = %name, group = %group_id, error = %e, "operator stop: stopQueueGroup failed");
         return fail(format!("{line} ({what} was {})", status_text(&group)));
     }
     let mut out = format!(
@@ -131,7 +133,7 @@ async fn stop_with(
                     status_text(&g),
                     started.elapsed().as_secs_f64()
                 );
-                tracing::info!("{line}");
+                tracing::info!(server = %name, group = %group_id, status = %status_text(&g), "operator stop: confirmed stopped");
                 out.push_str(&line);
                 out.push('\n');
                 return (out, Vec::new(), Exit::Ok);
@@ -140,7 +142,7 @@ async fn stop_with(
             // A read that fails is not "stopped": keep asking until the deadline.
             Err(e) => {
                 let line = servers::error_line(&name, None, &e);
-                tracing::warn!("{line}; asking again");
+                tracing::warn!("{line}; asking again until stop_timeout");
                 last = Some(format!("unknown ({line})"));
             }
         }
@@ -150,7 +152,7 @@ async fn stop_with(
                 last.unwrap_or_else(|| "active".into()),
                 secs(config.orchestrator.stop_timeout)
             );
-            tracing::error!("{line}");
+            tracing::warn!(server = %name, group = %group_id, "operator stop: no final status within stop_timeout");
             return (out, vec![line], Exit::JobsFailed);
         }
     }
