@@ -87,7 +87,9 @@ pub enum Command {
         /// Only this server (a key of `servers`).
         #[arg(long, value_name = "NAME")]
         server: Option<String>,
-        /// Print one JSON object: state_file, last_run (or null), journal, servers[], errors[].
+        /// Print one JSON object: ok, state_file, last_run (the run record plus exit_code, or
+        /// null), journal (file, open_changes[]), servers[] (server, reachable, destination,
+        /// jobs[], active_groups[] with id, job_id, status, status_name), errors[].
         #[arg(long)]
         json: bool,
     },
