@@ -55,8 +55,9 @@ pub enum Command {
     /// `"enabled": false`). Servers are asked concurrently; one server's failure is reported on
     /// its line and does not stop the others. Reads only: jbr refuses to send any change.
     ///
-    /// A job that exists but does not target the server's NAS destination is a warning (a run
-    /// would open the NAS window for a job that writes elsewhere).
+    /// Warnings (shown, exit status unchanged): a job that does not target the server's NAS
+    /// destination (a run would open the NAS window for a job that writes elsewhere), and a
+    /// destination or job found enabled or running (a run in progress, or left enabled).
     ///
     /// Exit status: 0 when every server answered and every destination and job exists (warnings
     /// allowed); 1 when a server is unreachable, a destination or job is missing, or a call

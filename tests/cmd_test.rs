@@ -202,3 +202,19 @@ fn an_ssh_server_on_a_closed_loopback_port_is_reported_quickly() {
         "{run}"
     );
 }
+
+#[test]
+fn enabled_or_running_outside_a_window_is_a_warning() {
+    let fleet = Fleet::standard();
+    fleet.start_job("web-02", DEST2, JOB_C);
+    let run = fleet.jbr(&["test", "--server", "web-02"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(
+        run.line("web-02 destination"),
+        "web-02 destination 6a5e…0002 warning \"NAS\" (SSH), ENABLED (a run in progress, or left enabled)"
+    );
+    assert_eq!(
+        run.line("web-02 job"),
+        "web-02 job 6a5e…0001 \"files\" warning \"files\", ENABLED, running, a run in progress, or left enabled"
+    );
+}

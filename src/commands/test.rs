@@ -161,13 +161,15 @@ async fn check_with(
         }),
         Some(dest) => {
             let (status, detail) = match client.get_destination(dest).await {
+                Ok(d) if d.disabled => {
+                    (Status::Ok, format!("\"{}\" ({}), disabled", d.name, d.kind))
+                }
+                // Outside jbr's window it should be disabled: a run in progress, or left on.
                 Ok(d) => (
-                    Status::Ok,
+                    Status::Warning,
                     format!(
-                        "\"{}\" ({}), {}",
-                        d.name,
-                        d.kind,
-                        if d.disabled { "disabled" } else { "ENABLED" }
+                        "\"{}\" ({}), ENABLED (a run in progress, or left enabled)",
+                        d.name, d.kind
                     ),
                 ),
                 Err(e) => {
@@ -208,7 +210,13 @@ async fn check_with(
                 if !job.enabled {
                     notes.push("\"enabled\": false in the config (a run skips it)".to_string());
                 }
-                let mut status = Status::Ok;
+                // Enabled outside jbr's window, JetBackup's own schedule can start it.
+                let mut status = if j.disabled && !j.running {
+                    Status::Ok
+                } else {
+                    notes.push("a run in progress, or left enabled".to_string());
+                    Status::Warning
+                };
                 if let Some(dest) = &server.destination_id
                     && !j.destinations.iter().any(|d| d == dest)
                 {
