@@ -17,15 +17,22 @@ use support::sshd::{Sshd, output_within, skip_without_sshd};
 use support::{FakeApi, gate_path};
 
 /// The shells the gate must work under: Debian's dash as /bin/sh, bash (CentOS 7's /bin/sh), and
-/// busybox ash when installed.
+/// when installed posh (a strict POSIX shell: catches non-portable constructs) and busybox ash.
 fn shells() -> Vec<Vec<String>> {
     let mut out = vec![vec!["/bin/sh".to_string()]];
-    for (probe, argv) in [
-        ("/bin/bash", vec!["/bin/bash", "--posix"]),
-        ("/bin/busybox", vec!["/bin/busybox", "sh"]),
+    for (name, extra) in [
+        ("bash", Some("--posix")),
+        ("posh", None),
+        ("busybox", Some("sh")),
     ] {
-        if Path::new(probe).exists() {
-            out.push(argv.into_iter().map(String::from).collect());
+        let found = ["/bin", "/usr/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.exists());
+        if let Some(path) = found {
+            let mut argv = vec![path.display().to_string()];
+            argv.extend(extra.map(String::from));
+            out.push(argv);
         }
     }
     out
@@ -582,63 +589,78 @@ fn canary_dir() -> (tempfile::TempDir, PathBuf) {
     (dir, canary)
 }
 
-#[test]
-fn hostile_corpus_is_denied_and_runs_nothing() {
+/// Run every hostile line through the gate under `shell`; one message per line not cleanly denied.
+fn deny_all(shell: &[String]) -> Vec<String> {
     let work = tempfile::tempdir().expect("tempdir");
     let fake = FakeApi::new(work.path(), "");
     let (_cdir, canary) = canary_dir();
-    let corpus = hostile_corpus(&canary.display().to_string());
+    let mut failures = Vec::new();
+    for cmd in &hostile_corpus(&canary.display().to_string()) {
+        fake.clear();
+        let r = run_gate(shell, &fake, Some(cmd));
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        let mut why = Vec::new();
+        if r.status != Some(1) {
+            why.push(format!("exit {:?}", r.status));
+        }
+        if !r.stdout.is_empty() {
+            why.push(format!("stdout {:?}", r.stdout));
+        }
+        if lines.len() != 1 || !lines[0].starts_with("jbr-gate: denied: ") {
+            why.push(format!("stderr {:?}", r.stderr));
+        }
+        if canary.exists() {
+            why.push("CANARY CREATED".into());
+            let _ = std::fs::remove_file(&canary);
+        }
+        if !fake.calls().is_empty() {
+            why.push(format!("jetbackup5api RAN: {:?}", fake.calls()));
+        }
+        let syslog = fake.syslog();
+        if syslog.len() != 1
+            || !syslog[0].starts_with("-t jbr-gate -p auth.warning -- denied: ")
+            || !syslog[0].bytes().all(|b| (0x20..0x7f).contains(&b))
+        {
+            why.push(format!("syslog {syslog:?}"));
+        }
+        if !why.is_empty() {
+            let shown = printable(cmd);
+            failures.push(format!(
+                "[{}] {shown:?}: {}",
+                shell.join(" "),
+                why.join("; ")
+            ));
+        }
+    }
+    failures
+}
+
+#[test]
+fn hostile_corpus_is_denied_and_runs_nothing() {
+    let corpus = hostile_corpus("/tmp/jbr-canary");
     assert!(
         corpus.len() >= 150,
         "corpus has only {} lines",
         corpus.len()
     );
-
-    let mut failures = Vec::new();
-    for shell in shells() {
-        for cmd in &corpus {
-            fake.clear();
-            let r = run_gate(&shell, &fake, Some(cmd));
-            let shown = printable(cmd);
-            let lines: Vec<&str> = r.stderr.lines().collect();
-            let mut why = Vec::new();
-            if r.status != Some(1) {
-                why.push(format!("exit {:?}", r.status));
-            }
-            if !r.stdout.is_empty() {
-                why.push(format!("stdout {:?}", r.stdout));
-            }
-            if lines.len() != 1 || !lines[0].starts_with("jbr-gate: denied: ") {
-                why.push(format!("stderr {:?}", r.stderr));
-            }
-            if canary.exists() {
-                why.push("CANARY CREATED".into());
-                let _ = std::fs::remove_file(&canary);
-            }
-            if !fake.calls().is_empty() {
-                why.push(format!("jetbackup5api RAN: {:?}", fake.calls()));
-            }
-            let syslog = fake.syslog();
-            if syslog.len() != 1
-                || !syslog[0].starts_with("-t jbr-gate -p auth.warning -- denied: ")
-                || !syslog[0].bytes().all(|b| (0x20..0x7f).contains(&b))
-            {
-                why.push(format!("syslog {syslog:?}"));
-            }
-            if !why.is_empty() {
-                failures.push(format!(
-                    "[{}] {shown:?}: {}",
-                    shell.join(" "),
-                    why.join("; ")
-                ));
-            }
-        }
-    }
+    let shells = shells();
+    // One thread per shell, each with its own fake and canary.
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shells
+            .iter()
+            .map(|shell| scope.spawn(move || deny_all(shell)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("shell thread"))
+            .collect()
+    });
     assert!(
         failures.is_empty(),
-        "{} of {} hostile lines were not cleanly denied:\n{}",
+        "{} of {} hostile lines x {} shells were not cleanly denied:\n{}",
         failures.len(),
         corpus.len(),
+        shells.len(),
         failures.join("\n")
     );
 }

@@ -601,3 +601,43 @@ async fn a_frozen_connection_is_noticed_by_keepalives_not_by_the_call_timeout() 
     assert_eq!(out.stdout_lossy(), "jbr-ping\n");
     assert_eq!(t.connections_opened(), 2);
 }
+
+#[tokio::test]
+async fn two_servers_on_their_own_loopback_addresses_each_get_one_connection() {
+    if skip_without_sshd("two_servers_on_their_own_loopback_addresses_each_get_one_connection") {
+        return;
+    }
+    let control = tempfile::tempdir().expect("tempdir");
+    let mut fakes = Vec::new();
+    let mut servers = Vec::new();
+    let mut dirs = Vec::new();
+    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
+        let work = tempfile::tempdir().expect("tempdir");
+        let fake = FakeApi::new(work.path(), "");
+        let sshd = Sshd::start_on(addr, &fake.bin_dir);
+        let mut server = server_for(&sshd);
+        server.name = format!("web-0{}", i + 1);
+        servers.push((sshd, server));
+        fakes.push(fake);
+        dirs.push(work);
+    }
+    let t1 = SshTransport::new(&servers[0].1, &options(control.path(), 10.0)).expect("t1");
+    let t2 = SshTransport::new(&servers[1].1, &options(control.path(), 10.0)).expect("t2");
+    let call = argv(&["jetbackup5api", "-F", "listDestinations", "-O", "json"]);
+    for _ in 0..5 {
+        let (a, b) = tokio::join!(t1.run(&call), t2.run(&call));
+        assert_eq!(a.expect("web-01").status, Some(0));
+        assert_eq!(b.expect("web-02").status, Some(0));
+    }
+    for (fake, (sshd, _)) in fakes.iter().zip(&servers) {
+        assert_eq!(fake.calls().len(), 5);
+        // SSH_CONNECTION is "client-addr client-port server-addr server-port".
+        let conns = connections(fake);
+        assert_eq!(conns.len(), 1, "{conns:?}");
+        assert!(
+            conns[0].ends_with(&format!(" {} {}", sshd.addr, sshd.port)),
+            "{conns:?}"
+        );
+    }
+    assert_eq!((t1.connections_opened(), t2.connections_opened()), (1, 1));
+}

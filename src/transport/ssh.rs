@@ -258,17 +258,77 @@ impl SshTransport {
             }
             other => other.to_string(),
         };
-        classify_connect_failure(
-            &server,
-            &self.endpoint(),
-            &self.host,
-            self.port,
-            &self.user,
-            self.key.as_deref(),
-            &self.known_hosts_shown(),
-            self.ssh_timeout,
-            &text,
-        )
+        self.classify_connect_failure(&text)
+    }
+
+    /// Turn ssh's own words about a failed connect into one clear line (the server name is added by
+    /// `TransportError`'s display).
+    fn classify_connect_failure(&self, ssh_text: &str) -> TransportError {
+        let (server, host, port, user) = (&self.server, &self.host, self.port, &self.user);
+        let endpoint = self.endpoint();
+        let known_hosts = self.known_hosts_shown();
+        let t = ssh_text;
+        let last_line = t
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty() && !l.starts_with('@'))
+            .unwrap_or("ssh failed without a message")
+            .to_string();
+        let hostkey = |reason: String| TransportError::HostKey {
+            server: server.to_string(),
+            reason,
+        };
+        let connect = |reason: String| TransportError::Connect {
+            server: server.to_string(),
+            reason,
+        };
+        if t.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            || t.contains("has changed and you have requested strict checking")
+        {
+            return hostkey(format!(
+                "host key for {endpoint} does not match known_hosts ({known_hosts}): the server was \
+                 reinstalled or someone is in between. Check its fingerprint on the server, then \
+                 replace the line: ssh-keygen -R '{endpoint}' -f {known_hosts}"
+            ));
+        }
+        if t.contains("host key is known for") || t.contains("No matching host key") {
+            return hostkey(format!(
+                "no host key for {endpoint} in known_hosts ({known_hosts}); enrol it after checking \
+                 its fingerprint: ssh-keyscan -p {port} {host} >> {known_hosts} (see server/README.md)"
+            ));
+        }
+        if t.contains("Host key verification failed") {
+            return hostkey(format!(
+                "host key for {endpoint} was refused (known_hosts: {known_hosts}): {last_line}"
+            ));
+        }
+        if t.contains("Connection refused") {
+            return connect(format!(
+                "connection refused by {endpoint} (is sshd running on port {port}?)"
+            ));
+        }
+        if t.contains("Permission denied") {
+            let key = self
+                .key
+                .as_deref()
+                .map_or("ssh's default keys".to_string(), |k| {
+                    k.display().to_string()
+                });
+            return connect(format!(
+                "{user}@{endpoint} refused the key {key}: {last_line} (is jbr's public key in the \
+                 server's authorized_keys?)"
+            ));
+        }
+        if t.contains("timed out") || t.contains("Operation timed out") {
+            return connect(format!(
+                "no answer from {endpoint} within ssh_timeout {} s",
+                self.ssh_timeout.as_secs_f64()
+            ));
+        }
+        if t.contains("Could not resolve hostname") {
+            return connect(format!("cannot resolve host name {host:?}"));
+        }
+        connect(format!("{endpoint}: {last_line}"))
     }
 
     async fn call(&self, argv: &[String]) -> Result<RawOutput, TransportError> {
@@ -383,97 +443,22 @@ fn master_log_tail(control_socket: &Path) -> Option<String> {
         .map(|l| l.chars().take(200).collect())
 }
 
-/// Turn ssh's own words about a failed connect into one clear line (the server name is added by
-/// `TransportError`'s display).
-#[allow(clippy::too_many_arguments)]
-fn classify_connect_failure(
-    server: &str,
-    endpoint: &str,
-    host: &str,
-    port: u16,
-    user: &str,
-    key: Option<&Path>,
-    known_hosts: &str,
-    ssh_timeout: Duration,
-    ssh_text: &str,
-) -> TransportError {
-    let t = ssh_text;
-    let last_line = t
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty() && !l.starts_with('@'))
-        .unwrap_or("ssh failed without a message")
-        .to_string();
-    let hostkey = |reason: String| TransportError::HostKey {
-        server: server.to_string(),
-        reason,
-    };
-    let connect = |reason: String| TransportError::Connect {
-        server: server.to_string(),
-        reason,
-    };
-    if t.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-        || t.contains("has changed and you have requested strict checking")
-    {
-        return hostkey(format!(
-            "host key for {endpoint} does not match known_hosts ({known_hosts}): the server was \
-             reinstalled or someone is in between. Check its fingerprint on the server, then \
-             replace the line: ssh-keygen -R '{endpoint}' -f {known_hosts}"
-        ));
-    }
-    if t.contains("host key is known for") || t.contains("No matching host key") {
-        return hostkey(format!(
-            "no host key for {endpoint} in known_hosts ({known_hosts}); enrol it after checking \
-             its fingerprint: ssh-keyscan -p {port} {host} >> {known_hosts} (see server/README.md)"
-        ));
-    }
-    if t.contains("Host key verification failed") {
-        return hostkey(format!(
-            "host key for {endpoint} was refused (known_hosts: {known_hosts}): {last_line}"
-        ));
-    }
-    if t.contains("Connection refused") {
-        return connect(format!(
-            "connection refused by {endpoint} (is sshd running on port {port}?)"
-        ));
-    }
-    if t.contains("Permission denied") {
-        let key = key.map_or("ssh's default keys".to_string(), |k| {
-            k.display().to_string()
-        });
-        return connect(format!(
-            "{user}@{endpoint} refused the key {key}: {last_line} (is jbr's public key in the \
-             server's authorized_keys?)"
-        ));
-    }
-    if t.contains("timed out") || t.contains("Operation timed out") {
-        return connect(format!(
-            "no answer from {endpoint} within ssh_timeout {} s",
-            ssh_timeout.as_secs_f64()
-        ));
-    }
-    if t.contains("Could not resolve hostname") {
-        return connect(format!("cannot resolve host name {host:?}"));
-    }
-    connect(format!("{endpoint}: {last_line}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn classify(text: &str) -> TransportError {
-        classify_connect_failure(
-            "web-01",
-            "[127.0.0.1]:2222",
-            "127.0.0.1",
-            2222,
-            "root",
-            Some(Path::new("/etc/jbr/id_ed25519")),
-            "/etc/jbr/known_hosts",
-            Duration::from_secs(30),
-            text,
-        )
+        let mut s = server("127.0.0.1");
+        s.port = 2222;
+        s.ssh_key = Some("/etc/jbr/id_ed25519".into());
+        s.known_hosts = Some("/etc/jbr/known_hosts".into());
+        let opts = SshOptions {
+            control_dir: Some(std::env::temp_dir()),
+            ..SshOptions::default()
+        };
+        SshTransport::new(&s, &opts)
+            .expect("valid server")
+            .classify_connect_failure(text)
     }
 
     #[test]

@@ -323,6 +323,14 @@ impl Sshd {
         panic!("could not restart sshd on port {}: {last}", self.port);
     }
 
+    /// Stop the listener, wait `down`, start it again on the same port (established connections
+    /// are not touched; `kill_connections` first for a full server restart).
+    pub fn restart_listener(&mut self, down: Duration) {
+        self.stop_listener();
+        thread::sleep(down);
+        self.start_listener();
+    }
+
     /// Kill the listening sshd only: new connections are refused, established ones live on.
     pub fn stop_listener(&mut self) {
         if let Some(mut child) = self.listener.take() {
