@@ -507,3 +507,46 @@ fn a_changed_host_key_refuses_that_server_with_the_fix_and_changes_nothing_there
     assert_eq!(fleet.calls(&d, "web-02"), serde_json::json!({}), "{d:#}");
     assert_clean(&fleet, &run);
 }
+
+#[test]
+fn a_connection_frozen_for_seconds_mid_job_is_waited_out_not_taken_as_an_end() {
+    if skip_without_sshd(
+        "a_connection_frozen_for_seconds_mid_job_is_waited_out_not_taken_as_an_end",
+    ) {
+        return;
+    }
+    let fleet = Fleet::start(long_then_short(4.0));
+    let config = fleet.write_config(|_| {});
+    let mut running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
+    let job = fleet.job_id("web-01", "accounts");
+    assert!(
+        fleet.wait_writing(&job, Duration::from_secs(30)),
+        "web-01's job never started: {}",
+        running.stderr_so_far()
+    );
+    // A silent stall (nothing closed, no answers), shorter than call_timeout (10 s).
+    let sshd = fleet.sshd("web-01");
+    assert!(sshd.freeze_connections(true) > 0, "no connection to freeze");
+    std::thread::sleep(Duration::from_secs(3));
+    sshd.freeze_connections(false);
+    assert!(running.is_running(), "jbr ended while web-01 was frozen");
+    let run = running.wait();
+
+    assert_eq!(run.code(), Some(0), "{}", run.shown());
+    assert!(
+        row(&run, "web-01", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        row(&run, "web-02", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    let d = fleet.dump();
+    assert_eq!(fleet.intervals_of(&d, &job).len(), 1, "{d:#}");
+    assert_web02_after_web01(&fleet, &d);
+    assert_clean(&fleet, &run);
+    // The connection lived through the stall.
+    assert_eq!(fleet.sshd("web-01").logins(), 1, "{}", run.shown());
+}
