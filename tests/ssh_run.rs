@@ -359,6 +359,27 @@ fn a_server_that_never_comes_back_is_critical_and_nothing_else_starts() {
     );
     let r = row(&run, "web-02", "accounts");
     assert!(r.contains(" not started "), "{r}\n{}", run.shown());
+    // It kept trying the stop before giving up, and says the abort is not confirmed.
+    assert!(
+        run.stderr.contains("retrying in ") && run.stderr.contains("function=\"stopQueueGroup\""),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        run.stdout
+            .contains("no final state after its timeout; the abort was NOT confirmed: "),
+        "{}",
+        run.shown()
+    );
+    for left in [
+        format!("job {job} is ENABLED, disable it by hand"),
+        format!(
+            "destination {} is ENABLED, disable it by hand",
+            fleet.world.servers["web-01"].destinations[0].id
+        ),
+    ] {
+        assert!(run.stdout.contains(&left), "{left}\n{}", run.shown());
+    }
 
     // The simulator agrees: web-01's job still writes (nobody could stop it), and web-02 was
     // never touched beyond pre-flight reads.
