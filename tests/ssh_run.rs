@@ -571,3 +571,47 @@ fn a_connection_frozen_for_seconds_mid_job_is_waited_out_not_taken_as_an_end() {
     // The connection lived through the stall.
     assert_eq!(fleet.sshd("web-01").logins(), 1, "{}", run.shown());
 }
+
+#[test]
+fn a_connection_that_dropped_while_idle_is_reopened_without_a_failed_call() {
+    if skip_without_sshd("a_connection_that_dropped_while_idle_is_reopened_without_a_failed_call") {
+        return;
+    }
+    let mut fleet = Fleet::start(long_then_short(3.0));
+    let config = fleet.write_config(|_| {});
+    let running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
+    let job = fleet.job_id("web-01", "accounts");
+    assert!(
+        fleet.wait_writing(&job, Duration::from_secs(30)),
+        "web-01's job never started: {}",
+        running.stderr_so_far()
+    );
+    // web-02's connection (opened for pre-flight) sits idle while web-01 runs: its sshd restarts.
+    let sshd = fleet.sshd_mut("web-02");
+    assert!(sshd.kill_connections() > 0, "web-02 had no connection open");
+    sshd.restart_listener(Duration::from_millis(200));
+    let run = running.wait();
+
+    assert_eq!(run.code(), Some(0), "{}", run.shown());
+    assert!(
+        row(&run, "web-02", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    // The dead master was noticed before the next call: nothing failed, nothing retried.
+    assert!(
+        !run.stdout.contains("failed and were retried"),
+        "{}",
+        run.shown()
+    );
+    assert!(!run.stderr.contains("retrying in "), "{}", run.shown());
+    assert!(
+        run.stderr.contains("is gone; reconnecting server=web-02"),
+        "{}",
+        run.shown()
+    );
+    assert_eq!(fleet.sshd("web-01").logins(), 1, "{}", run.shown());
+    assert_eq!(fleet.sshd("web-02").logins(), 2, "{}", run.shown());
+    assert_web02_after_web01(&fleet, &fleet.dump());
+    assert_clean(&fleet, &run);
+}
