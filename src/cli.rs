@@ -82,6 +82,113 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+
+    /// Check that each server answers over SSH and that its destination and jobs exist.
+    ///
+    /// For each selected server: `echo jbr-ping` through SSH and the gate, `getDestination` for
+    /// its `destination_id`, and `getBackupJob` for each configured job (also those with
+    /// `"enabled": false`). Servers are asked concurrently; one server's failure is reported on
+    /// its line and does not stop the others. Reads only: jbr refuses to send any change.
+    ///
+    /// Warnings (shown, exit status unchanged): a job that does not target the server's NAS
+    /// destination (a run would open the NAS window for a job that writes elsewhere), and a
+    /// destination or job found enabled or running (a run in progress, or left enabled).
+    ///
+    /// Exit status: 0 when every server answered and every destination and job exists (warnings
+    /// allowed); 1 when a server is unreachable, a destination or job is missing, or a call
+    /// failed; 2 for a usage or config error (e.g. an unknown --server).
+    Test {
+        /// Only this server (a key of `servers`).
+        #[arg(long, value_name = "NAME")]
+        server: Option<String>,
+        /// Print one JSON object: ok, servers[] (server, ok, reachable, checks[] of check, id,
+        /// label, status, detail), errors[].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Last run (from the state file) and the live state of each server.
+    ///
+    /// Shows the last run recorded in `orchestrator.state_file` (none yet is not an error),
+    /// changes left open in the journal (a run in progress, or one that was killed: the next
+    /// run undoes them), and per server: the NAS destination enabled or disabled, each
+    /// configured job disabled, enabled or running, and every active queue group with its full
+    /// id (for `jbr stop`). Servers are asked concurrently. Reads only; takes no lock, so it can
+    /// watch a run in progress.
+    ///
+    /// Exit status: 0 when every server answered and every configured destination and job
+    /// exists; 1 when a server is unreachable, something is missing, or the state file or
+    /// journal cannot be read. The last run's own outcome is shown (and in --json as
+    /// last_run.exit_code) but does not change this exit status. 2 for a usage or config error.
+    Status {
+        /// Only this server (a key of `servers`).
+        #[arg(long, value_name = "NAME")]
+        server: Option<String>,
+        /// Print one JSON object: ok, state_file, last_run (the run record plus exit_code, or
+        /// null), journal (file, open_changes[]), servers[] (server, reachable, destination,
+        /// jobs[], active_groups[] with id, job_id, status, status_name), errors[].
+        #[arg(long)]
+        json: bool,
+    },
+    /// The state of each server's NAS destination.
+    ///
+    /// For each selected server with a `destination_id`: its name, type and whether it is
+    /// enabled, plus what the next run will do with it: a destination found disabled that the
+    /// state file does not record jbr itself disabling is skipped (`skip_if_disabled`) unless
+    /// `force_activate`. Enabled outside a run means a run is in progress or something left it
+    /// enabled. Reads only.
+    ///
+    /// Exit status: 0 when every configured destination exists; 1 when a server is
+    /// unreachable or a destination is missing; 2 for a usage or config error.
+    Destinations {
+        /// Only this server (a key of `servers`).
+        #[arg(long, value_name = "NAME")]
+        server: Option<String>,
+        /// Print one JSON object: ok, destinations[] (server, id, configured, exists, name,
+        /// kind, disabled, disabled_by_jbr, next_run, error), errors[].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Configured jobs, and jobs on the servers that target the NAS but are not configured.
+    ///
+    /// Lists every configured job with its live state (from `listBackupJobs` on its server),
+    /// then every job on a server that targets that server's NAS destination but is not in the
+    /// config: such a job can write to the NAS while jbr has the destination enabled, next to
+    /// jbr's own job. Reads only.
+    ///
+    /// Exit status: 0 when every configured job exists and no unconfigured job targets the NAS;
+    /// 1 when a server is unreachable, a configured job is missing, or an unconfigured job
+    /// targets the NAS (a finding to act on: add it to the config or point it elsewhere);
+    /// 2 for a config error.
+    List {
+        /// Print one JSON object: ok, jobs[] (server, job_id, label, type, priority, enabled,
+        /// configured, exists, name, disabled, running, targets_nas, error), errors[].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Abort a queue group (a running or pending backup) and confirm it stopped.
+    ///
+    /// Checks GROUP_ID against the contract's value set before anything is sent, reads the
+    /// group (`getQueueGroup`), sends `stopQueueGroup`, then — since a stop is only a signal —
+    /// polls `getQueueGroup` every `orchestrator.stop_poll_interval` until the group reaches a
+    /// final status, at most `orchestrator.stop_timeout`. A group that already finished is
+    /// reported and nothing is sent.
+    ///
+    /// Takes no lock: aborting a stuck backup while `jbr run` follows it is a legitimate
+    /// operator action (the run sees the group end as aborted, then disables its job and
+    /// destination as usual). The command is written to the log file.
+    ///
+    /// Exit status: 0 when the group is confirmed stopped (or had already finished); 1 when the
+    /// server is unreachable, the group does not exist, the server refused the stop, or no final
+    /// status came within stop_timeout; 2 for a usage or config error (unknown server, a
+    /// GROUP_ID with characters outside [A-Za-z0-9_.:-]).
+    Stop {
+        /// The server the group runs on (a key of `servers`).
+        #[arg(long, value_name = "NAME")]
+        server: String,
+        /// The queue group's `_id` (see `jbr status`).
+        #[arg(value_name = "GROUP_ID")]
+        group_id: String,
+    },
 }
 
 #[cfg(test)]

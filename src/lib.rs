@@ -11,6 +11,7 @@ pub mod exit;
 pub mod journal;
 pub mod lock;
 pub mod logging;
+pub mod notify;
 pub mod orchestrator;
 pub mod report;
 pub mod sim;

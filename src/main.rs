@@ -79,5 +79,18 @@ fn run(cli: &Cli) -> Exit {
             };
             jbr::commands::run::main(&cli.config, &args)
         }
+        Command::Test { server, json } => {
+            jbr::commands::test::run(&cli.config, server.as_deref(), *json)
+        }
+        Command::Status { server, json } => {
+            jbr::commands::status::run(&cli.config, server.as_deref(), *json)
+        }
+        Command::Destinations { server, json } => {
+            jbr::commands::destinations::run(&cli.config, server.as_deref(), *json)
+        }
+        Command::List { json } => jbr::commands::list::run(&cli.config, *json),
+        Command::Stop { server, group_id } => {
+            jbr::commands::stop::run(&cli.config, server, group_id)
+        }
     }
 }

@@ -1,0 +1,463 @@
+//! `jbr status`: the last run (state file), what the journal still holds open, and the live state
+//! of each server: destination, configured jobs, active queue groups. Reads only, takes no lock
+//! (it must be able to watch a run in progress).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::servers::{self, ReadClient};
+use crate::api::{BackupJob, Destination, QueueGroup};
+use crate::config::{Config, Server};
+use crate::exit::Exit;
+use crate::journal::{self, OpenChange, Target};
+use crate::report::RunRecord;
+use crate::report::text::short_id;
+use crate::report::{state, text};
+
+#[derive(Debug, Serialize)]
+struct LastRun {
+    /// The exit status that run ended with (the contract's codes).
+    exit_code: u8,
+    #[serde(flatten)]
+    record: RunRecord,
+}
+
+#[derive(Debug, Serialize)]
+struct JournalReport {
+    file: String,
+    /// One line per change a run made and has not undone (empty: nothing open).
+    open_changes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct DestinationState {
+    id: String,
+    exists: bool,
+    name: Option<String>,
+    disabled: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+struct JobState {
+    job_id: String,
+    label: String,
+    exists: bool,
+    disabled: Option<bool>,
+    running: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+struct GroupState {
+    id: String,
+    job_id: Option<String>,
+    /// The configured label of its job, when it is one of ours; empty otherwise.
+    label: String,
+    configured: bool,
+    status: i64,
+    status_name: &'static str,
+    progress_percent: Option<f64>,
+    started: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ServerState {
+    server: String,
+    reachable: bool,
+    /// null when the server has no destination_id or could not be asked.
+    destination: Option<DestinationState>,
+    jobs: Vec<JobState>,
+    active_groups: Vec<GroupState>,
+    /// One line per problem on this server (also in the top-level `errors`).
+    errors: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    state_file: String,
+    last_run: Option<LastRun>,
+    journal: JournalReport,
+    servers: Vec<ServerState>,
+    errors: Vec<String>,
+}
+
+/// What one server answered, or the one line saying it did not answer.
+enum Live {
+    Unreachable(String),
+    Answered {
+        destination: Option<Result<Destination, crate::api::ApiError>>,
+        jobs: Result<Vec<BackupJob>, String>,
+        groups: Result<Vec<QueueGroup>, String>,
+    },
+}
+
+pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
+    let Some(config) = servers::load_config(config_path) else {
+        return Exit::Usage;
+    };
+    let selected = match servers::select(&config, server) {
+        Ok(s) => s,
+        Err(e) => {
+            servers::print_errors(&[e]);
+            return Exit::Usage;
+        }
+    };
+    let mut errors = Vec::new();
+    let last_run = match state::load(&config.orchestrator.state_file) {
+        Ok(s) => s.last_run.map(|record| LastRun {
+            exit_code: record.exit().code(),
+            record,
+        }),
+        Err(e) => {
+            errors.push(e.to_string());
+            None
+        }
+    };
+    let journal_file = config.orchestrator.journal_file.clone();
+    let open_changes = match journal::read(&journal_file) {
+        Ok(loaded) => journal::open_changes(&loaded.records)
+            .iter()
+            .filter(|c| selected.iter().any(|s| s == c.server()))
+            .map(describe_change)
+            .collect(),
+        Err(e) => {
+            errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let rt = match servers::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            servers::print_errors(&[e]);
+            return Exit::JobsFailed;
+        }
+    };
+    let config = Arc::new(config);
+    let answers = rt.block_on(servers::each_server(&config, &selected, ask));
+    let mut states = Vec::new();
+    for (name, answer) in answers {
+        let s = match answer {
+            Ok(live) => to_state(&config, &name, live),
+            Err(e) => to_state(&config, &name, Live::Unreachable(e)),
+        };
+        errors.extend(s.errors.iter().cloned());
+        states.push(s);
+    }
+    let report = Report {
+        ok: errors.is_empty(),
+        state_file: config.orchestrator.state_file.display().to_string(),
+        last_run,
+        journal: JournalReport {
+            file: journal_file.display().to_string(),
+            open_changes,
+        },
+        servers: states,
+        errors,
+    };
+    if json {
+        servers::print_json(&report);
+    } else {
+        servers::print_text(&render(&report));
+    }
+    servers::print_errors(&report.errors);
+    if report.ok {
+        Exit::Ok
+    } else {
+        Exit::JobsFailed
+    }
+}
+
+async fn ask(_config: Arc<Config>, server: Server, client: ReadClient) -> Live {
+    let live = ask_with(&server, &client).await;
+    servers::close(&client).await;
+    live
+}
+
+async fn ask_with(server: &Server, client: &ReadClient) -> Live {
+    let name = server.name.as_str();
+    // The first failure to get any answer ends the questions: the next would wait out the
+    // same timeout.
+    let down = |e: &crate::api::ApiError| Live::Unreachable(servers::error_line(name, None, e));
+    if let Err(e) = client.ping().await {
+        return down(&e);
+    }
+    let destination = match &server.destination_id {
+        Some(d) => match client.get_destination(d).await {
+            Err(e) if servers::is_unreachable(&e) => return down(&e),
+            other => Some(other),
+        },
+        None => None,
+    };
+    let jobs = match client.list_backup_jobs().await {
+        Err(e) if servers::is_unreachable(&e) => return down(&e),
+        other => other.map_err(|e| servers::error_line(name, None, &e)),
+    };
+    let groups = match client.list_backup_queue_groups().await {
+        Err(e) if servers::is_unreachable(&e) => return down(&e),
+        other => other.map_err(|e| servers::error_line(name, None, &e)),
+    };
+    Live::Answered {
+        destination,
+        jobs,
+        groups,
+    }
+}
+
+fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
+    let (destination, live_jobs, groups) = match live {
+        Live::Unreachable(line) => {
+            return ServerState {
+                server: name.to_string(),
+                reachable: false,
+                destination: None,
+                jobs: Vec::new(),
+                active_groups: Vec::new(),
+                errors: vec![line],
+            };
+        }
+        Live::Answered {
+            destination,
+            jobs,
+            groups,
+        } => (destination, jobs, groups),
+    };
+    let mut errors = Vec::new();
+    let destination = match (
+        config
+            .servers
+            .get(name)
+            .and_then(|s| s.destination_id.clone()),
+        destination,
+    ) {
+        (Some(id), Some(Ok(d))) => Some(DestinationState {
+            id,
+            exists: true,
+            name: Some(d.name),
+            disabled: Some(d.disabled),
+        }),
+        (Some(id), Some(Err(e))) => {
+            errors.push(format!(
+                "{} (destination_id {id})",
+                servers::error_line(name, None, &e)
+            ));
+            servers::is_not_found(&e).then_some(DestinationState {
+                id,
+                exists: false,
+                name: None,
+                disabled: None,
+            })
+        }
+        _ => None,
+    };
+    let configured = servers::jobs_of(config, name);
+    let mut jobs = Vec::new();
+    match &live_jobs {
+        Ok(list) => {
+            for job in &configured {
+                let found = list.iter().find(|j| j.id == job.job_id);
+                if found.is_none() {
+                    errors.push(format!(
+                        "server {name}, job {}: not found in listBackupJobs (configured but missing on the server)",
+                        servers::job_name(&job.job_id, &job.label)
+                    ));
+                }
+                jobs.push(JobState {
+                    job_id: job.job_id.clone(),
+                    label: job.label.clone(),
+                    exists: found.is_some(),
+                    disabled: found.map(|j| j.disabled),
+                    running: found.map(|j| j.running),
+                });
+            }
+        }
+        Err(e) => errors.push(e.clone()),
+    }
+    let mut active_groups = Vec::new();
+    match groups {
+        Ok(groups) => {
+            for g in groups.into_iter().filter(|g| g.status.is_active()) {
+                let ours = g
+                    .job_id
+                    .as_deref()
+                    .and_then(|id| configured.iter().find(|j| j.job_id == id));
+                active_groups.push(GroupState {
+                    label: ours.map(|j| j.label.clone()).unwrap_or_default(),
+                    configured: ours.is_some(),
+                    id: g.id,
+                    job_id: g.job_id,
+                    status: g.status.raw(),
+                    status_name: g.status.name(),
+                    progress_percent: g.progress_percent,
+                    started: g.started.map(|t| t.raw),
+                });
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+    ServerState {
+        server: name.to_string(),
+        reachable: true,
+        destination,
+        jobs,
+        active_groups,
+        errors,
+    }
+}
+
+fn describe_change(c: &OpenChange) -> String {
+    let what = |t: &Target| match t {
+        Target::Destination => "destination",
+        Target::Job => "job",
+    };
+    match c {
+        OpenChange::Enabled {
+            server,
+            what: t,
+            id,
+            previous_disabled,
+            run,
+            ..
+        } => format!(
+            "server {server}: run {run} enabled {} {id}{}",
+            what(t),
+            if *previous_disabled {
+                " (to be disabled again)"
+            } else {
+                ""
+            }
+        ),
+        OpenChange::Triggered {
+            server,
+            id,
+            group,
+            run,
+            ..
+        } => format!(
+            "server {server}: run {run} triggered job {id}{} and has not seen it end",
+            group
+                .as_deref()
+                .map(|g| format!(" (queue group {g})"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+fn render(report: &Report) -> String {
+    let mut out = String::new();
+    match &report.last_run {
+        None => out.push_str(&format!(
+            "last run: no run recorded yet ({})\n",
+            report.state_file
+        )),
+        Some(last) => {
+            let headline = text::render(&last.record);
+            let first = headline.lines().next().unwrap_or_default();
+            out.push_str(&format!(
+                "last run: {} — exit {}\n",
+                first.trim_start_matches("jbr run "),
+                last.exit_code
+            ));
+            for j in last.record.jobs.iter().filter(|j| !j.outcome.is_success()) {
+                out.push_str(&format!(
+                    "  {} {}: {}{}\n",
+                    j.server,
+                    servers::job_name(&j.job_id, &j.label),
+                    j.outcome.as_str(),
+                    if j.message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — {}", j.message)
+                    }
+                ));
+            }
+            for c in &last.record.critical {
+                out.push_str(&format!("  CRITICAL: {}\n", c.message));
+            }
+        }
+    }
+    if report.journal.open_changes.is_empty() {
+        out.push_str("journal: nothing open\n");
+    } else {
+        out.push_str(&format!(
+            "journal: {} open change{} (a run in progress, or one that was killed: the next run undoes them)\n",
+            report.journal.open_changes.len(),
+            servers::plural(report.journal.open_changes.len())
+        ));
+        for c in &report.journal.open_changes {
+            out.push_str(&format!("  {c}\n"));
+        }
+    }
+    out.push('\n');
+
+    let mut rows = Vec::new();
+    for s in &report.servers {
+        if !s.reachable {
+            rows.push(vec![
+                s.server.clone(),
+                "server".to_string(),
+                format!(
+                    "UNREACHABLE: {}",
+                    s.errors.first().map(String::as_str).unwrap_or("")
+                ),
+            ]);
+            continue;
+        }
+        if let Some(d) = &s.destination {
+            let state = match (d.exists, d.disabled) {
+                (false, _) => "MISSING".to_string(),
+                (true, Some(true)) => "disabled".to_string(),
+                (true, _) => "ENABLED".to_string(),
+            };
+            let name = d
+                .name
+                .as_deref()
+                .map(|n| format!(" \"{n}\""))
+                .unwrap_or_default();
+            rows.push(vec![
+                s.server.clone(),
+                format!("destination {}{name}", short_id(&d.id)),
+                state,
+            ]);
+        }
+        for j in &s.jobs {
+            let state = match (j.exists, j.disabled, j.running) {
+                (false, _, _) => "MISSING".to_string(),
+                (true, _, Some(true)) => "running".to_string(),
+                (true, Some(true), _) => "disabled".to_string(),
+                (true, _, _) => "ENABLED".to_string(),
+            };
+            rows.push(vec![
+                s.server.clone(),
+                format!("job {}", servers::job_name(&j.job_id, &j.label)),
+                state,
+            ]);
+        }
+        for g in &s.active_groups {
+            let job = match &g.job_id {
+                Some(id) if g.configured => format!("job {}", servers::job_name(id, &g.label)),
+                Some(id) => format!("job {} (not configured)", short_id(id)),
+                None => "job unknown".to_string(),
+            };
+            let progress = g
+                .progress_percent
+                .map(|p| format!(", {p:.0}%"))
+                .unwrap_or_default();
+            rows.push(vec![
+                s.server.clone(),
+                format!("group {}", g.id),
+                format!("{} ({}), {job}{progress}", g.status_name, g.status),
+            ]);
+        }
+        if s.active_groups.is_empty() {
+            rows.push(vec![
+                s.server.clone(),
+                "queue".to_string(),
+                "no active backup group".to_string(),
+            ]);
+        }
+    }
+    out.push_str(&servers::table(&["SERVER", "WHAT", "STATE"], &rows));
+    out
+}

@@ -1,0 +1,309 @@
+//! `jbr test`: can jbr reach each server (SSH, the gate, jetbackup5api), and do the configured
+//! destination and jobs exist there? Reads only; the client refuses every write.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::servers::{self, ReadClient};
+use crate::config::{Config, Server};
+use crate::exit::Exit;
+use crate::report::text::short_id;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Ok,
+    /// Worth knowing, not a failure (exit stays 0).
+    Warning,
+    /// The server answered: no such destination or job.
+    Missing,
+    /// No usable answer (unreachable, refused, garbage).
+    Failed,
+}
+
+impl Status {
+    fn text(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warning => "warning",
+            Status::Missing => "MISSING",
+            Status::Failed => "FAILED",
+        }
+    }
+    fn is_problem(self) -> bool {
+        matches!(self, Status::Missing | Status::Failed)
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    /// `ping`, `destination` or `job`.
+    check: &'static str,
+    id: Option<String>,
+    label: Option<String>,
+    status: Status,
+    detail: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ServerReport {
+    server: String,
+    ok: bool,
+    reachable: bool,
+    checks: Vec<Check>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    servers: Vec<ServerReport>,
+    /// The same lines as on stderr.
+    errors: Vec<String>,
+}
+
+pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
+    let Some(config) = servers::load_config(config_path) else {
+        return Exit::Usage;
+    };
+    let selected = match servers::select(&config, server) {
+        Ok(s) => s,
+        Err(e) => {
+            servers::print_errors(&[e]);
+            return Exit::Usage;
+        }
+    };
+    let rt = match servers::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            servers::print_errors(&[e]);
+            return Exit::JobsFailed;
+        }
+    };
+    let config = Arc::new(config);
+    let answers = rt.block_on(servers::each_server(&config, &selected, check_server));
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for (name, answer) in answers {
+        let (report, errs) = match answer {
+            Ok(r) => r,
+            Err(e) => (unreachable(&name, &e), vec![e]),
+        };
+        reports.push(report);
+        errors.extend(errs);
+    }
+    let ok = reports.iter().all(|r| r.ok);
+    if json {
+        servers::print_json(&Report {
+            ok,
+            servers: reports,
+            errors: errors.clone(),
+        });
+    } else {
+        servers::print_text(&render(&reports));
+    }
+    servers::print_errors(&errors);
+    if ok { Exit::Ok } else { Exit::JobsFailed }
+}
+
+fn unreachable(server: &str, error: &str) -> ServerReport {
+    ServerReport {
+        server: server.to_string(),
+        ok: false,
+        reachable: false,
+        checks: vec![Check {
+            check: "ping",
+            id: None,
+            label: None,
+            status: Status::Failed,
+            detail: error.to_string(),
+        }],
+    }
+}
+
+async fn check_server(
+    config: Arc<Config>,
+    server: Server,
+    client: ReadClient,
+) -> (ServerReport, Vec<String>) {
+    let result = check_with(&config, &server, &client).await;
+    servers::close(&client).await;
+    result
+}
+
+async fn check_with(
+    config: &Config,
+    server: &Server,
+    client: &ReadClient,
+) -> (ServerReport, Vec<String>) {
+    let name = server.name.as_str();
+    let mut errors = Vec::new();
+    if let Err(e) = client.ping().await {
+        let line = servers::error_line(name, None, &e);
+        return (unreachable(name, &line), vec![line]);
+    }
+    let mut checks = vec![Check {
+        check: "ping",
+        id: None,
+        label: None,
+        status: Status::Ok,
+        detail: "SSH and jetbackup5api answer".to_string(),
+    }];
+
+    match &server.destination_id {
+        None => checks.push(Check {
+            check: "destination",
+            id: None,
+            label: None,
+            status: Status::Ok,
+            detail: "none configured (no destination lifecycle on this server)".to_string(),
+        }),
+        Some(dest) => {
+            let (status, detail) = match client.get_destination(dest).await {
+                Ok(d) if d.disabled => {
+                    (Status::Ok, format!("\"{}\" ({}), disabled", d.name, d.kind))
+                }
+                // Outside jbr's window it should be disabled: a run in progress, or left on.
+                Ok(d) => (
+                    Status::Warning,
+                    format!(
+                        "\"{}\" ({}), ENABLED (a run in progress, or left enabled)",
+                        d.name, d.kind
+                    ),
+                ),
+                Err(e) => {
+                    let line = servers::error_line(name, None, &e);
+                    if servers::is_unreachable(&e) {
+                        return (unreachable(name, &line), vec![line]);
+                    }
+                    let status = if servers::is_not_found(&e) {
+                        Status::Missing
+                    } else {
+                        Status::Failed
+                    };
+                    errors.push(format!("{line} (destination_id {dest})"));
+                    (status, line)
+                }
+            };
+            checks.push(Check {
+                check: "destination",
+                id: Some(dest.clone()),
+                label: None,
+                status,
+                detail,
+            });
+        }
+    }
+
+    for job in servers::jobs_of(config, name) {
+        let who = servers::job_name(&job.job_id, &job.label);
+        let (status, detail) = match client.get_backup_job(&job.job_id).await {
+            Ok(j) => {
+                let mut notes = vec![
+                    format!("\"{}\"", j.name),
+                    if j.disabled { "disabled" } else { "ENABLED" }.to_string(),
+                ];
+                if j.running {
+                    notes.push("running".to_string());
+                }
+                if !job.enabled {
+                    notes.push("\"enabled\": false in the config (a run skips it)".to_string());
+                }
+                // Enabled outside jbr's window, JetBackup's own schedule can start it.
+                let mut status = if j.disabled && !j.running {
+                    Status::Ok
+                } else {
+                    notes.push("a run in progress, or left enabled".to_string());
+                    Status::Warning
+                };
+                if let Some(dest) = &server.destination_id
+                    && !j.destinations.iter().any(|d| d == dest)
+                {
+                    // A run would open the NAS window for a job that writes elsewhere.
+                    status = Status::Warning;
+                    notes.push(format!(
+                        "does not target destination {} (its destinations: {})",
+                        short_id(dest),
+                        if j.destinations.is_empty() {
+                            "none".to_string()
+                        } else {
+                            j.destinations
+                                .iter()
+                                .map(|d| short_id(d))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ));
+                }
+                (status, notes.join(", "))
+            }
+            Err(e) => {
+                let line = servers::error_line(name, Some(&who), &e);
+                if servers::is_unreachable(&e) {
+                    return (unreachable(name, &line), vec![line]);
+                }
+                errors.push(line.clone());
+                let status = if servers::is_not_found(&e) {
+                    Status::Missing
+                } else {
+                    Status::Failed
+                };
+                (status, line)
+            }
+        };
+        checks.push(Check {
+            check: "job",
+            id: Some(job.job_id.clone()),
+            label: Some(job.label.clone()),
+            status,
+            detail,
+        });
+    }
+
+    let ok = !checks.iter().any(|c| c.status.is_problem());
+    (
+        ServerReport {
+            server: name.to_string(),
+            ok,
+            reachable: true,
+            checks,
+        },
+        errors,
+    )
+}
+
+fn render(reports: &[ServerReport]) -> String {
+    let mut rows = Vec::new();
+    for r in reports {
+        for c in &r.checks {
+            let what = match (c.check, &c.id) {
+                ("ping", _) => "ssh + api".to_string(),
+                ("job", Some(id)) => format!(
+                    "job {}",
+                    servers::job_name(id, c.label.as_deref().unwrap_or(""))
+                ),
+                (kind, Some(id)) => format!("{kind} {}", short_id(id)),
+                (kind, None) => kind.to_string(),
+            };
+            rows.push(vec![
+                r.server.clone(),
+                what,
+                c.status.text().to_string(),
+                c.detail.clone(),
+            ]);
+        }
+    }
+    let mut out = servers::table(&["SERVER", "CHECK", "RESULT", "DETAIL"], &rows);
+    let bad = reports.iter().filter(|r| !r.ok).count();
+    let n = reports.len();
+    out.push_str(&if bad == 0 {
+        format!("test: {n} server{} ok\n", servers::plural(n))
+    } else {
+        format!(
+            "test: {n} server{} checked, {bad} with problems\n",
+            servers::plural(n)
+        )
+    });
+    out
+}

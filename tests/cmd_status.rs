@@ -1,0 +1,189 @@
+//! `jbr status` as a user runs it: last run from a real state file, the journal, and the live
+//! state of `jbr-sim` servers, one of them running a backup.
+
+mod cmd_common;
+
+use cmd_common::*;
+use jbr::journal::{Journal, Op, Target};
+use jbr::report::state::{self, State};
+use jbr::report::{JobRecord, Outcome, RunRecord};
+use serde_json::json;
+
+#[test]
+fn no_state_file_is_not_an_error_and_the_live_state_is_shown() {
+    let fleet = Fleet::standard();
+    let run = fleet.jbr(&["status"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.stderr, "", "{run}");
+    assert_eq!(
+        run.line("last run:"),
+        format!(
+            "last run: no run recorded yet ({})",
+            fleet.path("last-run.json").display()
+        )
+    );
+    assert_eq!(run.line("journal:"), "journal: nothing open");
+    assert_eq!(
+        run.line("web-01  destination"),
+        "web-01 destination 6a5e…0001 \"NAS\" disabled"
+    );
+    assert_eq!(
+        run.line("web-01  job 6a5e…0001"),
+        "web-01 job 6a5e…0001 \"accounts\" disabled"
+    );
+    assert_eq!(
+        run.line("web-02  queue"),
+        "web-02 queue no active backup group"
+    );
+    assert!(
+        !fleet.path("last-run.json").exists(),
+        "status wrote a state file"
+    );
+    fleet.assert_only_reads("web-01");
+
+    let v = fleet.jbr(&["status", "--json"]).json();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["last_run"], json!(null));
+    assert_eq!(v["journal"]["open_changes"], json!([]));
+    assert_eq!(v["servers"][0]["server"], "web-01");
+    assert_eq!(v["servers"][0]["destination"]["disabled"], true);
+    assert_eq!(v["servers"][0]["jobs"][0]["job_id"], JOB_A);
+    assert_eq!(v["servers"][0]["jobs"][0]["running"], false);
+}
+
+#[test]
+fn a_running_backup_shows_its_full_group_id_for_stop() {
+    let fleet = Fleet::standard();
+    let group = fleet.start_job("web-02", DEST2, JOB_C);
+    let run = fleet.jbr(&["status"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(
+        run.line("web-02  destination"),
+        "web-02 destination 6a5e…0002 \"NAS\" ENABLED"
+    );
+    assert_eq!(
+        run.line("web-02  job"),
+        "web-02 job 6a5e…0001 \"files\" running"
+    );
+    let line = run.line(&format!("web-02  group {group}"));
+    assert!(
+        line.starts_with(&format!(
+            "web-02 group {group} processing (2), job 6a5e…0001 \"files\""
+        )),
+        "{run}"
+    );
+    assert_eq!(
+        run.line("web-01  queue"),
+        "web-01 queue no active backup group"
+    );
+
+    let v = fleet
+        .jbr(&["status", "--server", "web-02", "--json"])
+        .json();
+    let servers = v["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 1);
+    let g = &servers[0]["active_groups"][0];
+    assert_eq!(g["id"], group.as_str());
+    assert_eq!(g["job_id"], JOB_C);
+    assert_eq!(g["configured"], true);
+    assert_eq!(g["status"], 2);
+    assert_eq!(g["status_name"], "processing");
+}
+
+#[test]
+fn the_last_run_and_open_journal_changes_are_shown() {
+    let fleet = Fleet::standard();
+    let mut record = RunRecord::new("r-20261122-0300", 1_795_400_000.0);
+    record.ended = 1_795_400_125.0;
+    record.jobs.push(JobRecord::new(
+        "web-01",
+        JOB_A,
+        "accounts",
+        Outcome::Completed,
+    ));
+    record.jobs.push(
+        JobRecord::new("web-02", JOB_C, "files", Outcome::Failed)
+            .with_message("status 104: disk full"),
+    );
+    let mut st = State::default();
+    st.record_run(&record);
+    state::save(&fleet.path("last-run.json"), &st).unwrap();
+    let mut journal = Journal::open(&fleet.path("last-run.json.journal"), "r-killed").unwrap();
+    journal
+        .write(Op::Enable {
+            server: "web-01".into(),
+            what: Target::Destination,
+            id: DEST1.into(),
+            previous_disabled: true,
+        })
+        .unwrap();
+    drop(journal);
+
+    let run = fleet.jbr(&["status"]);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "the last run's failure is history: {run}"
+    );
+    let last = run.line("last run:");
+    assert!(
+        last.starts_with("last run: r-20261122-0300 from 2026-"),
+        "{run}"
+    );
+    assert!(last.contains("2 job(s): 1 completed, 1 failed"), "{run}");
+    assert!(last.ends_with("— exit 1"), "{run}");
+    assert_eq!(
+        run.line("  web-02 6a5e…0001"),
+        "web-02 6a5e…0001 \"files\": failed — status 104: disk full"
+    );
+    assert!(run.stdout.contains(
+        "journal: 1 open change (a run in progress, or one that was killed: the next run undoes them)\n  server web-01: run r-killed enabled destination 6a5e070000000000000d0001 (to be disabled again)\n"
+    ), "{run}");
+
+    let v = fleet.jbr(&["status", "--json"]).json();
+    assert_eq!(v["last_run"]["exit_code"], 1);
+    assert_eq!(v["last_run"]["run_id"], "r-20261122-0300");
+    assert_eq!(v["last_run"]["jobs"][1]["outcome"], "failed");
+    assert_eq!(v["journal"]["open_changes"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn an_unreachable_server_and_a_corrupt_state_file_exit_1_the_rest_still_shown() {
+    let fleet = Fleet::new(two_servers(), default_jobs(), dead_server("web-00"));
+    std::fs::write(fleet.path("last-run.json"), "{not json").unwrap();
+    let run = fleet.jbr(&["status"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.line("web-00").starts_with(
+            "web-00 server UNREACHABLE: server web-00: getDestination: cannot connect"
+        ),
+        "{run}"
+    );
+    assert!(
+        run.line("web-01  job 6a5e…0001").ends_with("disabled"),
+        "{run}"
+    );
+    assert!(run.line("web-02  job").ends_with("disabled"), "{run}");
+    let errors: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(errors.len(), 2, "{run}");
+    assert!(errors[0].starts_with(&format!(
+        "jbr: state file {}: not a jbr state file",
+        fleet.path("last-run.json").display()
+    )));
+    assert!(errors[1].starts_with("jbr: server web-00: getDestination: cannot connect"));
+
+    let v = fleet.jbr(&["status", "--json"]).json();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["servers"][0]["server"], "web-00");
+    assert_eq!(v["servers"][0]["reachable"], false);
+    assert_eq!(v["servers"][1]["reachable"], true);
+}
+
+#[test]
+fn unknown_server_is_a_usage_error() {
+    let fleet = Fleet::standard();
+    let run = fleet.jbr(&["status", "--server", "web"]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("(known: web-01, web-02)"), "{run}");
+    assert_eq!(run.stdout, "");
+}
