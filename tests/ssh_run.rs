@@ -11,7 +11,7 @@ mod support;
 
 use std::time::Duration;
 
-use jbr::sim::{SimWorld, World};
+use jbr::sim::{Fault, FaultKind, SimWorld, When, World};
 
 use support::fleet::{Finished, Fleet};
 use support::sshd::skip_without_sshd;
@@ -613,5 +613,113 @@ fn a_connection_that_dropped_while_idle_is_reopened_without_a_failed_call() {
     assert_eq!(fleet.sshd("web-01").logins(), 1, "{}", run.shown());
     assert_eq!(fleet.sshd("web-02").logins(), 2, "{}", run.shown());
     assert_web02_after_web01(&fleet, &fleet.dump());
+    assert_clean(&fleet, &run);
+}
+
+/// web-01's `function` call number `nth` takes effect at once but answers only 5 s later, so a
+/// connection killed in between loses the answer of a change that did happen.
+fn answer_lost_after(function: &str, nth: u64) -> World {
+    SimWorld::builder()
+        .server("web-01", |s| {
+            s.destination("nas")
+                .job("accounts", 2.0)
+                .fault(Fault::on(function, When::Call(nth), FaultKind::Stall(5.0)).taking_effect())
+        })
+        .server("web-02", |s| s.destination("nas").job("accounts", 1.0))
+        .build_state()
+}
+
+/// Wait until web-01 has answered `function` at least `n` times (the last may still stall).
+fn wait_calls(fleet: &Fleet, function: &str, n: u64) -> bool {
+    support::sshd::wait_until(Duration::from_secs(30), || {
+        fleet.calls(&fleet.dump(), "web-01")[function]
+            .as_u64()
+            .is_some_and(|c| c >= n)
+    })
+}
+
+#[test]
+fn a_trigger_whose_answer_is_lost_in_a_drop_is_found_and_followed_not_sent_again() {
+    if skip_without_sshd(
+        "a_trigger_whose_answer_is_lost_in_a_drop_is_found_and_followed_not_sent_again",
+    ) {
+        return;
+    }
+    let mut fleet = Fleet::start(answer_lost_after("runBackupJobManually", 1));
+    let config = fleet.write_config(|_| {});
+    let running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
+    assert!(
+        wait_calls(&fleet, "runBackupJobManually", 1),
+        "never triggered: {}",
+        running.stderr_so_far()
+    );
+    assert!(fleet.sshd_mut("web-01").kill_connections() > 0);
+    let run = running.wait();
+
+    assert_eq!(run.code(), Some(0), "{}", run.shown());
+    assert!(
+        row(&run, "web-01", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        row(&run, "web-02", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    let d = fleet.dump();
+    // Sent once (a second trigger could queue the job twice), and its one run followed.
+    assert_eq!(
+        fleet.calls(&d, "web-01")["runBackupJobManually"],
+        1,
+        "{d:#}"
+    );
+    let w = fleet.intervals_of(&d, &fleet.job_id("web-01", "accounts"));
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert_eq!(w[0]["status"], 100, "{w:#?}");
+    assert_web02_after_web01(&fleet, &d);
+    assert_clean(&fleet, &run);
+    assert_eq!(fleet.sshd("web-01").logins(), 2, "{}", run.shown());
+}
+
+#[test]
+fn a_disable_whose_answer_is_lost_in_a_drop_is_sent_again_and_read_back() {
+    if skip_without_sshd("a_disable_whose_answer_is_lost_in_a_drop_is_sent_again_and_read_back") {
+        return;
+    }
+    // manageBackupJob on web-01: call 1 enables the job, call 2 disables it.
+    let mut fleet = Fleet::start(answer_lost_after("manageBackupJob", 2));
+    let config = fleet.write_config(|_| {});
+    let running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
+    assert!(
+        wait_calls(&fleet, "manageBackupJob", 2),
+        "never disabled: {}",
+        running.stderr_so_far()
+    );
+    assert!(fleet.sshd_mut("web-01").kill_connections() > 0);
+    let run = running.wait();
+
+    assert_eq!(run.code(), Some(0), "{}", run.shown());
+    assert!(
+        run.stdout.contains(&format!(
+            "ok   disable job {}: read back: disabled",
+            fleet.job_id("web-01", "accounts")
+        )),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        row(&run, "web-02", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    let d = fleet.dump();
+    assert!(
+        fleet.calls(&d, "web-01")["manageBackupJob"]
+            .as_u64()
+            .is_some_and(|n| n >= 3),
+        "the disable was not sent again: {d:#}"
+    );
+    assert_web02_after_web01(&fleet, &d);
     assert_clean(&fleet, &run);
 }
