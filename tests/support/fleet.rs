@@ -96,7 +96,7 @@ impl Fleet {
             .1
     }
 
-    /// The simulator's id of job (or destination) `name` on `server`.
+    /// The simulator's id of job `name` on `server`.
     pub fn job_id(&self, server: &str, name: &str) -> String {
         let s = &self.world.servers[server];
         s.jobs
