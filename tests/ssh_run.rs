@@ -723,3 +723,57 @@ fn a_disable_whose_answer_is_lost_in_a_drop_is_sent_again_and_read_back() {
     assert_web02_after_web01(&fleet, &d);
     assert_clean(&fleet, &run);
 }
+
+#[test]
+fn a_server_silent_for_longer_than_call_timeout_mid_job_is_followed_to_its_end() {
+    if skip_without_sshd(
+        "a_server_silent_for_longer_than_call_timeout_mid_job_is_followed_to_its_end",
+    ) {
+        return;
+    }
+    let fleet = Fleet::start(long_then_short(6.0));
+    // Calls give up after 1.5 s; the server stays silent for 5 s (a black-holed network: no
+    // reset, no answers), less than the 45 s ssh's keepalives need to declare it dead.
+    let config = fleet.write_config(|c| c["orchestrator"]["call_timeout"] = 1.5.into());
+    let mut running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
+    let job = fleet.job_id("web-01", "accounts");
+    assert!(
+        fleet.wait_writing(&job, Duration::from_secs(30)),
+        "web-01's job never started: {}",
+        running.stderr_so_far()
+    );
+    let sshd = fleet.sshd("web-01");
+    assert!(sshd.freeze_connections(true) > 0, "no connection to freeze");
+    std::thread::sleep(Duration::from_secs(5));
+    sshd.freeze_connections(false);
+    assert!(running.is_running(), "jbr ended while web-01 was silent");
+    let run = running.wait();
+
+    assert_eq!(run.code(), Some(0), "{}", run.shown());
+    assert!(
+        row(&run, "web-01", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        row(&run, "web-02", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        run.stdout.contains(" poll(s) failed and were retried"),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        run.stderr.contains("no answer within 1.5 s"),
+        "{}",
+        run.shown()
+    );
+    let d = fleet.dump();
+    let w = fleet.intervals_of(&d, &job);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert_eq!(w[0]["status"], 100, "{w:#?}");
+    assert_web02_after_web01(&fleet, &d);
+    assert_clean(&fleet, &run);
+}
