@@ -26,7 +26,8 @@ fn main() -> ExitCode {
     };
     let _log = match logging::init(logging::Settings {
         verbose: cli.verbose,
-        quiet: cli.quiet,
+        // The demo shows its own progress line; its log events would only repeat it.
+        quiet: cli.quiet || (matches!(cli.command, Command::Demo { .. }) && cli.verbose == 0),
     }) {
         Ok(guard) => guard,
         Err(e) => {
@@ -79,6 +80,17 @@ fn run(cli: &Cli) -> Exit {
             };
             jbr::commands::run::main(&cli.config, &args)
         }
+        Command::Demo {
+            servers,
+            jobs,
+            faults,
+            json,
+        } => jbr::commands::demo::main(&jbr::commands::demo::DemoArgs {
+            servers: *servers,
+            jobs: *jobs,
+            faults: *faults,
+            json: *json,
+        }),
         Command::Test { server, json } => {
             jbr::commands::test::run(&cli.config, server.as_deref(), *json)
         }

@@ -71,19 +71,55 @@ fn two_servers() -> World {
 }
 
 fn jbr(lab: &Lab, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jbr"));
+    cmd.arg("-c").arg(&lab.config).args(args);
+    bounded(cmd.spawn_piped())
+}
+
+trait SpawnPiped {
+    fn spawn_piped(&mut self) -> std::process::Child;
+}
+
+impl SpawnPiped for Command {
+    fn spawn_piped(&mut self) -> std::process::Child {
+        self.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// Waits for `child`, killing it after 60 s so a hang fails the test instead of stalling it.
+fn bounded(mut child: std::process::Child) -> Output {
+    use std::io::Read;
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_jbr"))
-        .arg("-c")
-        .arg(&lab.config)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "jbr took {:?}",
-        started.elapsed()
-    );
-    out
+    let (mut so, mut se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = so.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = se.read_to_end(&mut b);
+        b
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("jbr still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -250,4 +286,121 @@ fn a_second_run_while_one_holds_the_lock_exits_3() {
         "{stderr}"
     );
     assert_eq!(dump(&lab)["timeline"], serde_json::json!([]));
+}
+
+/// One server with a job long enough to be interrupted.
+fn long_job() -> World {
+    SimWorld::builder()
+        .server("web-01", |s| {
+            s.destination("nas")
+                .job("accounts", 6.0)
+                .job("databases", 0.5)
+        })
+        .build_state()
+}
+
+/// Start `jbr run`, wait until the simulator shows the first job writing, then send `signal`.
+fn interrupt(lab: &Lab, signal: i32) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_jbr"))
+        .arg("-c")
+        .arg(&lab.config)
+        .args(["run", "--force-activate"])
+        .spawn_piped();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let writing = dump(lab)["timeline"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|w| w["end"].is_null()));
+        if writing {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job never started writing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    let rc = unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(rc, 0);
+    bounded(child)
+}
+
+#[test]
+fn sigterm_aborts_the_running_job_and_disables_everything_with_exit_1() {
+    let lab = lab(long_job);
+    let started = Instant::now();
+    let out = interrupt(&lab, libc::SIGTERM);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    // Well before the 6 s job would have ended by itself.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "did not stop promptly: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stdout.lines().next().unwrap().ends_with("— CANCELLED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cancelled (SIGTERM) while running; aborted, stop confirmed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("not started: the run was cancelled (SIGTERM)"),
+        "{stdout}"
+    );
+    assert_clean(&lab);
+    assert_eq!(
+        std::fs::read(path(&lab, "last-run.json.journal")).unwrap(),
+        b""
+    );
+}
+
+#[test]
+fn after_sigkill_the_next_run_follows_the_orphan_then_disables_what_was_enabled() {
+    let lab = lab(long_job);
+    let out = interrupt(&lab, libc::SIGKILL);
+    assert_eq!(out.status.code(), None, "killed by a signal");
+    // Left behind: destination and job enabled, the job still writing; the journal knows.
+    let d = dump(&lab);
+    assert_eq!(
+        d["final_state"]["enabled"].as_array().unwrap().len(),
+        2,
+        "{d:#}"
+    );
+    assert_eq!(
+        d["final_state"]["running"].as_array().unwrap().len(),
+        1,
+        "{d:#}"
+    );
+    let journal = std::fs::read_to_string(path(&lab, "last-run.json.journal")).unwrap();
+    assert_eq!(journal.lines().count(), 4, "{journal}");
+
+    // Only the short job this time; the orphan still runs to its end first.
+    let short = dump(&lab)["world"]["servers"]["web-01"]["jobs"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = jbr(&lab, &["run", "--force-activate", "--job", &short]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("left over from an earlier run (journal):"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("has ended"), "{stdout}");
+    assert!(stdout.contains("is disabled again"), "{stdout}");
+    let d = dump(&lab);
+    assert_eq!(
+        d["max_concurrent_writers"], 1,
+        "the orphan and the new job overlapped: {d:#}"
+    );
+    assert_clean(&lab);
 }

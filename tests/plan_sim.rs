@@ -420,26 +420,37 @@ async fn exposure_mode() {
     let _ = r;
 }
 
-/// A benchmark more than a test (about 10 s of wall time): `cargo test --test plan_sim perf --
-/// --ignored --nocapture`. Measured: 15 API calls per job, overhead one poll interval per job.
+/// Benchmarks more than tests (50x10 takes about 10 s of wall time):
+/// `cargo test --test plan_sim perf -- --ignored --nocapture`. Each job runs 60 simulated
+/// seconds with poll_interval 30 s; prints API calls per job and overhead per job.
+#[tokio::test(start_paused = true)]
+#[ignore]
+async fn perf_3x2() {
+    perf(3, 2).await;
+}
+
 #[tokio::test(start_paused = true)]
 #[ignore]
 async fn perf_50x10() {
+    perf(50, 10).await;
+}
+
+async fn perf(servers: usize, jobs: usize) {
     let mut b = SimWorld::builder();
     let mut names = Vec::new();
-    for s in 0..50 {
+    for s in 0..servers {
         let sn = format!("s{s:02}");
         b = b.server(&sn.clone(), |mut sb| {
             sb = sb.destination("nas");
-            for j in 0..10 {
+            for j in 0..jobs {
                 sb = sb.job(&format!("j{j}"), 60.0);
             }
             sb
         });
     }
     let world = b.build();
-    for s in 0..50 {
-        for j in 0..10 {
+    for s in 0..servers {
+        for j in 0..jobs {
             names.push((format!("s{s:02}"), format!("j{j}")));
         }
     }
@@ -499,12 +510,16 @@ async fn perf_50x10() {
                 .sum::<u64>()
         })
         .sum();
+    let n = (servers * jobs) as f64;
+    let job_time = 60.0 * n;
     println!(
-        "500 jobs: exit {:?}, simulated {sim:.0} s (job time 30000 s), overhead/job {:.1} s, calls {calls} ({:.1}/job), wall {:?}, max writers {}",
+        "{servers}x{jobs}: exit {:?}, simulated {sim:.0} s for {job_time:.0} s of jobs, overhead {:.1} s/job, {calls} API calls ({:.1}/job), wall {:?}, max NAS writers {}",
         r.exit(),
-        (sim - 30000.0) / 500.0,
-        calls as f64 / 500.0,
+        (sim - job_time) / n,
+        calls as f64 / n,
         wall.elapsed(),
         world.max_concurrent_writers()
     );
+    assert_eq!(r.exit(), jbr::exit::Exit::Ok);
+    assert_eq!(world.max_concurrent_writers(), 1);
 }

@@ -1,5 +1,6 @@
 //! One file per subcommand, gluing config, orchestrator and report into an exit code.
 
+pub mod demo;
 pub mod destinations;
 pub mod list;
 pub mod run;

@@ -136,6 +136,15 @@ pub async fn execute<T: Transport>(
         report::text::render(&record)
     };
     let _ = out.write_all(rendered.as_bytes());
+    let _ = out.flush();
+    // After the report is out: a slow or dead mail server must not delay it, and a mail
+    // failure is logged without changing the exit code (notify's contract).
+    crate::notify::send_and_log(
+        &config.notification,
+        &record,
+        crate::notify::DEFAULT_TIMEOUT,
+    )
+    .await;
     exit
 }
 

@@ -14,6 +14,8 @@ pub struct Event {
     pub state: String,
     /// Since the job (or the step) started.
     pub elapsed: Duration,
+    /// A new state (false: the same state polled again), for renderers that print only news.
+    pub change: bool,
 }
 
 /// Where events go. Sending never blocks and never fails the run (a closed receiver just means
@@ -69,6 +71,7 @@ impl Progress {
                 job: job.map(str::to_string),
                 state,
                 elapsed,
+                change: !quiet,
             });
         }
     }
