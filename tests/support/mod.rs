@@ -6,6 +6,7 @@
 //! Each test file uses only part of it.
 #![allow(dead_code)]
 
+pub mod fleet;
 pub mod sshd;
 
 use std::fs;
