@@ -164,21 +164,6 @@ fn only_interval(world: &SimWorld, server: &str, job: &str) -> WriteInterval {
     all.remove(0)
 }
 
-/// No group was started by the servers' own schedulers.
-fn none_scheduled(world: &SimWorld) -> Vec<String> {
-    world.with_world(|w| {
-        w.servers
-            .iter()
-            .flat_map(|(name, s)| {
-                s.groups
-                    .iter()
-                    .filter(|g| g.scheduled)
-                    .map(move |g| format!("{name}: {} of {}", g.id, g.job_id))
-            })
-            .collect()
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. Faults while polling a processing job never end it early.
 
@@ -569,51 +554,127 @@ async fn exit_4_names_a_destination_that_reads_back_enabled() {
 // ---------------------------------------------------------------------------------------------
 // 4. The server's own scheduler never gets to fire a job during a run.
 
-/// Exposure 0.3 s: longer than jbr's enable → trigger gap (no wait in between), shorter than the
-/// poll interval (0.5 s). Three servers, seven jobs, a slow startup on one: no group is ever
-/// started by a scheduler, and every job wrote exactly once.
-#[tokio::test(start_paused = true)]
-#[ignore = "fails until the fix in the next commit"]
-async fn the_servers_scheduler_never_fires_during_a_run() {
-    let world = SimWorld::builder()
+/// Groups started by the servers' own schedulers: (server, job id, created, ended).
+fn scheduled_groups(world: &SimWorld) -> Vec<(String, String, f64, Option<f64>)> {
+    world.with_world(|w| {
+        w.servers
+            .iter()
+            .flat_map(|(name, s)| {
+                s.groups
+                    .iter()
+                    .filter(|g| g.scheduled)
+                    .map(move |g| (name.clone(), g.job_id.clone(), g.created, g.ended))
+            })
+            .collect()
+    })
+}
+
+fn exposure_world(exposure: f64) -> SimWorld {
+    SimWorld::builder()
         .server("web-01", |s| {
             s.destination("nas")
                 .job("a", 10.0)
                 .job("b", 7.3)
                 .job_with("c", 3.1, |j| j.outcome(Outcome::Failed))
-                .exposure(0.3)
+                .exposure(exposure)
                 .startup_delay(1.7)
         })
         .server("web-02", |s| {
             s.destination("nas")
                 .job("d", 4.2)
                 .job("e", 0.6)
-                .exposure(0.3)
+                .exposure(exposure)
         })
         .server("web-03", |s| {
             s.destination("nas")
                 .job("f", 12.9)
                 .job_with("g", 2.2, |j| j.outcome(Outcome::Hang))
-                .exposure(0.3)
+                .exposure(exposure)
         })
-        .build();
-    let jobs = [
-        J("web-01", "a", 9, None),
-        J("web-01", "b", 8, None),
-        J("web-01", "c", 7, None),
-        J("web-02", "d", 6, None),
-        J("web-02", "e", 5, None),
-        J("web-03", "f", 4, None),
-        J("web-03", "g", 3, Some(5.0)),
-    ];
-    let r = run_jobs(&world, &jobs, true).await;
-    assert_eq!(none_scheduled(&world), Vec::<String>::new());
-    for J(server, job, _, _) in jobs {
+        .build()
+}
+
+const EXPOSURE_JOBS: [J<'static>; 7] = [
+    J("web-01", "a", 9, None),
+    J("web-01", "b", 8, None),
+    J("web-01", "c", 7, None),
+    J("web-02", "d", 6, None),
+    J("web-02", "e", 5, None),
+    J("web-03", "f", 4, None),
+    J("web-03", "g", 3, Some(5.0)),
+];
+
+/// Exposure 0.7 s: longer than jbr's enable → trigger gap (no wait in between) and than the
+/// poll interval (0.5 s) that separates a run's end from its disable. Three servers, seven
+/// jobs, a slow startup on one: the schedulers never fire, every job wrote exactly once.
+#[tokio::test(start_paused = true)]
+async fn the_servers_scheduler_never_fires_during_a_run() {
+    let world = exposure_world(0.7);
+    let r = run_jobs(&world, &EXPOSURE_JOBS, true).await;
+    assert_eq!(scheduled_groups(&world), vec![]);
+    for J(server, job, _, _) in EXPOSURE_JOBS {
         only_interval(&world, server, job);
     }
     assert_eq!(world.max_concurrent_writers(), 1);
     assert!(world.final_state().is_clean(), "{:?}", world.final_state());
     assert_eq!(r.exit() as i32, 1);
+}
+
+/// Exposure 0.3 s, shorter than the poll interval: the scheduler can queue a job again between
+/// the end of jbr's run and its disable (jbr cannot see the end sooner than its next poll).
+/// Such a run must still never overlap another writer: jbr follows it to its end before the
+/// next trigger anywhere, and the scheduler never fires outside a job's own window.
+/// (Before the fix, b started while a's scheduled rerun was writing: two NAS writers.)
+#[tokio::test(start_paused = true)]
+async fn a_run_the_scheduler_slips_in_is_followed_before_anything_else_starts() {
+    let world = exposure_world(0.3);
+    let r = run_jobs(&world, &EXPOSURE_JOBS, true).await;
+    let fired = scheduled_groups(&world);
+    assert!(!fired.is_empty(), "the scenario must make a scheduler fire");
+    for (server, job, created, ended) in &fired {
+        let log = world.call_log(server);
+        let at = |disabled: &str| {
+            log.iter()
+                .filter(|c| {
+                    c.function == "manageBackupJob"
+                        && c.params["_id"] == *job
+                        && c.params["disabled"] == disabled
+                })
+                .map(|c| c.at)
+                .collect::<Vec<_>>()
+        };
+        let (on, off) = (at("0"), at("1"));
+        assert!(
+            on[0] <= *created && *created <= off[0],
+            "{server}/{job} fired outside its window"
+        );
+        let ended = ended.expect("the scheduled run ended");
+        let later_triggers = world
+            .with_world(|w| w.servers.keys().cloned().collect::<Vec<_>>())
+            .into_iter()
+            .flat_map(|s| world.call_log(&s))
+            .filter(|c| c.function == "runBackupJobManually" && c.at > *created);
+        for t in later_triggers {
+            assert!(
+                t.at >= ended,
+                "{} triggered at {} before {job}'s rerun ended at {ended}",
+                t.params["_id"],
+                t.at
+            );
+        }
+    }
+    for J(server, job, _, _) in EXPOSURE_JOBS {
+        assert!(!intervals(&world, server, job).is_empty());
+    }
+    let notes: Vec<&String> = r.servers.iter().flat_map(|s| &s.notes).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("scheduler queued it again")),
+        "{notes:?}"
+    );
+    assert_eq!(world.max_concurrent_writers(), 1);
+    assert!(world.final_state().is_clean(), "{:?}", world.final_state());
 }
 
 // ---------------------------------------------------------------------------------------------
