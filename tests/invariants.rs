@@ -267,17 +267,23 @@ fn success_0_rule_read_retried_write_refused() {
 /// succeeds; a `success: 0` on the enable itself is a refusal, sent once, and the job fails
 /// (and is disabled again), while the next job still runs.
 #[tokio::test(start_paused = true)]
-#[ignore = "fails until the fix in the next commit"]
 async fn success_0_on_a_read_is_retried_on_a_write_is_a_refusal() {
     let world = SimWorld::builder()
         .server("web-01", |s| {
             s.destination("nas")
                 .job("a", 5.0)
                 .job("b", 5.0)
-                // The read-back after enabling a (getBackupJob call 1 is pre-flight).
+                // Pre-flight's look at job a (a busy server, not a missing job)…
                 .fault(Fault::on(
                     "getBackupJob",
-                    When::Calls(1, 3),
+                    When::Call(1),
+                    FaultKind::Refuse("busy".into()),
+                ))
+                // …and the read-back after enabling the destination (calls 1 and 2 are
+                // pre-flight and the window's fresh read).
+                .fault(Fault::on(
+                    "getDestination",
+                    When::Calls(3, 4),
                     FaultKind::Refuse("busy".into()),
                 ))
                 // The enable of b: manageBackupJob calls are a on, a off, b on.
