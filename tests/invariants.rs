@@ -250,6 +250,55 @@ async fn empty_output_while_polling_never_ends_a_job_early() {
     polling_fault(FaultKind::Empty).await;
 }
 
+/// The trigger's answer is lost (the call took effect on the server) and the first looks for
+/// its queue group fail too: jbr sends the trigger once, still finds the group, follows it to
+/// its real end, and only then starts the next job (invariant 3: never lose track of a job).
+async fn lost_trigger_answer(kind: FaultKind) {
+    let world = SimWorld::builder()
+        .server("web-01", |s| {
+            s.destination("nas")
+                .job_with("a", 8.0, |j| j.outcome(Outcome::Partial))
+                .job("b", 2.0)
+                .fault(
+                    Fault::on("runBackupJobManually", When::Call(1), kind.clone()).taking_effect(),
+                )
+                // listQueueGroups call 1 is pre-flight, 2 the window's look for foreign
+                // writers, 3 the "before" list of a: then the first two searches fail.
+                .fault(Fault::on(
+                    "listQueueGroups",
+                    When::Calls(4, 5),
+                    FaultKind::Garbage,
+                ))
+        })
+        .build();
+    let r = run_jobs(
+        &world,
+        &[J("web-01", "a", 2, None), J("web-01", "b", 1, None)],
+        true,
+    )
+    .await;
+    assert_eq!(
+        world.calls("web-01", "runBackupJobManually"),
+        2,
+        "{kind:?}: a once, b once"
+    );
+    let a = only_interval(&world, "web-01", "a");
+    let b = only_interval(&world, "web-01", "b");
+    assert!(b.start >= a.end.unwrap(), "{kind:?}");
+    let ra = rec(&r, &world, "web-01", "a");
+    assert_eq!(ra.outcome, Rec::Partial, "{kind:?}: {}", ra.message);
+    assert_eq!(ra.group_id.as_deref(), Some(a.group_id.as_str()));
+    assert_eq!(world.max_concurrent_writers(), 1);
+    assert!(world.final_state().is_clean(), "{:?}", world.final_state());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_trigger_whose_answer_is_lost_is_still_followed_to_its_end() {
+    lost_trigger_answer(FaultKind::Disconnect).await;
+    lost_trigger_answer(FaultKind::Garbage).await;
+    lost_trigger_answer(FaultKind::Stall(3.0)).await;
+}
+
 /// The one rule, in `retry::worth_retrying`: `success: 0` on a read is transient (retried), on
 /// a write it is the server's real refusal (not retried: a second write could act twice).
 #[test]
