@@ -58,7 +58,8 @@ pub async fn check<T: Transport>(
         .await
         {
             Ok(job) => Some(job),
-            // The server answered, and said no: the job does not exist there.
+            // The server answered, and said no: the job does not exist there — unless
+            // listBackupJobs (below) lists it after all.
             Err(crate::api::ApiError::Refused { .. }) => None,
             Err(e) => return Err(format!("job {}: {e}", j.job_id)),
         };
@@ -82,6 +83,21 @@ pub async fn check<T: Transport>(
             None
         }
     };
+    // A read's `success: 0` may also be a busy server (jetbackup5-api.md): a job refused above
+    // that the server does list is read again, retried like any read, rather than reported
+    // missing.
+    if let Some(list) = &all_jobs {
+        for (id, found) in jobs.iter_mut() {
+            if found.is_none() && list.iter().any(|b| b.id == *id) {
+                let again = retry::call(&policy, Kind::Read, server, "getBackupJob", || {
+                    client.get_backup_job(id)
+                })
+                .await
+                .map_err(|e| format!("job {id}: {e}"))?;
+                *found = Some(again);
+            }
+        }
+    }
     if let (Some(list), Some(dest)) = (&all_jobs, &plan.destination_id) {
         for j in list
             .iter()

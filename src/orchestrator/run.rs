@@ -496,14 +496,18 @@ async fn run_one<T: Transport>(
         .emit(server, Some(id), "disabling", watched.triggered.elapsed());
     lifecycle::disable_job(ctx, client, id).await;
 
+    let mut seen = watched.before.clone();
     if rec.outcome == Outcome::NotStarted && !ctx.cancelled() {
-        let before = watched.before.clone();
-        if let Some((group, followed)) = follow::late_group(ctx, client, job, &before).await {
+        if let Some((group, followed)) = follow::late_group(ctx, client, job, &seen, false).await {
             let why = std::mem::take(&mut rec.message);
+            seen.insert(group.clone());
             rec.group_id = Some(group);
             record_followed(ctx, client, job, &mut rec, followed).await;
             rec.message = format!("its queue group appeared late ({why}); {}", rec.message);
         }
+    } else if rec.group_id.is_some() {
+        seen.extend(rec.group_id.clone());
+        follow_scheduled(ctx, client, job, seen).await;
     }
 
     let end = ctx.clock.now();
@@ -520,6 +524,52 @@ async fn run_one<T: Transport>(
     );
     if let Some(r) = job_rec(&mut ctx.record, server, id) {
         *r = rec;
+    }
+}
+
+/// The server's own scheduler can queue the job again between the end of jbr's run and the
+/// disable (the job is enabled and idle for up to a poll interval). That run writes to the NAS:
+/// follow it to its end (aborting it at the job's timeout) before anything else starts, and
+/// note it. The job is disabled by now, so the loop ends; the bound is only a safety net.
+async fn follow_scheduled<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    mut seen: std::collections::BTreeSet<String>,
+) {
+    let server = job.server.as_str();
+    let id = job.job_id.as_str();
+    for _ in 0..3 {
+        let Some((group, followed)) = follow::late_group(ctx, client, job, &seen, true).await
+        else {
+            return;
+        };
+        seen.insert(group.clone());
+        let what = match followed {
+            Followed::Final(g) => {
+                ctx.journal_best_effort(Op::Ended {
+                    server: server.to_string(),
+                    id: id.to_string(),
+                });
+                format!("ended with status {} ({})", g.status.raw(), g.status.name())
+            }
+            Followed::NeverStarted(why) => why,
+            Followed::TimedOut { stop: Ok(_), .. } | Followed::Cancelled { stop: Ok(_), .. } => {
+                ctx.journal_best_effort(Op::Ended {
+                    server: server.to_string(),
+                    id: id.to_string(),
+                });
+                "aborted, stop confirmed".to_string()
+            }
+            Followed::TimedOut { stop: Err(why), .. }
+            | Followed::Cancelled { stop: Err(why), .. } => {
+                stuck(ctx, server, id, &group, why.clone());
+                format!("the abort was NOT confirmed: {why}")
+            }
+        };
+        ctx.record.server_mut(server).notes.push(format!(
+            "job {id}: the server's own scheduler queued it again (group {group}) before jbr could disable it; jbr followed that run too: {what}"
+        ));
     }
 }
 

@@ -340,14 +340,18 @@ pub async fn follow_group<T: Transport>(
     }
 }
 
-/// After a job that "never started" has been disabled: one more look for a group it may have
-/// queued late. A late group is ours and is followed (or aborted) like any other, so it never
-/// writes to the NAS alongside the next job.
+/// After a job has been disabled: one more look for a group of it that jbr has not followed
+/// (`seen`: the groups that existed before its enable plus the one followed). Either a trigger
+/// that queued late, or a run the server's own scheduler queued in the moment between the end
+/// of jbr's run and the disable (seen pending, with the job not yet `running`). Such a group is
+/// ours and is followed (or aborted) like any other, so it never writes to the NAS alongside
+/// the next job. `active_only`: ignore groups that already ended (they no longer write).
 pub async fn late_group<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &PlannedJob,
-    before: &BTreeSet<String>,
+    seen: &BTreeSet<String>,
+    active_only: bool,
 ) -> Option<(String, Followed)> {
     let server = client.server().to_string();
     let groups = retry::call(&ctx.policy, Kind::Read, &server, "listQueueGroups", || {
@@ -355,7 +359,11 @@ pub async fn late_group<T: Transport>(
     })
     .await
     .ok()?;
-    let g = newest(groups, &job.job_id, before)?;
+    let groups = groups
+        .into_iter()
+        .filter(|g| !active_only || !g.status.is_final())
+        .collect();
+    let g = newest(groups, &job.job_id, seen)?;
     // Re-open the trigger: a crash while following the late group must follow it again.
     ctx.journal_best_effort(Op::Trigger {
         server: server.clone(),

@@ -155,6 +155,11 @@ pub fn handle(
             *c += 1;
             *c
         };
+        srv.call_log.push(super::model::CallRecord {
+            at: now,
+            function: inv.function.clone(),
+            params: inv.params.clone(),
+        });
         let processing = srv.any_processing();
         broken = srv
             .faults
@@ -172,6 +177,14 @@ pub fn handle(
     }
     if let Some((FaultKind::Stall(secs), false)) = &broken {
         return Step::StallThen(*secs);
+    }
+    if let Some((FaultKind::JobDisabledFirst, _)) = &broken {
+        let id = inv.params.get("_id").cloned().unwrap_or_default();
+        if let Some(job) = srv.jobs.iter_mut().find(|j| j.id == id) {
+            job.disabled = true;
+        }
+        srv.refresh_idle(now);
+        broken = None;
     }
     let run = broken
         .as_ref()

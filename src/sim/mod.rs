@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use engine::{final_code, group_status};
 pub use handler::{FUNCTIONS, Step, handle};
 pub use model::{
-    DestStateFn, Destination, DisabledTriggerReply, Fault, FaultKind, FinalState, FlagStyle, Group,
-    Job, ListOrder, Outcome, Server, Settings, StatusFamily, When, World, WriteInterval,
-    max_concurrent,
+    CallRecord, DestStateFn, Destination, DisabledTriggerReply, Fault, FaultKind, FinalState,
+    FlagStyle, Group, Job, ListOrder, Outcome, Server, Settings, StatusFamily, When, World,
+    WriteInterval, max_concurrent,
 };
 
 use crate::transport::simulated::SimTransport;
@@ -169,6 +169,11 @@ impl SimWorld {
     /// How many times `function` was called on `server`.
     pub fn calls(&self, server: &str, function: &str) -> u64 {
         self.with_server(server, |s| s.calls.get(function).copied().unwrap_or(0))
+    }
+
+    /// Every call `server` saw, in order.
+    pub fn call_log(&self, server: &str) -> Vec<CallRecord> {
+        self.with_server(server, |s| s.call_log.clone())
     }
 
     /// Every processing interval on every server, by start time.

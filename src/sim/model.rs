@@ -37,6 +37,18 @@ pub struct Server {
     /// Calls seen per function (faults count "the k-th call" from here).
     #[serde(default)]
     pub calls: BTreeMap<String, u64>,
+    /// Every call in order, when it reached the server (tests assert on the sequence).
+    #[serde(default)]
+    pub call_log: Vec<CallRecord>,
+}
+
+/// One call as the server saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub at: f64,
+    pub function: String,
+    /// The `-D` pairs, decoded.
+    pub params: BTreeMap<String, String>,
 }
 
 /// How this server behaves; every documented variant is a setting.
@@ -268,6 +280,9 @@ pub enum FaultKind {
     /// The connection drops: no answer at all (in-process a `TransportError::Disconnected`,
     /// in `jbr-sim` exit 255 like ssh).
     Disconnect,
+    /// Someone disables the job named by the call's `_id` just before the call; the call then
+    /// runs and answers as usual (a trigger gets the disabled-job reply and queues nothing).
+    JobDisabledFirst,
 }
 
 impl Fault {
