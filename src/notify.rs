@@ -98,7 +98,7 @@ fn conditions(record: &RunRecord) -> Vec<Reason> {
     if any(&|o| o == Outcome::Partial) {
         found.push(Reason::Partial);
     }
-    if any(&|o| o == Outcome::TimedOutAborted) {
+    if any(&|o| matches!(o, Outcome::TimedOutAborted | Outcome::TimedOutNotStopped)) {
         found.push(Reason::TimedOut);
     }
     // Not started, skipped and missing jobs are failures too (exit 1): nothing was backed up.

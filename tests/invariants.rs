@@ -437,6 +437,10 @@ async fn a_stop_that_never_lands_starts_nothing_more_anywhere() {
     assert_eq!(world.calls("web-02", "manageBackupJob"), 0);
     let names: Vec<String> = world.timeline().into_iter().map(|w| w.job_name).collect();
     assert_eq!(names, ["hang"]);
+    assert_eq!(
+        rec(&r, &world, "web-01", "hang").outcome,
+        Rec::TimedOutNotStopped
+    );
     assert_eq!(rec(&r, &world, "web-01", "a2").outcome, Rec::NotStarted);
     assert_eq!(rec(&r, &world, "web-02", "b").outcome, Rec::NotStarted);
     assert_eq!(r.exit(), Exit::Critical);

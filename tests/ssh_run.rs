@@ -357,6 +357,13 @@ fn a_server_that_never_comes_back_is_critical_and_nothing_else_starts() {
         "{}",
         run.shown()
     );
+    // Its row must not read as settled: the job may still be writing.
+    let r = row(&run, "web-01", "accounts");
+    assert!(
+        r.contains(" timed out, NOT stopped "),
+        "{r}\n{}",
+        run.shown()
+    );
     let r = row(&run, "web-02", "accounts");
     assert!(r.contains(" not started "), "{r}\n{}", run.shown());
     // It kept trying the stop before giving up, and says the abort is not confirmed.

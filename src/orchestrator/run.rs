@@ -626,7 +626,8 @@ async fn record_followed<T: Transport>(
                 }
             }
             Err(why) => {
-                rec.outcome = Outcome::TimedOutAborted;
+                // Not "aborted": the row must not read as settled while it may still be writing.
+                rec.outcome = Outcome::TimedOutNotStopped;
                 rec.message =
                     format!("no final state after its timeout; the abort was NOT confirmed: {why}");
                 stuck(ctx, server, id, &group, why);

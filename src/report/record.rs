@@ -15,6 +15,9 @@ pub enum Outcome {
     Failed,
     /// Ran past its timeout; jbr aborted it and confirmed the stop.
     TimedOutAborted,
+    /// Ran past its timeout; jbr sent the stop but the server never confirmed it, so the job may
+    /// still be writing (critical: nothing else starts).
+    TimedOutNotStopped,
     /// Triggered but never showed up in the queue within `startup_timeout`, or never reached
     /// because the run stopped first.
     NotStarted,
@@ -34,6 +37,7 @@ impl Outcome {
             Outcome::Partial => "partial",
             Outcome::Failed => "failed",
             Outcome::TimedOutAborted => "timed out, aborted",
+            Outcome::TimedOutNotStopped => "timed out, NOT stopped",
             Outcome::NotStarted => "not started",
             Outcome::Skipped => "skipped",
             Outcome::DisabledInConfig => "disabled in config",
