@@ -1,7 +1,9 @@
 //! One file per subcommand, gluing config, orchestrator and report into an exit code.
 
+pub mod demo;
 pub mod destinations;
 pub mod list;
+pub mod progress_line;
 pub mod run;
 pub mod servers;
 pub mod status;

@@ -1,0 +1,429 @@
+//! `jbr demo`: the real `jbr run` (lock, journal, state, plan, orchestrator, report) against
+//! built-in simulated servers, in-process, on tokio's paused and auto-advancing clock, so a
+//! night of backups takes seconds. Needs no config and no network; its lock, state and journal
+//! live in a private temp directory that is removed at the end.
+//!
+//! After the report it prints the simulator's own verdict, taken from the simulated servers'
+//! timeline and final state rather than from jbr's record: if jbr ever broke an invariant, the
+//! demo says so loudly and exits 4.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::api::Client;
+use crate::config::{Config, Job, JobType, Server};
+use crate::exit::Exit;
+use crate::orchestrator::progress::Progress;
+use crate::report::state::{self, State};
+use crate::report::time::duration;
+use crate::sim::{Fault, FaultKind, Outcome, ServerBuilder, SimWorld, When};
+use crate::transport::simulated::SimTransport;
+
+use super::progress_line::ProgressLine;
+use super::run::{RunArgs, execute};
+
+/// `demo`'s flags, as typed.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoArgs {
+    pub servers: usize,
+    pub jobs: usize,
+    pub faults: bool,
+}
+
+/// The upper bounds the CLI accepts (a night of 100 servers × 20 jobs still takes seconds).
+pub const MAX_SERVERS: usize = 100;
+pub const MAX_JOBS: usize = 20;
+
+/// `--faults` puts one kind of trouble on each of the first three servers, and a failed and a
+/// hanging job on the first.
+pub const FAULTS_MIN_SERVERS: usize = 3;
+pub const FAULTS_MIN_JOBS: usize = 2;
+
+/// Realistic settings: what a production config would say. The clock is simulated, so they cost
+/// no wall time.
+const POLL_INTERVAL: f64 = 30.0;
+const STARTUP_TIMEOUT: f64 = 120.0;
+const JOB_TIMEOUT: f64 = 4.0 * 3600.0;
+const STOP_TIMEOUT: f64 = 300.0;
+const STOP_POLL_INTERVAL: f64 = 10.0;
+const CALL_TIMEOUT: f64 = 60.0;
+const RETRY_BACKOFF: f64 = 5.0;
+/// Seconds the simulated JetBackup takes to turn a queued group into a running one.
+const STARTUP_DELAY: f64 = 8.0;
+/// Seconds a simulated stop takes to land.
+const ABORT_DELAY: f64 = 20.0;
+/// Longer than `CALL_TIMEOUT`: the stalled poll times out and is retried.
+const STALL: f64 = 90.0;
+
+/// Job names and typical minutes per run, cycled for servers with many jobs.
+const JOBS: &[(&str, JobType, f64)] = &[
+    ("accounts", JobType::Accounts, 47.0),
+    ("databases", JobType::Database, 12.0),
+    ("directories", JobType::Directories, 26.0),
+    ("mail", JobType::Accounts, 35.0),
+    ("config", JobType::Other, 4.0),
+];
+
+/// What the demo runs: the simulated servers, the config jbr gets, and the state file as a
+/// previous night would have left it.
+pub struct Scenario {
+    pub world: SimWorld,
+    pub config: Config,
+    pub state: State,
+    /// One line per fault mixed in, printed before the run.
+    pub faults: Vec<String>,
+}
+
+fn server_name(i: usize, count: usize) -> String {
+    let width = count.to_string().len().max(2);
+    format!("web-{:0width$}", i + 1)
+}
+
+fn job_name(j: usize) -> String {
+    let (name, _, _) = JOBS[j % JOBS.len()];
+    if j < JOBS.len() {
+        name.to_string()
+    } else {
+        format!("{name}-{}", j / JOBS.len() + 1)
+    }
+}
+
+/// Minutes vary by server so the report does not look copy-pasted, deterministically (the
+/// demo is the same every time).
+fn job_secs(s: usize, j: usize) -> f64 {
+    let (_, _, minutes) = JOBS[j % JOBS.len()];
+    let spread = 0.7 + 0.15 * ((s * 7 + j * 3) % 5) as f64;
+    (minutes * spread * 60.0).round()
+}
+
+/// Builds the scenario. Must run inside the (paused) runtime: the simulator's clock starts
+/// when it is built.
+pub fn scenario(args: DemoArgs, dir: &Path) -> Scenario {
+    let mut faults = Vec::new();
+    let mut builder = SimWorld::builder();
+    for s in 0..args.servers {
+        let name = server_name(s, args.servers);
+        let faulty = |k: usize| args.faults && s == k;
+        let mut notes = Vec::new();
+        builder = builder.server(&name, |mut b: ServerBuilder| {
+            b = b.startup_delay(STARTUP_DELAY).abort_delay(ABORT_DELAY);
+            // Server 2 with --faults: someone left the destination and its first job enabled,
+            // and the server's own scheduler has started that job (see `tick` below).
+            b = if faulty(1) {
+                b.destination_enabled("nas")
+            } else {
+                b.destination("nas")
+            };
+            for j in 0..args.jobs {
+                let secs = job_secs(s, j);
+                b = b.job_with(&job_name(j), secs, |jb| match (faulty(0), faulty(1), j) {
+                    (true, _, 0) => jb.outcome(Outcome::Failed),
+                    (true, _, 1) => jb.outcome(Outcome::Hang),
+                    (_, true, 0) => jb.enabled(),
+                    _ => jb,
+                });
+            }
+            if faulty(0) {
+                b = b
+                    .fault(Fault::on(
+                        "getQueueGroup",
+                        When::Calls(3, 4),
+                        FaultKind::Garbage,
+                    ))
+                    .fault(Fault::on(
+                        "getQueueGroup",
+                        When::Call(6),
+                        FaultKind::Refuse("queue database is locked".into()),
+                    ))
+                    .fault(Fault::on(
+                        "getQueueGroup",
+                        When::Call(9),
+                        FaultKind::Stall(STALL),
+                    ));
+                notes.push(format!(
+                    "{name}: job {} fails; job {} hangs until job_timeout ({}), then jbr aborts it and confirms the stop",
+                    job_name(0),
+                    job_name(1),
+                    duration(JOB_TIMEOUT)
+                ));
+                notes.push(format!(
+                    "{name}: flaky polls: two garbage answers, one success 0, one {} stall",
+                    duration(STALL)
+                ));
+            }
+            if faulty(1) {
+                notes.push(format!(
+                    "{name}: busy at start: its own scheduler is already running job {} to the NAS",
+                    job_name(0)
+                ));
+            }
+            if faulty(2) {
+                notes.push(format!(
+                    "{name}: its NAS destination was disabled by someone else (not by jbr)"
+                ));
+            }
+            b
+        });
+        faults.extend(notes);
+    }
+    let world = builder.build();
+    if args.faults {
+        world.tick(&server_name(1, args.servers));
+    }
+
+    let mut config = Config {
+        path: PathBuf::from("(built-in demo)"),
+        ..Config::default()
+    };
+    let o = &mut config.orchestrator;
+    o.poll_interval = Duration::from_secs_f64(POLL_INTERVAL);
+    o.startup_timeout = Duration::from_secs_f64(STARTUP_TIMEOUT);
+    o.job_timeout = Duration::from_secs_f64(JOB_TIMEOUT);
+    o.stop_timeout = Duration::from_secs_f64(STOP_TIMEOUT);
+    o.stop_poll_interval = Duration::from_secs_f64(STOP_POLL_INTERVAL);
+    o.call_timeout = Duration::from_secs_f64(CALL_TIMEOUT);
+    o.retry_backoff = Duration::from_secs_f64(RETRY_BACKOFF);
+    o.lock_file = dir.join("jbr.lock");
+    o.log_file = dir.join("jbr.log");
+    o.state_file = dir.join("last-run.json");
+    o.journal_file = dir.join("last-run.json.journal");
+
+    let mut state = State::default();
+    for s in 0..args.servers {
+        let name = server_name(s, args.servers);
+        let dest = world.id(&name, "nas");
+        // Last night jbr closed every window itself, except where someone else disabled it.
+        if !(args.faults && s == 2) {
+            state.note_destination(&name, &dest, true);
+        }
+        config.servers.insert(
+            name.clone(),
+            Server {
+                name: name.clone(),
+                host: format!("{name}.simulated"),
+                port: 22,
+                user: "root".into(),
+                ssh_key: None,
+                ssh_timeout: Duration::from_secs(10),
+                destination_id: Some(dest),
+                known_hosts: None,
+                local_command: None,
+            },
+        );
+        for j in 0..args.jobs {
+            let label = job_name(j);
+            config.jobs.push(Job {
+                job_id: world.id(&name, &label),
+                server: name.clone(),
+                kind: JOBS[j % JOBS.len()].1,
+                label,
+                priority: 0,
+                timeout: None,
+                enabled: true,
+            });
+        }
+    }
+    Scenario {
+        world,
+        config,
+        state,
+        faults,
+    }
+}
+
+/// A private directory for the run's lock, state and journal, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn create() -> std::io::Result<TempDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("jbr-demo-{}-{nanos}", std::process::id()));
+        // create_dir, not create_dir_all: fails rather than reuse a directory someone made.
+        std::fs::create_dir(&path)?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The simulator's verdict, from its own timeline and final state.
+pub struct Check {
+    pub max_writers: usize,
+    pub left_enabled: Vec<String>,
+    pub still_running: Vec<String>,
+}
+
+impl Check {
+    pub fn of(world: &SimWorld) -> Check {
+        let f = world.final_state();
+        Check {
+            max_writers: world.max_concurrent_writers(),
+            left_enabled: f.enabled,
+            still_running: f.running,
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.max_writers <= 1 && self.left_enabled.is_empty() && self.still_running.is_empty()
+    }
+
+    pub fn render(&self) -> String {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "nothing".to_string()
+            } else {
+                v.join("; ")
+            }
+        };
+        let line = format!(
+            "max concurrent NAS writers: {}; left enabled: {}; still running: {}",
+            self.max_writers,
+            list(&self.left_enabled),
+            list(&self.still_running)
+        );
+        if self.ok() {
+            format!("simulator check: {line}\n")
+        } else {
+            format!(
+                "simulator check FAILED: {line}\n\
+                 !!! jbr broke an invariant (one NAS writer, nothing left enabled): this is a bug, please report it\n"
+            )
+        }
+    }
+}
+
+/// Checks what clap cannot: `--faults` needs room for its faults.
+pub fn validate(args: DemoArgs) -> Result<(), String> {
+    if args.faults && (args.servers < FAULTS_MIN_SERVERS || args.jobs < FAULTS_MIN_JOBS) {
+        return Err(format!(
+            "--faults needs at least {FAULTS_MIN_SERVERS} servers and {FAULTS_MIN_JOBS} jobs per server (got --servers {} --jobs {})",
+            args.servers, args.jobs
+        ));
+    }
+    Ok(())
+}
+
+/// `jbr demo` from the command line.
+pub fn main(args: DemoArgs) -> Exit {
+    if let Err(e) = validate(args) {
+        eprintln!("jbr demo: {e}");
+        return Exit::Usage;
+    }
+    let dir = match TempDir::create() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "jbr demo: cannot create a temporary directory in {}: {e}",
+                std::env::temp_dir().display()
+            );
+            return Exit::Usage;
+        }
+    };
+    // Paused: whenever every task waits on a timer, tokio jumps to the next one, so the
+    // orchestrator's 30-second polls cost no wall time.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("jbr demo: cannot start the async runtime: {e}");
+            return Exit::Usage;
+        }
+    };
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let exit = runtime.block_on(demo(args, &dir.0, stdout, tty));
+    drop(dir);
+    exit
+}
+
+/// The demo, writing everything to `out`. `tty`: a rewritten progress line instead of lines.
+pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -> Exit {
+    let wall = std::time::Instant::now();
+    let sc = scenario(args, dir);
+    let _ = writeln!(
+        out,
+        "jbr demo: the real `jbr run` against {} simulated server(s) × {} job(s), on a simulated clock \
+         (polls every {}, job_timeout {}); no config, no network.",
+        args.servers,
+        args.jobs,
+        duration(POLL_INTERVAL),
+        duration(JOB_TIMEOUT)
+    );
+    if !sc.faults.is_empty() {
+        let _ = writeln!(out, "faults mixed in:");
+        for f in &sc.faults {
+            let _ = writeln!(out, "  - {f}");
+        }
+    }
+    let _ = writeln!(out);
+
+    if let Err(e) = state::save(&sc.config.orchestrator.state_file, &sc.state) {
+        let _ = writeln!(out, "jbr demo: {e}");
+        return Exit::Usage;
+    }
+    let clients: BTreeMap<String, Client<SimTransport>> = sc
+        .config
+        .servers
+        .keys()
+        .map(|n| (n.clone(), Client::new(sc.world.transport(n))))
+        .collect();
+
+    let mut line = ProgressLine::new(out, tty);
+    for j in &sc.config.jobs {
+        line.label(&j.server, &j.job_id, &j.label);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // Nobody cancels a demo: Ctrl-C just ends the process (nothing real was touched).
+    let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let sim_start = tokio::time::Instant::now();
+    let (mut report, mut problems) = (Vec::new(), Vec::new());
+    let run = async {
+        let exit = execute(
+            &sc.config,
+            &RunArgs::default(),
+            &clients,
+            cancel,
+            Progress::new(tx),
+            &mut report,
+            &mut problems,
+        )
+        .await;
+        (exit, sim_start.elapsed())
+    };
+    // The run drops its `Progress` when it returns, which ends the renderer.
+    let render = async {
+        while let Some(e) = rx.recv().await {
+            line.event(&e);
+        }
+    };
+    let ((exit, simulated), ()) = tokio::join!(run, render);
+    let mut out = line.into_inner();
+
+    let _ = writeln!(
+        out,
+        "simulated {} of backups in {:.1} s of wall time\n",
+        duration(simulated.as_secs_f64()),
+        wall.elapsed().as_secs_f64()
+    );
+    let _ = out.write_all(&report);
+    if !problems.is_empty() {
+        let _ = std::io::stderr().write_all(&problems);
+    }
+    let check = Check::of(&sc.world);
+    let _ = writeln!(out);
+    let _ = out.write_all(check.render().as_bytes());
+    let _ = out.flush();
+    if check.ok() { exit } else { Exit::Critical }
+}

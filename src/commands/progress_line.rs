@@ -1,0 +1,181 @@
+//! The live progress line for `demo` (and later `run`): one rewritten line on a terminal, plain
+//! lines when stdout is a file or a pipe.
+//!
+//! On a terminal every event may redraw the line (at most every `REDRAW` of wall time, except
+//! news, which always shows). Elsewhere only news is printed: a poll that only moved the
+//! percentage is not news, so an 8-hour job is a handful of lines, not a thousand.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::orchestrator::progress::Event;
+use crate::report::text::short_id;
+use crate::report::time::duration;
+
+/// A terminal is redrawn at most this often for repeated polls (news always shows at once): a
+/// paused-clock demo produces thousands of polls per wall second.
+const REDRAW: Duration = Duration::from_millis(50);
+
+/// Without a known terminal width the line is cut here, so it never wraps (a wrapped line
+/// cannot be rewritten with `\r`).
+const DEFAULT_WIDTH: usize = 100;
+
+pub struct ProgressLine<W: Write> {
+    out: W,
+    tty: bool,
+    width: usize,
+    /// `(server, job id)` → label, so the line shows `accounts` rather than a 24-char id.
+    labels: BTreeMap<(String, String), String>,
+    /// The last news printed, without its percentage: `(server, job, state)`.
+    last_news: Option<(String, Option<String>, String)>,
+    last_draw: Option<Instant>,
+    drawn: bool,
+}
+
+impl<W: Write> ProgressLine<W> {
+    /// `tty`: rewrite one line in place (use `std::io::IsTerminal` on the real stdout).
+    pub fn new(out: W, tty: bool) -> Self {
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|w| *w >= 20)
+            .unwrap_or(DEFAULT_WIDTH);
+        ProgressLine {
+            out,
+            tty,
+            width,
+            labels: BTreeMap::new(),
+            last_news: None,
+            last_draw: None,
+            drawn: false,
+        }
+    }
+
+    /// Show `label` instead of the id for this job.
+    pub fn label(&mut self, server: &str, job_id: &str, label: &str) {
+        if !label.is_empty() {
+            self.labels
+                .insert((server.to_string(), job_id.to_string()), label.to_string());
+        }
+    }
+
+    /// `web-01  accounts  processing 42%  12m30s`.
+    pub fn format(&self, e: &Event) -> String {
+        let job = e.job.as_deref().map(|id| {
+            self.labels
+                .get(&(e.server.clone(), id.to_string()))
+                .cloned()
+                .unwrap_or_else(|| short_id(id))
+        });
+        let mut line = format!("{}  ", e.server);
+        if let Some(job) = job {
+            line.push_str(&job);
+            line.push_str("  ");
+        }
+        line.push_str(&e.state);
+        line.push_str("  ");
+        line.push_str(&duration(e.elapsed.as_secs_f64().floor()));
+        line
+    }
+
+    pub fn event(&mut self, e: &Event) {
+        let key = (e.server.clone(), e.job.clone(), without_percent(&e.state));
+        let news = self.last_news.as_ref() != Some(&key);
+        if news {
+            self.last_news = Some(key);
+        }
+        let text = self.format(e);
+        if self.tty {
+            let due = self.last_draw.is_none_or(|t| t.elapsed() >= REDRAW);
+            if news || due {
+                let cut: String = text.chars().take(self.width.saturating_sub(1)).collect();
+                // \r and "erase line": the new text may be shorter than the old.
+                let _ = write!(self.out, "\r\x1b[2K{cut}");
+                let _ = self.out.flush();
+                self.last_draw = Some(Instant::now());
+                self.drawn = true;
+            }
+        } else if news {
+            let _ = writeln!(self.out, "{text}");
+        }
+    }
+
+    /// Clears the line on a terminal, so what follows starts on a clean line.
+    pub fn finish(&mut self) {
+        if self.tty && self.drawn {
+            let _ = write!(self.out, "\r\x1b[2K");
+            self.drawn = false;
+        }
+        let _ = self.out.flush();
+    }
+
+    pub fn into_inner(mut self) -> W {
+        self.finish();
+        self.out
+    }
+}
+
+/// `processing 42%` → `processing`: the watcher appends the server's percentage to the state.
+fn without_percent(state: &str) -> String {
+    match state.rsplit_once(' ') {
+        Some((head, tail))
+            if tail.ends_with('%')
+                && tail.len() > 1
+                && tail[..tail.len() - 1].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            head.to_string()
+        }
+        _ => state.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(job: Option<&str>, state: &str, secs: u64) -> Event {
+        Event {
+            server: "web-01".into(),
+            job: job.map(str::to_string),
+            state: state.into(),
+            elapsed: Duration::from_secs(secs),
+        }
+    }
+
+    #[test]
+    fn plain_lines_show_news_only() {
+        let mut p = ProgressLine::new(Vec::new(), false);
+        p.label("web-01", "6600aa0000000000000000b1", "accounts");
+        p.event(&ev(None, "enabling destination d1", 0));
+        p.event(&ev(Some("6600aa0000000000000000b1"), "processing 10%", 30));
+        p.event(&ev(Some("6600aa0000000000000000b1"), "processing 55%", 60));
+        p.event(&ev(Some("6600aa0000000000000000b1"), "completed", 750));
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "web-01  enabling destination d1  0s\n\
+             web-01  accounts  processing 10%  30s\n\
+             web-01  accounts  completed  12m30s\n"
+        );
+    }
+
+    #[test]
+    fn terminal_rewrites_one_line_and_clears_it() {
+        let mut p = ProgressLine::new(Vec::new(), true);
+        p.event(&ev(Some("6600aa0000000000000000b1"), "processing", 30));
+        p.event(&ev(Some("6600aa0000000000000000b1"), "completed", 90));
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        assert!(!text.contains('\n'), "{text:?}");
+        assert_eq!(text.matches('\r').count(), 3, "{text:?}");
+        assert!(text.contains("6600…00b1  completed  1m30s"), "{text:?}");
+        assert!(text.ends_with("\r\x1b[2K"), "{text:?}");
+    }
+
+    #[test]
+    fn percent_is_not_news() {
+        assert_eq!(without_percent("processing 42%"), "processing");
+        assert_eq!(without_percent("processing"), "processing");
+        assert_eq!(without_percent("waiting for 100% x"), "waiting for 100% x");
+    }
+}
