@@ -51,7 +51,7 @@ const STOP_POLL_INTERVAL: f64 = 10.0;
 const CALL_TIMEOUT: f64 = 60.0;
 const RETRY_BACKOFF: f64 = 5.0;
 /// Seconds the simulated JetBackup takes to turn a queued group into a running one.
-const STARTUP_DELAY: f64 = 8.0;
+pub const STARTUP_DELAY: f64 = 8.0;
 /// Seconds a simulated stop takes to land.
 const ABORT_DELAY: f64 = 20.0;
 /// Longer than `CALL_TIMEOUT`: the stalled poll times out and is retried.
