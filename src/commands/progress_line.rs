@@ -2,7 +2,7 @@
 //! lines when stdout is a file or a pipe.
 //!
 //! On a terminal every event may redraw the line (at most every `REDRAW` of wall time, except
-//! news, which always shows). Elsewhere only news is printed: a poll that only moved the
+//! news, which always shows), and each job's outcome stays as a line of its own above it. Elsewhere only news is printed: a poll that only moved the
 //! percentage is not news, so an 8-hour job is a handful of lines, not a thousand.
 
 use std::collections::BTreeMap;
@@ -10,6 +10,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::orchestrator::progress::Event;
+use crate::report::Outcome;
 use crate::report::text::short_id;
 use crate::report::time::duration;
 
@@ -86,7 +87,12 @@ impl<W: Write> ProgressLine<W> {
             self.last_news = Some(key);
         }
         let text = self.format(e);
-        if self.tty {
+        if self.tty && news && is_outcome(e) {
+            // A job's outcome stays on screen above the live line: the history of the night.
+            let _ = writeln!(self.out, "\r\x1b[2K{text}");
+            let _ = self.out.flush();
+            self.drawn = false;
+        } else if self.tty {
             let due = self.last_draw.is_none_or(|t| t.elapsed() >= REDRAW);
             if news || due {
                 let cut: String = text.chars().take(self.width.saturating_sub(1)).collect();
@@ -114,6 +120,22 @@ impl<W: Write> ProgressLine<W> {
         self.finish();
         self.out
     }
+}
+
+/// The orchestrator's last event for a job is its outcome, as the report words it.
+fn is_outcome(e: &Event) -> bool {
+    const OUTCOMES: [Outcome; 9] = [
+        Outcome::Completed,
+        Outcome::Warnings,
+        Outcome::Partial,
+        Outcome::Failed,
+        Outcome::TimedOutAborted,
+        Outcome::NotStarted,
+        Outcome::Skipped,
+        Outcome::DisabledInConfig,
+        Outcome::MissingOnServer,
+    ];
+    e.job.is_some() && OUTCOMES.iter().any(|o| o.as_str() == e.state)
 }
 
 /// `processing 42%` → `processing`: the watcher appends the server's percentage to the state.
@@ -165,11 +187,16 @@ mod tests {
         let mut p = ProgressLine::new(Vec::new(), true);
         p.event(&ev(Some("6600aa0000000000000000b1"), "processing", 30));
         p.event(&ev(Some("6600aa0000000000000000b1"), "completed", 90));
+        p.event(&ev(Some("6600aa0000000000000000b2"), "processing", 30));
         let text = String::from_utf8(p.into_inner()).unwrap();
-        assert!(!text.contains('\n'), "{text:?}");
-        assert_eq!(text.matches('\r').count(), 3, "{text:?}");
-        assert!(text.contains("6600…00b1  completed  1m30s"), "{text:?}");
-        assert!(text.ends_with("\r\x1b[2K"), "{text:?}");
+        // The outcome is kept on its own line; the live line is rewritten, then cleared.
+        assert_eq!(
+            text,
+            "\r\x1b[2Kweb-01  6600…00b1  processing  30s\
+             \r\x1b[2Kweb-01  6600…00b1  completed  1m30s\n\
+             \r\x1b[2Kweb-01  6600…00b2  processing  30s\
+             \r\x1b[2K"
+        );
     }
 
     #[test]
