@@ -413,7 +413,7 @@ pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -
 
     let _ = writeln!(
         out,
-        "simulated {} of backups in {:.1} s of wall time\n",
+        "simulated {} of backups in {:.2} s of wall time\n",
         duration(simulated.as_secs_f64()),
         wall.elapsed().as_secs_f64()
     );
