@@ -161,6 +161,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 struct Summary {
     name: String,
+    /// Calls per function, whole run.
+    calls: BTreeMap<&'static str, u64>,
     servers: usize,
     jobs: usize,
     /// Calls other than polls, in total.
@@ -188,6 +190,7 @@ fn measure(servers: usize, jobs: usize, repeats: usize) -> Summary {
     let polls = first.calls.get("getQueueGroup").copied().unwrap_or(0);
     Summary {
         name: format!("{servers}×{jobs}"),
+        calls: first.calls.clone(),
         servers,
         jobs: first.jobs,
         other: (total - polls) as f64,
@@ -250,6 +253,10 @@ fn main() {
             r.wall_s,
             r.simulated_h
         );
+    }
+    for r in &results {
+        let per: Vec<String> = r.calls.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        println!("calls at {}: {}", r.name, per.join(", "));
     }
     let base = &results[0];
     println!(
