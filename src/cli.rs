@@ -39,7 +39,8 @@ pub enum Command {
     /// Shows a live progress line (server, job, state, simulated time; plain lines when stdout
     /// is not a terminal), then the report, then the simulator's own check from its timeline:
     /// the most NAS writers at once (must be 1) and anything left enabled or running (must be
-    /// nothing). The orchestrator's own log goes to stderr only with -v.
+    /// nothing). The orchestrator's own log goes to stderr only with -v. Ctrl-C cancels it as it
+    /// would a real run: the running job is aborted and everything jbr enabled is disabled.
     ///
     /// --faults mixes in a failed job, a hang that jbr aborts at job_timeout, flaky polls
     /// (garbage, success 0, a stall), a server whose own scheduler is already writing to the NAS

@@ -229,3 +229,92 @@ fn help_reads_well() {
     let top = jbr(&["--help"]);
     assert!(top.stdout.contains("demo"), "{}", top.stdout);
 }
+
+#[test]
+fn ctrl_c_cancels_like_a_real_run_and_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Into a file: a pipe nobody reads would fill up and stall the demo.
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_path = out_dir.path().join("stdout");
+    // 500 jobs take seconds even in a release build: SIGINT lands mid-run.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jbr"))
+        .args(["demo", "--servers", "50", "--jobs", "10"])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once progress shows, the run (and its signal handler) is under way.
+    let waiting = Instant::now();
+    while !std::fs::read_to_string(&out_path)
+        .unwrap()
+        .contains("pre-flight")
+    {
+        assert!(waiting.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("jbr demo did not stop within 60 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = std::fs::read_to_string(&out_path).unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("— CANCELLED"), "{stdout}");
+    assert!(stdout.contains(" not started"), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some(CHECK_OK), "{stdout}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// On a terminal (a pty from util-linux `script`): one line rewritten in place, each job's
+/// outcome kept on a line of its own.
+#[test]
+fn terminal_gets_a_rewritten_line() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to provide a terminal");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cmd = format!("{} demo", env!("CARGO_BIN_EXE_jbr"));
+    let r = jbr_pty(tmp.path(), &cmd);
+    assert!(
+        r.contains("\r\x1b[2Kweb-01  accounts  processing  30s"),
+        "{r:?}"
+    );
+    assert!(
+        r.contains("\r\x1b[2Kweb-03  databases  completed  "),
+        "{r:?}"
+    );
+    // Only outcomes end a progress line: no "processing" line survives on its own.
+    let progress = &r[..r.find("simulated ").unwrap()];
+    for line in progress.split('\n').skip(2) {
+        let shown = line.rsplit("\x1b[2K").next().unwrap_or("");
+        assert!(
+            shown.trim().is_empty() || shown.contains("  completed  "),
+            "{shown:?} in {r:?}"
+        );
+    }
+    assert!(r.contains(CHECK_OK), "{r:?}");
+}
+
+fn jbr_pty(tmp: &Path, cmd: &str) -> String {
+    let out = Command::new("timeout")
+        .args(["120", "script", "-qec", cmd, "/dev/null"])
+        .env("TMPDIR", tmp)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

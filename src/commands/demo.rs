@@ -385,8 +385,10 @@ pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -
         line.label(&j.server, &j.job_id, &j.label);
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    // Nobody cancels a demo: Ctrl-C just ends the process (nothing real was touched).
-    let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    // Ctrl-C or SIGTERM: the orchestrator aborts the running job and closes the window, as in
+    // a real run; then the temp dir is removed as usual.
+    let (_never, quiet) = tokio::sync::watch::channel(false);
+    let cancel = super::run::cancel_on_signals().unwrap_or(quiet);
     let sim_start = tokio::time::Instant::now();
     let (mut report, mut problems) = (Vec::new(), Vec::new());
     let run = async {
