@@ -429,3 +429,68 @@ pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -
     let _ = out.flush();
     if check.ok() { exit } else { Exit::Critical }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_check_fails_loudly_on_what_the_simulator_sees() {
+        // Someone else left a destination enabled: the simulator reports it, whatever jbr says.
+        let world = SimWorld::builder()
+            .server("web-01", |s| s.destination_enabled("nas").job("a", 10.0))
+            .build();
+        let check = Check::of(&world);
+        assert!(!check.ok());
+        let text = check.render();
+        assert!(text.starts_with("simulator check FAILED: max concurrent NAS writers: 0; left enabled: web-01: destination nas ("), "{text}");
+        assert!(text.contains("jbr broke an invariant"), "{text}");
+
+        let clean = SimWorld::builder()
+            .server("web-01", |s| s.destination("nas").job("a", 10.0))
+            .build();
+        assert_eq!(
+            Check::of(&clean).render(),
+            "simulator check: max concurrent NAS writers: 0; left enabled: nothing; still running: nothing\n"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_scenario_puts_each_fault_where_the_report_expects_it() {
+        let dir = std::env::temp_dir();
+        let sc = scenario(
+            DemoArgs {
+                servers: 3,
+                jobs: 2,
+                faults: true,
+            },
+            &dir,
+        );
+        assert_eq!(sc.faults.len(), 4, "{:?}", sc.faults);
+        // web-02 is busy: one group, started by its own scheduler, queued or already writing.
+        let running = sc.world.final_state().running;
+        assert_eq!(running.len(), 1, "{running:?}");
+        assert!(running[0].starts_with("web-02: group "), "{running:?}");
+        // web-03's destination is not one jbr disabled: the run must skip it.
+        let dest3 = sc.config.servers["web-03"].destination_id.clone().unwrap();
+        assert!(!sc.state.jbr_disabled_destination("web-03", &dest3));
+        let dest1 = sc.config.servers["web-01"].destination_id.clone().unwrap();
+        assert!(sc.state.jbr_disabled_destination("web-01", &dest1));
+        assert!(
+            validate(DemoArgs {
+                servers: 2,
+                jobs: 2,
+                faults: true
+            })
+            .is_err()
+        );
+        assert!(
+            validate(DemoArgs {
+                servers: 1,
+                jobs: 1,
+                faults: false
+            })
+            .is_ok()
+        );
+    }
+}
