@@ -381,6 +381,9 @@ pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -
         .collect();
 
     let mut line = ProgressLine::new(out, tty);
+    if let Some(width) = tty.then(super::progress_line::stdout_width).flatten() {
+        line = line.with_width(width);
+    }
     for j in &sc.config.jobs {
         line.label(&j.server, &j.job_id, &j.label);
     }

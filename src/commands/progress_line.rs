@@ -53,6 +53,12 @@ impl<W: Write> ProgressLine<W> {
         }
     }
 
+    /// Cut lines at this many columns (e.g. [`stdout_width`]).
+    pub fn with_width(mut self, width: usize) -> Self {
+        self.width = width.max(20);
+        self
+    }
+
     /// Show `label` instead of the id for this job.
     pub fn label(&mut self, server: &str, job_id: &str, label: &str) {
         if !label.is_empty() {
@@ -63,6 +69,12 @@ impl<W: Write> ProgressLine<W> {
 
     /// `web-01  accounts  processing 42%  12m30s`.
     pub fn format(&self, e: &Event) -> String {
+        self.format_within(e, usize::MAX)
+    }
+
+    /// [`Self::format`] in at most `max` characters: the state is shortened with `…`, so the
+    /// elapsed time stays visible.
+    fn format_within(&self, e: &Event, max: usize) -> String {
         let job = e.job.as_deref().map(|id| {
             self.labels
                 .get(&(e.server.clone(), id.to_string()))
@@ -74,10 +86,20 @@ impl<W: Write> ProgressLine<W> {
             line.push_str(&job);
             line.push_str("  ");
         }
-        line.push_str(&e.state);
+        let elapsed = duration(e.elapsed.as_secs_f64().floor());
+        let fixed = line.chars().count() + 2 + elapsed.chars().count();
+        let room = max.saturating_sub(fixed);
+        if e.state.chars().count() <= room {
+            line.push_str(&e.state);
+        } else {
+            let cut: String = e.state.chars().take(room.saturating_sub(1)).collect();
+            line.push_str(cut.trim_end());
+            line.push('…');
+        }
         line.push_str("  ");
-        line.push_str(&duration(e.elapsed.as_secs_f64().floor()));
-        line
+        line.push_str(&elapsed);
+        // Server and job alone may not fit a very narrow terminal: cut, never wrap.
+        line.chars().take(max).collect()
     }
 
     pub fn event(&mut self, e: &Event) {
@@ -86,7 +108,12 @@ impl<W: Write> ProgressLine<W> {
         if news {
             self.last_news = Some(key);
         }
-        let text = self.format(e);
+        // One column spare: a line that fills the terminal exactly wraps on some terminals.
+        let text = if self.tty {
+            self.format_within(e, self.width.saturating_sub(1))
+        } else {
+            self.format(e)
+        };
         if self.tty && news && is_outcome(e) {
             // A job's outcome stays on screen above the live line: the history of the night.
             let _ = writeln!(self.out, "\r\x1b[2K{text}");
@@ -95,9 +122,8 @@ impl<W: Write> ProgressLine<W> {
         } else if self.tty {
             let due = self.last_draw.is_none_or(|t| t.elapsed() >= REDRAW);
             if news || due {
-                let cut: String = text.chars().take(self.width.saturating_sub(1)).collect();
                 // \r and "erase line": the new text may be shorter than the old.
-                let _ = write!(self.out, "\r\x1b[2K{cut}");
+                let _ = write!(self.out, "\r\x1b[2K{text}");
                 let _ = self.out.flush();
                 self.last_draw = Some(Instant::now());
                 self.drawn = true;
@@ -120,6 +146,21 @@ impl<W: Write> ProgressLine<W> {
         self.finish();
         self.out
     }
+}
+
+/// The width of the terminal on stdout, if it is one. `COLUMNS` is a shell variable that is
+/// rarely exported, so ask the terminal itself.
+pub fn stdout_width() -> Option<usize> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ only writes a `winsize` into the struct we own; on a descriptor that is
+    // not a terminal it fails with ENOTTY and writes nothing.
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
+    (rc == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
 }
 
 /// The orchestrator's last event for a job is its outcome, as the report words it.
@@ -197,6 +238,20 @@ mod tests {
              \r\x1b[2Kweb-01  6600…00b2  processing  30s\
              \r\x1b[2K"
         );
+    }
+
+    #[test]
+    fn a_narrow_terminal_shortens_the_state_and_keeps_the_time() {
+        let mut p = ProgressLine::new(Vec::new(), true).with_width(40);
+        p.event(&ev(
+            Some("6600aa0000000000000000b1"),
+            "waiting for a foreign backup (group 6a005e07000000000000000a) to end",
+            90,
+        ));
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        let shown = text.trim_start_matches("\r\x1b[2K");
+        let shown = shown.trim_end_matches("\r\x1b[2K");
+        assert_eq!(shown, "web-01  6600…00b1  waiting for…  1m30s");
     }
 
     #[test]
