@@ -86,13 +86,14 @@ impl<W: Write> ProgressLine<W> {
             line.push_str(&job);
             line.push_str("  ");
         }
+        let state = shorten_ids(&e.state);
         let elapsed = duration(e.elapsed.as_secs_f64().floor());
         let fixed = line.chars().count() + 2 + elapsed.chars().count();
         let room = max.saturating_sub(fixed);
-        if e.state.chars().count() <= room {
-            line.push_str(&e.state);
+        if state.chars().count() <= room {
+            line.push_str(&state);
         } else {
-            let cut: String = e.state.chars().take(room.saturating_sub(1)).collect();
+            let cut: String = state.chars().take(room.saturating_sub(1)).collect();
             line.push_str(cut.trim_end());
             line.push('…');
         }
@@ -161,6 +162,23 @@ pub fn stdout_width() -> Option<usize> {
     // not a terminal it fails with ENOTTY and writes nothing.
     let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
     (rc == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
+/// `enabling destination 6a005e070000000000000001` → `enabling destination 6a00…0001`: the
+/// full id is in the report; the line needs room for the state.
+fn shorten_ids(state: &str) -> String {
+    state
+        .split(' ')
+        .map(|word| {
+            let id = word.trim_start_matches('(').trim_end_matches(')');
+            if id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                word.replace(id, &short_id(id))
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The orchestrator's last event for a job is its outcome, as the report words it.
@@ -245,13 +263,22 @@ mod tests {
         let mut p = ProgressLine::new(Vec::new(), true).with_width(40);
         p.event(&ev(
             Some("6600aa0000000000000000b1"),
-            "waiting for a foreign backup (group 6a005e07000000000000000a) to end",
+            "waiting for a foreign backup to end",
             90,
         ));
         let text = String::from_utf8(p.into_inner()).unwrap();
         let shown = text.trim_start_matches("\r\x1b[2K");
         let shown = shown.trim_end_matches("\r\x1b[2K");
         assert_eq!(shown, "web-01  6600…00b1  waiting for…  1m30s");
+    }
+
+    #[test]
+    fn object_ids_are_shortened() {
+        assert_eq!(
+            shorten_ids("waiting for a foreign backup (group 6a005e07000000000000000a) to end"),
+            "waiting for a foreign backup (group 6a00…000a) to end"
+        );
+        assert_eq!(shorten_ids("processing 42%"), "processing 42%");
     }
 
     #[test]
