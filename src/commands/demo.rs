@@ -301,8 +301,15 @@ impl Check {
     }
 }
 
-/// Checks what clap cannot: `--faults` needs room for its faults.
+/// Sizes within bounds, and room for `--faults`' faults.
 pub fn validate(args: DemoArgs) -> Result<(), String> {
+    // clap checks these for the CLI; library callers get the same rule.
+    if !(1..=MAX_SERVERS).contains(&args.servers) || !(1..=MAX_JOBS).contains(&args.jobs) {
+        return Err(format!(
+            "--servers must be 1-{MAX_SERVERS} and --jobs 1-{MAX_JOBS} (got --servers {} --jobs {})",
+            args.servers, args.jobs
+        ));
+    }
     if args.faults && (args.servers < FAULTS_MIN_SERVERS || args.jobs < FAULTS_MIN_JOBS) {
         return Err(format!(
             "--faults needs at least {FAULTS_MIN_SERVERS} servers and {FAULTS_MIN_JOBS} jobs per server (got --servers {} --jobs {})",
@@ -430,7 +437,13 @@ pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -
     let _ = writeln!(out);
     let _ = out.write_all(check.render().as_bytes());
     let _ = out.flush();
-    if check.ok() { exit } else { Exit::Critical }
+    if check.ok() {
+        exit
+    } else {
+        // Also on stderr: stdout may be a file nobody reads, and this is a bug in jbr.
+        eprint!("jbr demo: {}", check.render());
+        Exit::Critical
+    }
 }
 
 #[cfg(test)]
@@ -479,21 +492,20 @@ mod tests {
         assert!(!sc.state.jbr_disabled_destination("web-03", &dest3));
         let dest1 = sc.config.servers["web-01"].destination_id.clone().unwrap();
         assert!(sc.state.jbr_disabled_destination("web-01", &dest1));
-        assert!(
-            validate(DemoArgs {
-                servers: 2,
-                jobs: 2,
-                faults: true
-            })
-            .is_err()
-        );
-        assert!(
-            validate(DemoArgs {
-                servers: 1,
-                jobs: 1,
-                faults: false
-            })
-            .is_ok()
-        );
+    }
+
+    #[test]
+    fn sizes_are_checked_for_library_callers_too() {
+        let args = |servers, jobs, faults| DemoArgs {
+            servers,
+            jobs,
+            faults,
+        };
+        assert!(validate(args(1, 1, false)).is_ok());
+        assert!(validate(args(MAX_SERVERS, MAX_JOBS, true)).is_ok());
+        assert!(validate(args(0, 1, false)).is_err());
+        assert!(validate(args(1, MAX_JOBS + 1, false)).is_err());
+        let e = validate(args(2, 2, true)).unwrap_err();
+        assert!(e.starts_with("--faults needs at least 3 servers"), "{e}");
     }
 }
