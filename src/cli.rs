@@ -28,6 +28,41 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// See jbr work in seconds: the real `run` against built-in simulated servers.
+    ///
+    /// Runs the real orchestrator (the same lock, journal, state, plan, per-job lifecycle and
+    /// report as `jbr run`) against simulated JetBackup 5 servers inside this process, on a
+    /// simulated clock: a night of backups (30-second polls, jobs of minutes to an hour, a
+    /// 4-hour job_timeout) takes a few seconds. Needs no config file (-c is ignored), opens no
+    /// connection, and writes nothing outside a temporary directory it removes.
+    ///
+    /// Shows a live progress line (server, job, state, simulated time; plain lines when stdout
+    /// is not a terminal), then the report, then the simulator's own check from its timeline:
+    /// the most NAS writers at once (must be 1) and anything left enabled or running (must be
+    /// nothing). The orchestrator's own log goes to stderr only with -v. Ctrl-C cancels it as it
+    /// would a real run: the running job is aborted and everything jbr enabled is disabled.
+    ///
+    /// --faults mixes in a failed job, a hang that jbr aborts at job_timeout, flaky polls
+    /// (garbage, success 0, a stall), a server whose own scheduler is already writing to the NAS
+    /// at start (jbr waits for it), and a destination disabled by someone else (that server is
+    /// skipped).
+    ///
+    /// Exit status: the run's own (0 all completed; 1 with --faults, since jobs fail); 2 for a
+    /// usage error; 4 when the simulator check fails (a bug in jbr).
+    Demo {
+        /// Simulated servers (1-100).
+        #[arg(long, default_value_t = 3, value_name = "N",
+              value_parser = clap::value_parser!(u16).range(1..=crate::commands::demo::MAX_SERVERS as i64))]
+        servers: u16,
+        /// Jobs per server (1-20).
+        #[arg(long, default_value_t = 2, value_name = "N",
+              value_parser = clap::value_parser!(u16).range(1..=crate::commands::demo::MAX_JOBS as i64))]
+        jobs: u16,
+        /// Mix in faults (needs at least 3 servers and 2 jobs per server).
+        #[arg(long)]
+        faults: bool,
+    },
+
     /// Check the config offline and report every problem with its JSON path.
     ///
     /// Reads the config, applies every default and reports all problems in one pass, one line
@@ -83,29 +118,6 @@ pub enum Command {
         json: bool,
     },
 
-    /// Run the real orchestrator against built-in simulated servers: no config, no network,
-    /// a night of backups in seconds.
-    ///
-    /// Uses tokio's paused clock, so simulated hours pass instantly. Prints a live progress
-    /// line, the report `run` would print, and the simulator's own check: how many servers ever
-    /// wrote to the NAS at once (always 1) and anything left enabled (always none).
-    /// `--faults` mixes in a failed job, a hang that gets aborted at its timeout, garbage answers
-    /// to a few polls, a server busy with its own backup at start, and a destination disabled
-    /// by someone else (skipped). Exit status as for `run`.
-    Demo {
-        /// Simulated servers.
-        #[arg(long, default_value_t = 3, value_name = "N")]
-        servers: usize,
-        /// Jobs per server.
-        #[arg(long, default_value_t = 2, value_name = "N")]
-        jobs: usize,
-        /// Mix in the faults listed above.
-        #[arg(long)]
-        faults: bool,
-        /// Print the run record and the simulator's check as JSON.
-        #[arg(long)]
-        json: bool,
-    },
     /// Check that each server answers over SSH and that its destination and jobs exist.
     ///
     /// For each selected server: `echo jbr-ping` through SSH and the gate, `getDestination` for

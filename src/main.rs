@@ -24,15 +24,21 @@ fn main() -> ExitCode {
             return code.into();
         }
     };
-    let _log = match logging::init(logging::Settings {
-        verbose: cli.verbose,
-        // The demo shows its own progress line; its log events would only repeat it.
-        quiet: cli.quiet || (matches!(cli.command, Command::Demo { .. }) && cli.verbose == 0),
-    }) {
-        Ok(guard) => guard,
-        Err(e) => {
-            eprintln!("jbr: {e}");
-            return Exit::Usage.into();
+    // The demo's live view is its progress line and its report; the orchestrator's log on
+    // stderr would tear the line apart, so it shows only with -v.
+    let demo_quiet = matches!(cli.command, Command::Demo { .. }) && cli.verbose == 0;
+    let _log = if demo_quiet {
+        None
+    } else {
+        match logging::init(logging::Settings {
+            verbose: cli.verbose,
+            quiet: cli.quiet,
+        }) {
+            Ok(guard) => Some(guard),
+            Err(e) => {
+                eprintln!("jbr: {e}");
+                return Exit::Usage.into();
+            }
         }
     };
     // A bug must still end in one readable line and a contract exit code, not a backtrace dump.
@@ -80,17 +86,6 @@ fn run(cli: &Cli) -> Exit {
             };
             jbr::commands::run::main(&cli.config, &args)
         }
-        Command::Demo {
-            servers,
-            jobs,
-            faults,
-            json,
-        } => jbr::commands::demo::main(&jbr::commands::demo::DemoArgs {
-            servers: *servers,
-            jobs: *jobs,
-            faults: *faults,
-            json: *json,
-        }),
         Command::Test { server, json } => {
             jbr::commands::test::run(&cli.config, server.as_deref(), *json)
         }
@@ -100,6 +95,15 @@ fn run(cli: &Cli) -> Exit {
         Command::Destinations { server, json } => {
             jbr::commands::destinations::run(&cli.config, server.as_deref(), *json)
         }
+        Command::Demo {
+            servers,
+            jobs,
+            faults,
+        } => jbr::commands::demo::main(jbr::commands::demo::DemoArgs {
+            servers: usize::from(*servers),
+            jobs: usize::from(*jobs),
+            faults: *faults,
+        }),
         Command::List { json } => jbr::commands::list::run(&cli.config, *json),
         Command::Stop { server, group_id } => {
             jbr::commands::stop::run(&cli.config, server, group_id)

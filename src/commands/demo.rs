@@ -1,186 +1,342 @@
-//! `jbr demo`: the real orchestrator against built-in simulated servers, on tokio's paused,
-//! auto-advancing clock, so a night of backups takes seconds. No config, no network; the lock,
-//! journal and state files live in a private temporary directory that is removed afterwards.
+//! `jbr demo`: the real `jbr run` (lock, journal, state, plan, orchestrator, report) against
+//! built-in simulated servers, in-process, on tokio's paused and auto-advancing clock, so a
+//! night of backups takes seconds. Needs no config and no network; its lock, state and journal
+//! live in a private temp directory that is removed at the end.
 //!
-//! It prints a live progress line, the same report `run` prints, and the simulator's own
-//! verdict: how many servers ever wrote to the NAS at once, and anything left enabled.
+//! After the report it prints the simulator's own verdict, taken from the simulated servers'
+//! timeline and final state rather than from jbr's record: if jbr ever broke an invariant, the
+//! demo says so loudly and exits 4.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::api::Client;
 use crate::config::{Config, Job, JobType, Server};
 use crate::exit::Exit;
-use crate::journal::Journal;
-use crate::orchestrator::clock::Clock;
-use crate::orchestrator::context::RunOptions;
-use crate::orchestrator::plan::{self, Selection};
-use crate::orchestrator::progress::{Event, Progress};
-use crate::orchestrator::run::{self, Inputs};
-use crate::report::state::State;
+use crate::orchestrator::progress::Progress;
+use crate::report::state::{self, State};
 use crate::report::time::duration;
-use crate::report::{self};
-use crate::sim::{Fault, FaultKind, Outcome, SimWorld, When};
+use crate::sim::{Fault, FaultKind, Outcome, ServerBuilder, SimWorld, When};
 use crate::transport::simulated::SimTransport;
 
+use super::progress_line::ProgressLine;
+use super::run::{RunArgs, execute};
+
+/// `demo`'s flags, as typed.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoArgs {
     pub servers: usize,
     pub jobs: usize,
     pub faults: bool,
-    pub json: bool,
 }
 
-/// Simulated minutes of work per job: varied, so the report is not a column of equal numbers.
-fn job_minutes(server: usize, job: usize) -> f64 {
-    [42.0, 17.0, 65.0, 8.0, 30.0, 23.0][(server * 7 + job * 3) % 6]
+/// The upper bounds the CLI accepts (2000 jobs: about 8 s of CPU in a release build).
+pub const MAX_SERVERS: usize = 100;
+pub const MAX_JOBS: usize = 20;
+
+/// `--faults` puts one kind of trouble on each of the first three servers, and a failed and a
+/// hanging job on the first.
+pub const FAULTS_MIN_SERVERS: usize = 3;
+pub const FAULTS_MIN_JOBS: usize = 2;
+
+/// Realistic settings: what a production config would say. The clock is simulated, so they cost
+/// no wall time.
+const POLL_INTERVAL: f64 = 30.0;
+const STARTUP_TIMEOUT: f64 = 120.0;
+const JOB_TIMEOUT: f64 = 4.0 * 3600.0;
+const STOP_TIMEOUT: f64 = 300.0;
+const STOP_POLL_INTERVAL: f64 = 10.0;
+const CALL_TIMEOUT: f64 = 60.0;
+const RETRY_BACKOFF: f64 = 5.0;
+/// Seconds the simulated JetBackup takes to turn a queued group into a running one.
+pub const STARTUP_DELAY: f64 = 8.0;
+/// Seconds a simulated stop takes to land.
+const ABORT_DELAY: f64 = 20.0;
+/// Longer than `CALL_TIMEOUT`: the stalled poll times out and is retried.
+const STALL: f64 = 90.0;
+
+/// Job names and typical minutes per run, cycled for servers with many jobs.
+const JOBS: &[(&str, JobType, f64)] = &[
+    ("accounts", JobType::Accounts, 47.0),
+    ("databases", JobType::Database, 12.0),
+    ("directories", JobType::Directories, 26.0),
+    ("mail", JobType::Accounts, 35.0),
+    ("config", JobType::Other, 4.0),
+];
+
+/// What the demo runs: the simulated servers, the config jbr gets, and the state file as a
+/// previous night would have left it.
+pub struct Scenario {
+    pub world: SimWorld,
+    pub config: Config,
+    pub state: State,
+    /// One line per fault mixed in, printed before the run.
+    pub faults: Vec<String>,
 }
 
-fn server_name(i: usize) -> String {
-    format!("web-{:02}", i + 1)
+fn server_name(i: usize, count: usize) -> String {
+    let width = count.to_string().len().max(2);
+    format!("web-{:0width$}", i + 1)
 }
 
-const LABELS: [&str; 4] = ["accounts", "databases", "directories", "mail"];
+fn job_name(j: usize) -> String {
+    let (name, _, _) = JOBS[j % JOBS.len()];
+    if j < JOBS.len() {
+        name.to_string()
+    } else {
+        format!("{name}-{}", j / JOBS.len() + 1)
+    }
+}
 
-/// The simulated fleet. With `faults`: web-01's second job fails, web-02's first job hangs (and
-/// is aborted at its timeout), web-01 answers garbage to a few polls, web-02 is busy with a
-/// backup of its own at start, and the last server's destination was disabled by someone else.
-fn world(args: &DemoArgs) -> SimWorld {
-    let mut b = SimWorld::builder();
+/// Minutes vary by server so the report does not look copy-pasted, deterministically (the
+/// demo is the same every time).
+fn job_secs(s: usize, j: usize) -> f64 {
+    let (_, _, minutes) = JOBS[j % JOBS.len()];
+    let spread = 0.7 + 0.15 * ((s * 7 + j * 3) % 5) as f64;
+    (minutes * spread * 60.0).round()
+}
+
+/// Builds the scenario. Must run inside the (paused) runtime: the simulator's clock starts
+/// when it is built.
+pub fn scenario(args: DemoArgs, dir: &Path) -> Scenario {
+    let mut faults = Vec::new();
+    let mut builder = SimWorld::builder();
     for s in 0..args.servers {
-        let faults = args.faults;
-        b = b.server(&server_name(s), |mut sb| {
-            sb = if faults && s == 1 {
-                // Busy at start: its own scheduler runs an unconfigured job to the NAS.
-                sb.destination_enabled("nas")
-                    .job_with("nightly-local", 20.0 * 60.0, |j| j.enabled())
+        let name = server_name(s, args.servers);
+        let faulty = |k: usize| args.faults && s == k;
+        let mut notes = Vec::new();
+        builder = builder.server(&name, |mut b: ServerBuilder| {
+            b = b.startup_delay(STARTUP_DELAY).abort_delay(ABORT_DELAY);
+            // Server 2 with --faults: someone left the destination and its first job enabled,
+            // and the server's own scheduler has started that job (see `tick` below).
+            b = if faulty(1) {
+                b.destination_enabled("nas")
             } else {
-                sb.destination("nas")
+                b.destination("nas")
             };
             for j in 0..args.jobs {
-                let label = LABELS[j % LABELS.len()];
-                let minutes = job_minutes(s, j);
-                sb = sb.job_with(label, minutes * 60.0, |job| match (faults, s, j) {
-                    (true, 0, 1) => job.outcome(Outcome::Failed),
-                    (true, 1, 0) => job.outcome(Outcome::Hang),
-                    _ => job,
+                let secs = job_secs(s, j);
+                b = b.job_with(&job_name(j), secs, |jb| match (faulty(0), faulty(1), j) {
+                    (true, _, 0) => jb.outcome(Outcome::Failed),
+                    (true, _, 1) => jb.outcome(Outcome::Hang),
+                    (_, true, 0) => jb.enabled(),
+                    _ => jb,
                 });
             }
-            if faults && s == 0 {
-                sb = sb.fault(Fault::on(
-                    "getQueueGroup",
-                    When::Calls(3, 5),
-                    FaultKind::Garbage,
+            if faulty(0) {
+                b = b
+                    .fault(Fault::on(
+                        "getQueueGroup",
+                        When::Calls(3, 4),
+                        FaultKind::Garbage,
+                    ))
+                    .fault(Fault::on(
+                        "getQueueGroup",
+                        When::Call(6),
+                        FaultKind::Refuse("queue database is locked".into()),
+                    ))
+                    .fault(Fault::on(
+                        "getQueueGroup",
+                        When::Call(9),
+                        FaultKind::Stall(STALL),
+                    ));
+                notes.push(format!(
+                    "{name}: job {} fails; job {} hangs until job_timeout ({}), then jbr aborts it and confirms the stop",
+                    job_name(0),
+                    job_name(1),
+                    duration(JOB_TIMEOUT)
+                ));
+                notes.push(format!(
+                    "{name}: flaky polls: two garbage answers, one success 0, one {} stall",
+                    duration(STALL)
                 ));
             }
-            sb.startup_delay(45.0).abort_delay(20.0)
-        });
-    }
-    let world = b.build();
-    if args.faults && args.servers > 1 {
-        let busy = server_name(1);
-        world.tick(&busy);
-        // Its owner disables the job again; the run it started keeps writing to the NAS.
-        world.with_server(&busy, |s| {
-            for j in s.jobs.iter_mut().filter(|j| j.name == "nightly-local") {
-                j.disabled = true;
+            if faulty(1) {
+                notes.push(format!(
+                    "{name}: busy at start: its own scheduler is already running job {} to the NAS",
+                    job_name(0)
+                ));
             }
+            if faulty(2) {
+                notes.push(format!(
+                    "{name}: its NAS destination was disabled by someone else (not by jbr)"
+                ));
+            }
+            b
         });
+        faults.extend(notes);
     }
-    world
-}
+    let world = builder.build();
+    if args.faults {
+        world.tick(&server_name(1, args.servers));
+    }
 
-fn config(world: &SimWorld, args: &DemoArgs, dir: &std::path::Path) -> Config {
-    let mut c = Config {
+    let mut config = Config {
         path: PathBuf::from("(built-in demo)"),
         ..Config::default()
     };
+    let o = &mut config.orchestrator;
+    o.poll_interval = Duration::from_secs_f64(POLL_INTERVAL);
+    o.startup_timeout = Duration::from_secs_f64(STARTUP_TIMEOUT);
+    o.job_timeout = Duration::from_secs_f64(JOB_TIMEOUT);
+    o.stop_timeout = Duration::from_secs_f64(STOP_TIMEOUT);
+    o.stop_poll_interval = Duration::from_secs_f64(STOP_POLL_INTERVAL);
+    o.call_timeout = Duration::from_secs_f64(CALL_TIMEOUT);
+    o.retry_backoff = Duration::from_secs_f64(RETRY_BACKOFF);
+    o.lock_file = dir.join("jbr.lock");
+    o.log_file = dir.join("jbr.log");
+    o.state_file = dir.join("last-run.json");
+    o.journal_file = dir.join("last-run.json.journal");
+
+    let mut state = State::default();
     for s in 0..args.servers {
-        let name = server_name(s);
-        c.servers.insert(
+        let name = server_name(s, args.servers);
+        let dest = world.id(&name, "nas");
+        // Last night jbr closed every window itself, except where someone else disabled it.
+        if !(args.faults && s == 2) {
+            state.note_destination(&name, &dest, true);
+        }
+        config.servers.insert(
             name.clone(),
             Server {
                 name: name.clone(),
-                host: "127.0.0.1".into(),
-                port: 51514,
+                host: format!("{name}.simulated"),
+                port: 22,
                 user: "root".into(),
                 ssh_key: None,
-                ssh_timeout: Duration::from_secs(30),
-                destination_id: Some(world.id(&name, "nas")),
+                ssh_timeout: Duration::from_secs(10),
+                destination_id: Some(dest),
                 known_hosts: None,
                 local_command: None,
             },
         );
         for j in 0..args.jobs {
-            let label = LABELS[j % LABELS.len()];
-            c.jobs.push(Job {
-                job_id: world.id(&name, label),
+            let label = job_name(j);
+            config.jobs.push(Job {
+                job_id: world.id(&name, &label),
                 server: name.clone(),
-                label: label.to_string(),
-                kind: JobType::Accounts,
-                priority: (args.jobs - j) as i64,
-                // The hang is aborted after two hours rather than the default eight.
-                timeout: Some(Duration::from_secs(2 * 3600)),
+                kind: JOBS[j % JOBS.len()].1,
+                label,
+                priority: 0,
+                timeout: None,
                 enabled: true,
             });
         }
     }
-    let o = &mut c.orchestrator;
-    o.lock_file = dir.join("jbr.lock");
-    o.state_file = dir.join("last-run.json");
-    o.journal_file = dir.join("last-run.json.journal");
-    o.log_file = dir.join("jbr.log");
-    c
+    Scenario {
+        world,
+        config,
+        state,
+        faults,
+    }
 }
 
-/// What jbr's state file would say after earlier nights: jbr itself disabled these destinations
-/// (all but the last one with `faults`: that one someone else disabled).
-fn earlier_state(c: &Config, args: &DemoArgs) -> State {
-    let mut state = State::default();
-    for (i, (name, s)) in c.servers.iter().enumerate() {
-        let foreign = args.faults && args.servers > 2 && i + 1 == args.servers;
-        if let (Some(dest), false) = (&s.destination_id, foreign) {
-            state.note_destination(name, dest, true);
+/// A private directory for the run's lock, state and journal, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn create() -> std::io::Result<TempDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("jbr-demo-{}-{nanos}", std::process::id()));
+        // create_dir, not create_dir_all: fails rather than reuse a directory someone made.
+        std::fs::create_dir(&path)?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The simulator's verdict, from its own timeline and final state.
+pub struct Check {
+    pub max_writers: usize,
+    pub left_enabled: Vec<String>,
+    pub still_running: Vec<String>,
+}
+
+impl Check {
+    pub fn of(world: &SimWorld) -> Check {
+        let f = world.final_state();
+        Check {
+            max_writers: world.max_concurrent_writers(),
+            left_enabled: f.enabled,
+            still_running: f.running,
         }
     }
-    state
+
+    pub fn ok(&self) -> bool {
+        self.max_writers <= 1 && self.left_enabled.is_empty() && self.still_running.is_empty()
+    }
+
+    pub fn render(&self) -> String {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "nothing".to_string()
+            } else {
+                v.join("; ")
+            }
+        };
+        let line = format!(
+            "max concurrent NAS writers: {}; left enabled: {}; still running: {}",
+            self.max_writers,
+            list(&self.left_enabled),
+            list(&self.still_running)
+        );
+        if self.ok() {
+            format!("simulator check: {line}\n")
+        } else {
+            format!(
+                "simulator check FAILED: {line}\n\
+                 !!! jbr broke an invariant (one NAS writer, nothing left enabled): this is a bug, please report it\n"
+            )
+        }
+    }
 }
 
-fn render_event(e: &Event, labels: &BTreeMap<String, String>) -> String {
-    format!(
-        "[{}] {}{} ({})",
-        e.server,
-        e.job
-            .as_deref()
-            .map(|j| match labels.get(j) {
-                Some(label) => format!("{label}: "),
-                None => format!("{}: ", report::text::short_id(j)),
-            })
-            .unwrap_or_default(),
-        e.state,
-        duration(e.elapsed.as_secs_f64().round())
-    )
+/// Sizes within bounds, and room for `--faults`' faults.
+pub fn validate(args: DemoArgs) -> Result<(), String> {
+    // clap checks these for the CLI; library callers get the same rule.
+    if !(1..=MAX_SERVERS).contains(&args.servers) || !(1..=MAX_JOBS).contains(&args.jobs) {
+        return Err(format!(
+            "--servers must be 1-{MAX_SERVERS} and --jobs 1-{MAX_JOBS} (got --servers {} --jobs {})",
+            args.servers, args.jobs
+        ));
+    }
+    if args.faults && (args.servers < FAULTS_MIN_SERVERS || args.jobs < FAULTS_MIN_JOBS) {
+        return Err(format!(
+            "--faults needs at least {FAULTS_MIN_SERVERS} servers and {FAULTS_MIN_JOBS} jobs per server (got --servers {} --jobs {})",
+            args.servers, args.jobs
+        ));
+    }
+    Ok(())
 }
 
-pub fn main(args: &DemoArgs) -> Exit {
-    if args.servers == 0 || args.jobs == 0 || args.servers > 99 || args.jobs > 50 {
-        eprintln!("jbr: demo: --servers must be 1..=99 and --jobs 1..=50");
+/// `jbr demo` from the command line.
+pub fn main(args: DemoArgs) -> Exit {
+    if let Err(e) = validate(args) {
+        eprintln!("jbr demo: {e}");
         return Exit::Usage;
     }
-    let dir = std::env::temp_dir().join(format!("jbr-demo-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("jbr: demo: {}: {e}", dir.display());
-        return Exit::Usage;
-    }
-    let exit = run_demo(args, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    exit
-}
-
-fn run_demo(args: &DemoArgs, dir: &std::path::Path) -> Exit {
-    // Paused clock: whenever every task waits on a timer, tokio jumps to the next deadline.
+    let dir = match TempDir::create() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "jbr demo: cannot create a temporary directory in {}: {e}",
+                std::env::temp_dir().display()
+            );
+            return Exit::Usage;
+        }
+    };
+    // Paused: whenever every task waits on a timer, tokio jumps to the next one, so the
+    // orchestrator's 30-second polls cost no wall time.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -188,111 +344,168 @@ fn run_demo(args: &DemoArgs, dir: &std::path::Path) -> Exit {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("jbr: cannot start the async runtime: {e}");
+            eprintln!("jbr demo: cannot start the async runtime: {e}");
             return Exit::Usage;
         }
     };
-    runtime.block_on(async {
-        let world = world(args);
-        let c = config(&world, args, dir);
-        let mut state = earlier_state(&c, args);
-        let plan = match plan::build(&c, &Selection::default()) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("jbr: demo: {e}");
-                return Exit::Usage;
-            }
-        };
-        let clients: BTreeMap<String, Client<SimTransport>> = c
-            .servers
-            .keys()
-            .map(|n| (n.clone(), Client::new(world.transport(n))))
-            .collect();
-        let mut journal = match Journal::open(&c.orchestrator.journal_file, "demo") {
-            Ok(j) => j,
-            Err(e) => {
-                eprintln!("jbr: demo: {e}");
-                return Exit::Usage;
-            }
-        };
-        let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-        let tty = std::io::stdout().is_terminal();
-        let labels: BTreeMap<String, String> = c
-            .jobs
-            .iter()
-            .map(|j| (j.job_id.clone(), j.label.clone()))
-            .collect();
-        let printer = tokio::spawn(async move {
-            let mut out = std::io::stdout();
-            let mut width: usize = 0;
-            while let Some(e) = rx.recv().await {
-                let line = render_event(&e, &labels);
-                if tty {
-                    // One live line, rewritten in place.
-                    let pad = width.saturating_sub(line.chars().count());
-                    let _ = write!(out, "\r{line}{}", " ".repeat(pad));
-                    width = line.chars().count();
-                } else if e.change {
-                    // Not a terminal: one plain line per new state, no poll noise.
-                    let _ = writeln!(out, "{line}");
-                }
-                let _ = out.flush();
-            }
-            if tty {
-                let _ = writeln!(out, "\r{}\r", " ".repeat(width));
-            }
-        });
-        let record = run::run(Inputs {
-            config: &c,
-            plan: &plan,
-            clients: &clients,
-            journal: &mut journal,
-            state: &mut state,
-            options: RunOptions::default(),
-            cancel,
-            // --json: stdout carries one JSON document and nothing else.
-            progress: if args.json {
-                // Dropping the sender ends the printer task at once.
-                drop(tx);
-                Progress::none()
-            } else {
-                Progress::new(tx)
-            },
-            clock: Clock::start(),
-        })
-        .await;
-        let _ = printer.await;
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let exit = runtime.block_on(demo(args, &dir.0, stdout, tty));
+    drop(dir);
+    exit
+}
 
-        let fin = world.final_state();
-        let mut out = std::io::stdout();
-        if args.json {
-            let v = serde_json::json!({
-                "record": record,
-                "simulator": {
-                    "max_concurrent_nas_writers": world.max_concurrent_writers(),
-                    "left_enabled": fin.enabled,
-                    "still_running": fin.running,
-                },
-            });
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        } else {
-            let _ = writeln!(out, "\n{}", report::text::render(&record));
-            let list = |v: &[String]| {
-                if v.is_empty() {
-                    "none".to_string()
-                } else {
-                    v.join("; ")
-                }
-            };
-            let _ = writeln!(
-                out,
-                "simulator check: max concurrent NAS writers: {}; left enabled: {}; still running: {}",
-                world.max_concurrent_writers(),
-                list(&fin.enabled),
-                list(&fin.running)
-            );
+/// The demo, writing everything to `out`. `tty`: a rewritten progress line instead of lines.
+pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -> Exit {
+    let wall = std::time::Instant::now();
+    let sc = scenario(args, dir);
+    let _ = writeln!(
+        out,
+        "jbr demo: the real `jbr run` against {} simulated server(s) × {} job(s), on a simulated clock \
+         (polls every {}, job_timeout {}); no config, no network.",
+        args.servers,
+        args.jobs,
+        duration(POLL_INTERVAL),
+        duration(JOB_TIMEOUT)
+    );
+    if !sc.faults.is_empty() {
+        let _ = writeln!(out, "faults mixed in:");
+        for f in &sc.faults {
+            let _ = writeln!(out, "  - {f}");
         }
-        record.exit()
-    })
+    }
+    let _ = writeln!(out);
+
+    if let Err(e) = state::save(&sc.config.orchestrator.state_file, &sc.state) {
+        let _ = writeln!(out, "jbr demo: {e}");
+        return Exit::Usage;
+    }
+    let clients: BTreeMap<String, Client<SimTransport>> = sc
+        .config
+        .servers
+        .keys()
+        .map(|n| (n.clone(), Client::new(sc.world.transport(n))))
+        .collect();
+
+    let mut line = ProgressLine::new(out, tty);
+    if let Some(width) = tty.then(super::progress_line::stdout_width).flatten() {
+        line = line.with_width(width);
+    }
+    for j in &sc.config.jobs {
+        line.label(&j.server, &j.job_id, &j.label);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // Ctrl-C or SIGTERM: the orchestrator aborts the running job and closes the window, as in
+    // a real run; then the temp dir is removed as usual.
+    let (_never, quiet) = tokio::sync::watch::channel(false);
+    let cancel = super::run::cancel_on_signals().unwrap_or(quiet);
+    let sim_start = tokio::time::Instant::now();
+    let (mut report, mut problems) = (Vec::new(), Vec::new());
+    let run = async {
+        let exit = execute(
+            &sc.config,
+            &RunArgs::default(),
+            &clients,
+            cancel,
+            Progress::new(tx),
+            &mut report,
+            &mut problems,
+        )
+        .await;
+        (exit, sim_start.elapsed())
+    };
+    // The run drops its `Progress` when it returns, which ends the renderer.
+    let render = async {
+        while let Some(e) = rx.recv().await {
+            line.event(&e);
+        }
+    };
+    let ((exit, simulated), ()) = tokio::join!(run, render);
+    let mut out = line.into_inner();
+
+    let _ = writeln!(
+        out,
+        "simulated {} of backups in {:.2} s of wall time\n",
+        duration(simulated.as_secs_f64()),
+        wall.elapsed().as_secs_f64()
+    );
+    let _ = out.write_all(&report);
+    if !problems.is_empty() {
+        let _ = std::io::stderr().write_all(&problems);
+    }
+    let check = Check::of(&sc.world);
+    let _ = writeln!(out);
+    let _ = out.write_all(check.render().as_bytes());
+    let _ = out.flush();
+    if check.ok() {
+        exit
+    } else {
+        // Also on stderr: stdout may be a file nobody reads, and this is a bug in jbr.
+        eprint!("jbr demo: {}", check.render());
+        Exit::Critical
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_check_fails_loudly_on_what_the_simulator_sees() {
+        // Someone else left a destination enabled: the simulator reports it, whatever jbr says.
+        let world = SimWorld::builder()
+            .server("web-01", |s| s.destination_enabled("nas").job("a", 10.0))
+            .build();
+        let check = Check::of(&world);
+        assert!(!check.ok());
+        let text = check.render();
+        assert!(text.starts_with("simulator check FAILED: max concurrent NAS writers: 0; left enabled: web-01: destination nas ("), "{text}");
+        assert!(text.contains("jbr broke an invariant"), "{text}");
+
+        let clean = SimWorld::builder()
+            .server("web-01", |s| s.destination("nas").job("a", 10.0))
+            .build();
+        assert_eq!(
+            Check::of(&clean).render(),
+            "simulator check: max concurrent NAS writers: 0; left enabled: nothing; still running: nothing\n"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_scenario_puts_each_fault_where_the_report_expects_it() {
+        let dir = std::env::temp_dir();
+        let sc = scenario(
+            DemoArgs {
+                servers: 3,
+                jobs: 2,
+                faults: true,
+            },
+            &dir,
+        );
+        assert_eq!(sc.faults.len(), 4, "{:?}", sc.faults);
+        // web-02 is busy: one group, started by its own scheduler, queued or already writing.
+        let running = sc.world.final_state().running;
+        assert_eq!(running.len(), 1, "{running:?}");
+        assert!(running[0].starts_with("web-02: group "), "{running:?}");
+        // web-03's destination is not one jbr disabled: the run must skip it.
+        let dest3 = sc.config.servers["web-03"].destination_id.clone().unwrap();
+        assert!(!sc.state.jbr_disabled_destination("web-03", &dest3));
+        let dest1 = sc.config.servers["web-01"].destination_id.clone().unwrap();
+        assert!(sc.state.jbr_disabled_destination("web-01", &dest1));
+    }
+
+    #[test]
+    fn sizes_are_checked_for_library_callers_too() {
+        let args = |servers, jobs, faults| DemoArgs {
+            servers,
+            jobs,
+            faults,
+        };
+        assert!(validate(args(1, 1, false)).is_ok());
+        assert!(validate(args(MAX_SERVERS, MAX_JOBS, true)).is_ok());
+        assert!(validate(args(0, 1, false)).is_err());
+        assert!(validate(args(1, MAX_JOBS + 1, false)).is_err());
+        let e = validate(args(2, 2, true)).unwrap_err();
+        assert!(e.starts_with("--faults needs at least 3 servers"), "{e}");
+    }
 }

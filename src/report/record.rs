@@ -30,6 +30,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, for renderers that recognise one by its text.
+    pub const ALL: [Outcome; 10] = [
+        Outcome::Completed,
+        Outcome::Warnings,
+        Outcome::Partial,
+        Outcome::Failed,
+        Outcome::TimedOutAborted,
+        Outcome::TimedOutNotStopped,
+        Outcome::NotStarted,
+        Outcome::Skipped,
+        Outcome::DisabledInConfig,
+        Outcome::MissingOnServer,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Completed => "completed",
@@ -264,5 +278,33 @@ impl RunRecord {
         .map(|o| (o, self.jobs.iter().filter(|j| j.outcome == o).count()))
         .filter(|(_, n)| *n > 0)
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    /// Exhaustive on purpose: a new variant fails to compile here until it is placed in `ALL`.
+    fn position(o: Outcome) -> usize {
+        match o {
+            Outcome::Completed => 0,
+            Outcome::Warnings => 1,
+            Outcome::Partial => 2,
+            Outcome::Failed => 3,
+            Outcome::TimedOutAborted => 4,
+            Outcome::TimedOutNotStopped => 5,
+            Outcome::NotStarted => 6,
+            Outcome::Skipped => 7,
+            Outcome::DisabledInConfig => 8,
+            Outcome::MissingOnServer => 9,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_outcome_once() {
+        for (i, o) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(position(*o), i, "{o:?}");
+        }
     }
 }
