@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use jbr::sim::{SimWorld, World};
 
@@ -12,19 +13,24 @@ fn jbr_sim() -> &'static str {
 }
 
 fn world() -> World {
+    world_with("accounts", 1.5)
+}
+
+fn world_with(first: &str, secs: f64) -> World {
     SimWorld::builder()
         .server("web-01", |s| {
-            s.destination("nas")
-                .job("accounts", 1.5)
-                .job("databases", 0.5)
+            s.destination("nas").job(first, secs).job("databases", 0.5)
         })
         .build_state()
 }
 
 /// The sim state and a config whose only server is `jbr-sim` (`local_command`) in `dir`.
 fn lab(dir: &Path) -> PathBuf {
+    lab_of(dir, world())
+}
+
+fn lab_of(dir: &Path, world: World) -> PathBuf {
     let state = dir.join("sim.json");
-    let world = world();
     std::fs::write(&state, serde_json::to_vec(&world).unwrap()).unwrap();
     let mut servers = serde_json::Map::new();
     let mut jobs = Vec::new();
@@ -156,4 +162,93 @@ fn without_a_terminal_stderr_keeps_the_plain_log_lines() {
             .all(|l| l.contains(" INFO ") || l.contains(" WARN ")),
         "{stderr}"
     );
+}
+
+fn skip_without_script() -> bool {
+    let missing = Command::new("script").arg("--version").output().is_err();
+    if missing {
+        eprintln!("skipped: no `script` (util-linux) to provide a terminal");
+    }
+    missing
+}
+
+/// The simulator shows a run writing to the NAS.
+fn writing(state: &Path) -> bool {
+    let out = Command::new(jbr_sim())
+        .arg("--dump")
+        .env("JBR_SIM_STATE", state)
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    d["timeline"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|w| w["end"].is_null()))
+}
+
+#[test]
+fn a_warning_at_a_terminal_erases_the_live_line_instead_of_gluing_to_it() {
+    if skip_without_script() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let config = lab_of(tmp.path(), world_with("accounts", 20.0));
+    // A shell on the terminal starts jbr and tells us its pid, so the test can SIGTERM it
+    // (systemd's stop) while the live line shows the job processing.
+    let pid_file = tmp.path().join("jbr.pid");
+    let sh = tmp.path().join("run.sh");
+    std::fs::write(
+        &sh,
+        "\"$JBR\" -c \"$CONFIG\" run --force-activate &\necho $! > \"$PID_FILE\"\nwait $!\n",
+    )
+    .unwrap();
+    let child = Command::new("timeout")
+        .args(["60", "script", "-qec"])
+        .arg(format!("sh {}", sh.display()))
+        .arg("/dev/null")
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm")
+        .env("JBR", jbr())
+        .env("CONFIG", &config)
+        .env("PID_FILE", &pid_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !writing(&tmp.path().join("sim.json")) {
+        assert!(Instant::now() < deadline, "the job never started writing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A poll or two after it started, so the line shows "processing".
+    std::thread::sleep(Duration::from_millis(1200));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kill(2) on the jbr our shell started; no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let r = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{r:?}");
+
+    let before = r.find("signal received").expect("the warning");
+    assert!(
+        r[..before].contains("web-01  accounts  processing"),
+        "{r:?}"
+    );
+    // What the terminal shows on the warning's row: the warning alone, not the live line with
+    // the warning glued to its end.
+    let row = r[..before].rsplit("\r\n").next().unwrap_or("");
+    let shown = row.rsplit("\r\x1b[2K").next().unwrap_or("");
+    assert!(shown.contains("WARN"), "{shown:?} in {r:?}");
+    assert!(!shown.contains("processing"), "{shown:?} in {r:?}");
+    // The run still cleans up and reports below.
+    let report = &r[r.find("jbr run ").expect("the report")..];
+    assert!(
+        report.lines().next().unwrap().contains("— CANCELLED"),
+        "{r:?}"
+    );
+    assert!(report.ends_with("\nexit 1\r\n"), "{r:?}");
 }

@@ -222,8 +222,10 @@ pub fn main(config_path: &std::path::Path, args: &RunArgs, live_line: bool) -> E
             let run = execute(
                 &config, args, &clients, cancel, progress, &mut out, &mut err,
             );
+            crate::logging::clear_live_line_first(true);
             // The run drops its `Progress` when it returns, which ends the renderer.
             let (exit, ()) = tokio::join!(run, live.render());
+            crate::logging::clear_live_line_first(false);
             exit
         } else {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
