@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tracing_subscriber::fmt::MakeWriter;
@@ -73,7 +74,7 @@ pub fn init(settings: Settings) -> Result<LogGuard, LogError> {
     };
 
     let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(io::stderr)
+        .with_writer(StderrSink)
         .with_target(false)
         // Colour codes in journald or a log file are noise.
         .with_ansi(io::stderr().is_terminal());
@@ -114,6 +115,43 @@ pub fn attach_file(path: &Path, max_bytes: u64, backup_count: u32) -> Result<(),
 /// `attach_file` with the config's `log_file`, `log_max_bytes`, `log_backup_count`.
 pub fn attach_config(o: &Orchestrator) -> Result<(), LogError> {
     attach_file(&o.log_file, o.log_max_bytes, o.log_backup_count)
+}
+
+/// While `jbr run` draws its live line on stderr, each stderr event first erases it, so a
+/// warning (a retry, a signal) is never glued to the line's end; the line is redrawn at its next
+/// event. Off: stderr gets exactly the formatted events.
+pub fn clear_live_line_first(on: bool) {
+    CLEAR_LIVE_LINE.store(on, Ordering::Relaxed);
+}
+
+static CLEAR_LIVE_LINE: AtomicBool = AtomicBool::new(false);
+
+/// The stderr layer's writer: one per event, so the erase goes before the event, not before
+/// each piece of a partial write.
+struct StderrSink;
+
+impl<'a> MakeWriter<'a> for StderrSink {
+    type Writer = StderrEvent;
+    fn make_writer(&'a self) -> Self::Writer {
+        StderrEvent { first: true }
+    }
+}
+
+struct StderrEvent {
+    first: bool,
+}
+
+impl Write for StderrEvent {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut err = io::stderr().lock();
+        if std::mem::take(&mut self.first) && CLEAR_LIVE_LINE.load(Ordering::Relaxed) {
+            err.write_all(b"\r\x1b[2K")?;
+        }
+        err.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
 }
 
 static SINK: Mutex<Option<RotatingFile>> = Mutex::new(None);

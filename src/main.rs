@@ -27,12 +27,16 @@ fn main() -> ExitCode {
     // The demo's live view is its progress line and its report; the orchestrator's log on
     // stderr would tear the line apart, so it shows only with -v.
     let demo_quiet = matches!(cli.command, Command::Demo { .. }) && cli.verbose == 0;
+    // `run` at a terminal draws a live progress line on stderr; info lines there would tear it,
+    // so stderr gets warnings only (the log file keeps info, as with -q).
+    let live_line = matches!(cli.command, Command::Run { dry_run: false, .. })
+        && jbr::commands::live::wanted(cli.quiet, cli.verbose);
     let _log = if demo_quiet {
         None
     } else {
         match logging::init(logging::Settings {
             verbose: cli.verbose,
-            quiet: cli.quiet,
+            quiet: cli.quiet || live_line,
         }) {
             Ok(guard) => Some(guard),
             Err(e) => {
@@ -55,7 +59,7 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!("jbr: internal error (a bug, please report it): {what}{at}");
     }));
-    match panic::catch_unwind(AssertUnwindSafe(|| run(&cli))) {
+    match panic::catch_unwind(AssertUnwindSafe(|| run(&cli, live_line))) {
         Ok(exit) => exit.into(),
         // We cannot know how far a run got: exit 4 makes ops look at the servers, and the journal
         // undoes jbr's changes at the next start.
@@ -63,7 +67,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Exit {
+fn run(cli: &Cli, live_line: bool) -> Exit {
     match &cli.command {
         Command::Validate { json } => jbr::commands::validate::run(&cli.config, *json),
         Command::Run {
@@ -84,7 +88,7 @@ fn run(cli: &Cli) -> Exit {
                 abort_foreign: *abort_foreign,
                 json: *json,
             };
-            jbr::commands::run::main(&cli.config, &args)
+            jbr::commands::run::main(&cli.config, &args, live_line)
         }
         Command::Test { server, json } => {
             jbr::commands::test::run(&cli.config, server.as_deref(), *json)

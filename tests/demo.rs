@@ -134,6 +134,12 @@ fn faults_show_each_outcome_and_the_invariants_still_hold() {
     };
     // The failed job.
     assert!(row("web-01", "accounts").contains(" failed "), "{out}");
+    // Its destination was fine: the items must not read as if jbr had broken it.
+    assert!(
+        out.contains("      - account1: Backup failed: simulated failure (rsync exit 23)\n"),
+        "{out}"
+    );
+    assert!(!out.contains("destination is disabled"), "{out}");
     // The hang: aborted at job_timeout, and the stop confirmed before anything else started.
     assert!(
         row("web-01", "databases").contains(" timed out, aborted "),

@@ -251,4 +251,13 @@ async fn a_destination_disabled_while_pending_fails_the_run_without_writing() {
     assert_eq!(g.status.raw(), 102);
     assert!(g.started.is_none());
     assert!(world.timeline().is_empty());
+    // Only this failure blames the destination (a scripted job failure does not).
+    let items = c.list_queue_items(&g.id).await.unwrap();
+    assert!(!items.is_empty());
+    for i in items {
+        assert_eq!(
+            i.message,
+            "Backup failed: destination is disabled or unreachable"
+        );
+    }
 }

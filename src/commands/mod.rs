@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod destinations;
 pub mod list;
+pub mod live;
 pub mod progress_line;
 pub mod run;
 pub mod servers;

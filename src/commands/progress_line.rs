@@ -1,5 +1,5 @@
-//! The live progress line for `demo` (and later `run`): one rewritten line on a terminal, plain
-//! lines when stdout is a file or a pipe.
+//! The live progress line for `demo` (stdout) and `run` (stderr, see `live`): one rewritten line
+//! on a terminal, plain lines when the output is a file or a pipe.
 //!
 //! On a terminal every event may redraw the line (at most every `REDRAW` of wall time, except
 //! news, which always shows), and each job's outcome stays as a line of its own above it. Elsewhere only news is printed: a poll that only moved the
@@ -152,6 +152,15 @@ impl<W: Write> ProgressLine<W> {
 /// The width of the terminal on stdout, if it is one. `COLUMNS` is a shell variable that is
 /// rarely exported, so ask the terminal itself.
 pub fn stdout_width() -> Option<usize> {
+    terminal_width(libc::STDOUT_FILENO)
+}
+
+/// [`stdout_width`] for stderr, where `jbr run` draws its line.
+pub fn stderr_width() -> Option<usize> {
+    terminal_width(libc::STDERR_FILENO)
+}
+
+fn terminal_width(fd: libc::c_int) -> Option<usize> {
     let mut size = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -160,7 +169,7 @@ pub fn stdout_width() -> Option<usize> {
     };
     // SAFETY: TIOCGWINSZ only writes a `winsize` into the struct we own; on a descriptor that is
     // not a terminal it fails with ENOTTY and writes nothing.
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) };
     (rc == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
 }
 

@@ -168,8 +168,10 @@ pub fn cancel_on_signals() -> std::io::Result<watch::Receiver<bool>> {
 
 /// `jbr run` from the command line: load the config (errors → exit 2, nothing touched), one
 /// client per configured server, then `execute` on a single-threaded runtime. Progress goes to
-/// stderr and the log through `tracing`; the report goes to stdout.
-pub fn main(config_path: &std::path::Path, args: &RunArgs) -> Exit {
+/// stderr and the log through `tracing`; the report goes to stdout. `live_line` (see
+/// [`super::live::wanted`]): stderr is a watched terminal, so progress is also drawn there as
+/// one rewritten line; the caller has then set stderr's log to warnings.
+pub fn main(config_path: &std::path::Path, args: &RunArgs, live_line: bool) -> Exit {
     let config = match crate::config::load_for_run(config_path) {
         Ok(c) => c,
         Err(e) => {
@@ -177,6 +179,12 @@ pub fn main(config_path: &std::path::Path, args: &RunArgs) -> Exit {
             return e.exit();
         }
     };
+    // The contract's rotated log: the record ops read the next morning, and the only place a
+    // terminal run's info lines go while the live line is drawn. Without it the run still
+    // backs up (journald or the terminal has the warnings).
+    if let Err(e) = crate::logging::attach_config(&config.orchestrator) {
+        tracing::warn!("{e}; continuing without the log file");
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -207,17 +215,31 @@ pub fn main(config_path: &std::path::Path, args: &RunArgs) -> Exit {
                 return Exit::Usage;
             }
         };
-        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-        let exit = execute(
-            &config,
-            args,
-            &clients,
-            cancel,
-            Progress::none(),
-            &mut out,
-            &mut err,
-        )
-        .await;
+        let exit = if live_line {
+            let (live, progress) = super::live::Live::start(&config);
+            let mut out = live.writer(std::io::stdout(), true);
+            let mut err = live.writer(std::io::stderr(), false);
+            let run = execute(
+                &config, args, &clients, cancel, progress, &mut out, &mut err,
+            );
+            crate::logging::clear_live_line_first(true);
+            // The run drops its `Progress` when it returns, which ends the renderer.
+            let (exit, ()) = tokio::join!(run, live.render());
+            crate::logging::clear_live_line_first(false);
+            exit
+        } else {
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            execute(
+                &config,
+                args,
+                &clients,
+                cancel,
+                Progress::none(),
+                &mut out,
+                &mut err,
+            )
+            .await
+        };
         for c in clients.values() {
             c.transport().close().await;
         }

@@ -23,6 +23,18 @@ fn job_name(id: &str, label: &str) -> String {
     }
 }
 
+/// The end of the run for the headline: the time alone when it is the start's UTC day,
+/// otherwise with its date, so a night that crosses midnight (or an 8-hour job that does) is
+/// never read as ending before it started.
+fn headline_end(started: f64, ended: f64) -> String {
+    let day = |t: f64| (t.floor() as i64).div_euclid(86_400);
+    if day(started) == day(ended) {
+        clock_utc(ended)
+    } else {
+        iso_utc(ended)
+    }
+}
+
 pub fn render(record: &RunRecord) -> String {
     let mut out = String::new();
     let tally = record
@@ -36,7 +48,7 @@ pub fn render(record: &RunRecord) -> String {
         "jbr run {} from {} to {} ({}): {} job(s){}{}",
         record.run_id,
         iso_utc(record.started),
-        clock_utc(record.ended),
+        headline_end(record.started, record.ended),
         duration(record.ended - record.started),
         record.jobs.len(),
         if tally.is_empty() {
@@ -192,4 +204,37 @@ pub fn render(record: &RunRecord) -> String {
 
     let _ = writeln!(out, "\nexit {}", record.exit().code());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-22T22:20:46Z.
+    const EVENING: f64 = 1_795_386_046.0;
+
+    fn headline(started: f64, ended: f64) -> String {
+        let mut r = RunRecord::new("r1", started);
+        r.ended = ended;
+        render(&r).lines().next().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn the_headline_dates_an_end_on_another_utc_day() {
+        assert_eq!(iso_utc(EVENING), "2026-11-22T22:20:46Z");
+        // Same day: the time alone is enough.
+        assert_eq!(
+            headline(EVENING, EVENING + 3600.0),
+            "jbr run r1 from 2026-11-22T22:20:46Z to 23:20:46 (1h00m00s): 0 job(s)"
+        );
+        // Across midnight: the end says which day.
+        assert_eq!(
+            headline(EVENING, EVENING + 18.0 * 3600.0 + 600.0),
+            "jbr run r1 from 2026-11-22T22:20:46Z to 2026-11-23T16:30:46Z (18h10m00s): 0 job(s)"
+        );
+        // One second before and at midnight.
+        let midnight = 1_795_392_000.0;
+        assert!(headline(EVENING, midnight - 1.0).contains(" to 23:59:59 ("));
+        assert!(headline(EVENING, midnight).contains(" to 2026-11-23T00:00:00Z ("));
+    }
 }

@@ -156,13 +156,19 @@ pub(super) fn render_group(g: &Group) -> Value {
     })
 }
 
-pub(super) fn item_message(outcome: Option<Outcome>, status: i64) -> &'static str {
+/// `started`: the run began writing. A failure before that is the destination's (disabled at
+/// trigger or while pending); after it, the job's own scripted failure, which must not read as
+/// if jbr had broken the destination.
+pub(super) fn item_message(outcome: Option<Outcome>, started: bool, status: i64) -> &'static str {
     match outcome {
         None if status == 1 => "Waiting in queue",
         None => "Backup in progress",
         Some(Outcome::Completed | Outcome::Warnings) => "Backup completed successfully",
         Some(Outcome::Partial) => "Backup partially completed: 1 file could not be read",
-        Some(Outcome::Failed) => "Backup failed: destination is disabled or unreachable",
+        Some(Outcome::Failed) if !started => {
+            "Backup failed: destination is disabled or unreachable"
+        }
+        Some(Outcome::Failed) => "Backup failed: simulated failure (rsync exit 23)",
         Some(Outcome::Aborted | Outcome::Hang) => "Backup aborted",
     }
 }
@@ -177,7 +183,7 @@ pub(super) fn queue_items(g: &Group) -> Vec<Value> {
                 "_id": id, "owner": "6503d48bfc45b1addf0a9632", "owner_name": format!("account{}", i + 1),
                 "created": iso(Some(g.created)), "started": iso(g.started), "ended": iso(g.ended),
                 "type": 1, "group_id": g.id, "priority": 50, "status": status,
-                "message": item_message(g.final_outcome, status),
+                "message": item_message(g.final_outcome, g.started.is_some(), status),
                 "file": format!("/usr/local/jetapps/var/log/jetbackup5/queue/1_{}/{}.log", g.id, id),
                 "data": {"_id": g.job_id, "account": format!("account{}", i + 1), "manually": 1},
             })

@@ -1,0 +1,254 @@
+//! `jbr run` as an operator sees it: at a terminal a live progress line on stderr (rewritten in
+//! place, outcomes kept above it) and the report on stdout below it; anywhere else (journald,
+//! pipes) the plain log lines, with no `\r` and no escape codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jbr::sim::{SimWorld, World};
+
+fn jbr_sim() -> &'static str {
+    env!("CARGO_BIN_EXE_jbr-sim")
+}
+
+fn world() -> World {
+    world_with("accounts", 1.5)
+}
+
+fn world_with(first: &str, secs: f64) -> World {
+    SimWorld::builder()
+        .server("web-01", |s| {
+            s.destination("nas").job(first, secs).job("databases", 0.5)
+        })
+        .build_state()
+}
+
+/// The sim state and a config whose only server is `jbr-sim` (`local_command`) in `dir`.
+fn lab(dir: &Path) -> PathBuf {
+    lab_of(dir, world())
+}
+
+fn lab_of(dir: &Path, world: World) -> PathBuf {
+    let state = dir.join("sim.json");
+    std::fs::write(&state, serde_json::to_vec(&world).unwrap()).unwrap();
+    let mut servers = serde_json::Map::new();
+    let mut jobs = Vec::new();
+    for (name, s) in &world.servers {
+        servers.insert(
+            name.clone(),
+            serde_json::json!({
+                "host": "127.0.0.1",
+                "destination_id": s.destinations[0].id,
+                "local_command": ["env", format!("JBR_SIM_STATE={}", state.display()), format!("JBR_SIM_SERVER={name}"), jbr_sim()],
+            }),
+        );
+        for (i, j) in s.jobs.iter().enumerate() {
+            jobs.push(serde_json::json!({"job_id": j.id, "server": name, "label": j.name, "priority": 10 - i as i64}));
+        }
+    }
+    let config = serde_json::json!({
+        "servers": servers,
+        "jobs": jobs,
+        "orchestrator": {
+            "poll_interval": 0.2, "startup_timeout": 5, "job_timeout": 30, "stop_timeout": 5,
+            "stop_poll_interval": 0.2, "call_timeout": 10, "retry_backoff": 0.1,
+            "lock_file": dir.join("jbr.lock"), "log_file": dir.join("jbr.log"),
+            "state_file": dir.join("last-run.json"), "journal_file": dir.join("last-run.json.journal"),
+        },
+    });
+    let path = dir.join("config.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    path
+}
+
+fn jbr() -> &'static str {
+    env!("CARGO_BIN_EXE_jbr")
+}
+
+#[test]
+fn a_terminal_gets_a_live_line_on_stderr_and_the_report_below_it() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to provide a terminal");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let config = lab(tmp.path());
+    // stdout and stderr both on the pseudo-terminal, as at an operator's shell.
+    let cmd = format!("{} -c {} run --force-activate", jbr(), config.display());
+    let out = Command::new("timeout")
+        .args(["60", "script", "-qec", &cmd, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let r = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{r:?}");
+
+    // The job's progress is redrawn in place while it runs…
+    assert!(r.contains("\r\x1b[2Kweb-01  accounts  processing"), "{r:?}");
+    // …each outcome stays on a line of its own…
+    let shown: Vec<&str> = r
+        .split("\r\n")
+        .map(|l| l.rsplit("\x1b[2K").next().unwrap_or(""))
+        .collect();
+    for job in ["accounts", "databases"] {
+        let outcome = format!("web-01  {job}  completed  ");
+        assert!(
+            shown
+                .iter()
+                .any(|l| l.starts_with(&outcome) && l.ends_with('s')),
+            "{shown:#?}"
+        );
+    }
+    // …and the report follows on a cleared line, after the last outcome, whole.
+    let report = r.find("jbr run ").expect("the report");
+    assert!(r[..report].ends_with("\r\x1b[2K"), "{r:?}");
+    assert!(r[..report].contains("databases  completed"), "{r:?}");
+    let report = &r[report..];
+    assert!(report.contains(": 2 job(s): 2 completed"), "{r:?}");
+    assert!(report.ends_with("\nexit 0\r\n"), "{r:?}");
+    assert!(!report.contains('\x1b'), "{r:?}");
+    // The info log lines that would tear the line are not on the terminal…
+    assert!(!r.contains(" INFO "), "{r:?}");
+    // …but the log file still has them.
+    let log = std::fs::read_to_string(tmp.path().join("jbr.log")).unwrap();
+    assert!(log.contains(" INFO "), "{log}");
+    assert!(log.contains("completed"), "{log}");
+}
+
+#[test]
+fn without_a_terminal_stderr_keeps_the_plain_log_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = lab(tmp.path());
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(jbr())
+        .arg("-c")
+        .arg(&config)
+        .args(["run", "--force-activate"])
+        .env_remove("RUST_LOG")
+        .env_remove("JOURNAL_STREAM")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("jbr run "), "{stdout}");
+    assert!(stdout.ends_with("\nexit 0\n"), "{stdout}");
+    // The same info lines as ever, one per state change, nothing drawn.
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    let info: Vec<&str> = stderr.lines().filter(|l| l.contains(" INFO ")).collect();
+    assert!(
+        info.iter()
+            .any(|l| l.contains(" INFO completed server=\"web-01\"")),
+        "{stderr}"
+    );
+    assert!(
+        info.iter()
+            .any(|l| l.contains(" INFO processing server=\"web-01\"")),
+        "{stderr}"
+    );
+    // Only log lines: no progress line printed as plain text beside them.
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.contains(" INFO ") || l.contains(" WARN ")),
+        "{stderr}"
+    );
+}
+
+fn skip_without_script() -> bool {
+    let missing = Command::new("script").arg("--version").output().is_err();
+    if missing {
+        eprintln!("skipped: no `script` (util-linux) to provide a terminal");
+    }
+    missing
+}
+
+/// The simulator shows a run writing to the NAS.
+fn writing(state: &Path) -> bool {
+    let out = Command::new(jbr_sim())
+        .arg("--dump")
+        .env("JBR_SIM_STATE", state)
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    d["timeline"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|w| w["end"].is_null()))
+}
+
+#[test]
+fn a_warning_at_a_terminal_erases_the_live_line_instead_of_gluing_to_it() {
+    if skip_without_script() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let config = lab_of(tmp.path(), world_with("accounts", 20.0));
+    // A shell on the terminal starts jbr and tells us its pid, so the test can SIGTERM it
+    // (systemd's stop) while the live line shows the job processing.
+    let pid_file = tmp.path().join("jbr.pid");
+    let sh = tmp.path().join("run.sh");
+    std::fs::write(
+        &sh,
+        "\"$JBR\" -c \"$CONFIG\" run --force-activate &\necho $! > \"$PID_FILE\"\nwait $!\n",
+    )
+    .unwrap();
+    let child = Command::new("timeout")
+        .args(["60", "script", "-qec"])
+        .arg(format!("sh {}", sh.display()))
+        .arg("/dev/null")
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm")
+        .env("JBR", jbr())
+        .env("CONFIG", &config)
+        .env("PID_FILE", &pid_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !writing(&tmp.path().join("sim.json")) {
+        assert!(Instant::now() < deadline, "the job never started writing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A poll or two after it started, so the line shows "processing".
+    std::thread::sleep(Duration::from_millis(1200));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kill(2) on the jbr our shell started; no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let r = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{r:?}");
+
+    let before = r.find("signal received").expect("the warning");
+    assert!(
+        r[..before].contains("web-01  accounts  processing"),
+        "{r:?}"
+    );
+    // What the terminal shows on the warning's row: the warning alone, not the live line with
+    // the warning glued to its end.
+    let row = r[..before].rsplit("\r\n").next().unwrap_or("");
+    let shown = row.rsplit("\r\x1b[2K").next().unwrap_or("");
+    assert!(shown.contains("WARN"), "{shown:?} in {r:?}");
+    assert!(!shown.contains("processing"), "{shown:?} in {r:?}");
+    // The run still cleans up and reports below.
+    let report = &r[r.find("jbr run ").expect("the report")..];
+    assert!(
+        report.lines().next().unwrap().contains("— CANCELLED"),
+        "{r:?}"
+    );
+    assert!(report.ends_with("\nexit 1\r\n"), "{r:?}");
+}
