@@ -1,0 +1,126 @@
+//! Config builders shared by the plan, run and invariant tests: `mod common;` in a test file.
+//!
+//! Every builder starts from the crate's own defaults (`Config::default()` and friends), so a
+//! field added to the config does not break the tests, and a test names only what it relies on
+//! (`Server { port: 1, ..common::server("web-01") }`).
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jbr::api::Client;
+use jbr::config::{Config, Job, JobType, Orchestrator, Server};
+use jbr::sim::SimWorld;
+use jbr::transport::simulated::SimTransport;
+
+/// A loopback server with the config file's defaults and no destination.
+pub fn server(name: &str) -> Server {
+    Server {
+        name: name.into(),
+        host: "127.0.0.1".into(),
+        port: jbr::config::defaults::PORT,
+        user: jbr::config::defaults::USER.into(),
+        ssh_key: None,
+        ssh_timeout: Duration::from_secs_f64(jbr::config::defaults::SSH_TIMEOUT),
+        destination_id: None,
+        known_hosts: None,
+        local_command: None,
+    }
+}
+
+/// An enabled accounts job with no label, priority 0 and the orchestrator's timeout.
+pub fn job(id: &str, server: &str) -> Job {
+    Job {
+        job_id: id.into(),
+        server: server.into(),
+        label: String::new(),
+        kind: JobType::Accounts,
+        priority: 0,
+        timeout: None,
+        enabled: true,
+    }
+}
+
+/// A server of the in-process simulator: its destination is the world's `nas`, and the port is
+/// never dialled (the transport is the simulator).
+pub fn sim_server(world: &SimWorld, name: &str) -> Server {
+    Server {
+        port: 1,
+        ssh_timeout: Duration::from_secs(1),
+        destination_id: Some(world.id(name, "nas")),
+        ..server(name)
+    }
+}
+
+/// The simulator's job `job` on `server`, labelled with its sim name.
+pub fn sim_job(world: &SimWorld, server: &str, job_name: &str) -> Job {
+    Job {
+        label: job_name.to_string(),
+        ..job(&world.id(server, job_name), server)
+    }
+}
+
+/// Short waits for the paused clock, and every run file inside `dir`.
+pub fn fast_orchestrator(dir: &Path) -> Orchestrator {
+    Orchestrator {
+        poll_interval: Duration::from_secs_f64(0.5),
+        startup_timeout: Duration::from_secs(2),
+        job_timeout: Duration::from_secs(60),
+        stop_timeout: Duration::from_secs(5),
+        stop_poll_interval: Duration::from_secs(1),
+        call_timeout: Duration::from_secs(1),
+        retry_backoff: Duration::from_secs_f64(0.1),
+        lock_file: dir.join("jbr.lock"),
+        log_file: dir.join("jbr.log"),
+        log_max_bytes: 1 << 20,
+        log_backup_count: 1,
+        state_file: dir.join("last-run.json"),
+        journal_file: dir.join("last-run.json.journal"),
+    }
+}
+
+/// No servers or jobs yet: the fast waits, every run file in `dir`.
+pub fn sim_config(dir: &Path) -> Config {
+    Config {
+        path: PathBuf::from("config.json"),
+        orchestrator: fast_orchestrator(dir),
+        ..Config::default()
+    }
+}
+
+/// web-01 (j1) and web-02 (j2, and j3 disabled in the config), both with destination d1, run
+/// files in `dir`.
+pub fn two_servers(dir: &Path) -> Config {
+    let server = |name: &str| Server {
+        ssh_timeout: Duration::from_secs(1),
+        destination_id: Some("d1".into()),
+        ..server(name)
+    };
+    Config {
+        servers: [
+            ("web-01".to_string(), server("web-01")),
+            ("web-02".to_string(), server("web-02")),
+        ]
+        .into_iter()
+        .collect(),
+        jobs: vec![
+            job("j1", "web-01"),
+            job("j2", "web-02"),
+            Job {
+                enabled: false,
+                ..job("j3", "web-02")
+            },
+        ],
+        ..sim_config(dir)
+    }
+}
+
+/// One simulator client per configured server.
+pub fn sim_clients(world: &SimWorld, c: &Config) -> BTreeMap<String, Client<SimTransport>> {
+    c.servers
+        .keys()
+        .map(|n| (n.clone(), Client::new(world.transport(n))))
+        .collect()
+}
