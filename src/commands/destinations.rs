@@ -41,15 +41,9 @@ struct Report {
 type Answer = Option<Result<crate::api::Destination, (bool, String)>>;
 
 pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
-    let Some(config) = servers::load_config(config_path) else {
-        return Exit::Usage;
-    };
-    let selected = match servers::select(&config, server) {
-        Ok(s) => s,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::Usage;
-        }
+    let (config, selected) = match servers::load_and_select(config_path, server) {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
     let mut errors = Vec::new();
     let state = match state::load(&config.orchestrator.state_file) {
@@ -59,15 +53,10 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
             None
         }
     };
-    let rt = match servers::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::JobsFailed;
-        }
+    let (config, answers) = match servers::ask_each(config, &selected, ask) {
+        Ok(asked) => asked,
+        Err(exit) => return exit,
     };
-    let config = Arc::new(config);
-    let answers = rt.block_on(servers::each_server(&config, &selected, ask));
     let mut rows = Vec::new();
     for (name, answer) in answers {
         let dest = config
@@ -84,18 +73,18 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         }
         rows.push(row);
     }
-    let ok = errors.is_empty();
-    if json {
-        servers::print_json(&Report {
-            ok,
-            destinations: rows,
-            errors: errors.clone(),
-        });
-    } else {
-        servers::print_text(&render(&rows));
-    }
-    servers::print_errors(&errors);
-    if ok { Exit::Ok } else { Exit::JobsFailed }
+    let report = Report {
+        ok: errors.is_empty(),
+        destinations: rows,
+        errors,
+    };
+    servers::finish(
+        json,
+        &report,
+        |r| render(&r.destinations),
+        &report.errors,
+        report.ok,
+    )
 }
 
 async fn ask(_config: Arc<Config>, server: Server, client: ReadClient) -> Answer {

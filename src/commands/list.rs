@@ -57,15 +57,10 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
         return Exit::Usage;
     };
     let selected: Vec<String> = config.servers.keys().cloned().collect();
-    let rt = match servers::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::JobsFailed;
-        }
+    let (config, answers) = match servers::ask_each(config, &selected, ask) {
+        Ok(asked) => asked,
+        Err(exit) => return exit,
     };
-    let config = Arc::new(config);
-    let answers = rt.block_on(servers::each_server(&config, &selected, ask));
 
     let mut rows = Vec::new();
     let mut errors = Vec::new();
@@ -159,17 +154,7 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
         jobs: rows,
         errors,
     };
-    if json {
-        servers::print_json(&report);
-    } else {
-        servers::print_text(&render(&report));
-    }
-    servers::print_errors(&report.errors);
-    if report.ok {
-        Exit::Ok
-    } else {
-        Exit::JobsFailed
-    }
+    servers::finish(json, &report, render, &report.errors, report.ok)
 }
 
 async fn ask(

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{ApiError, Client};
 use crate::config::{self, Config, Server};
+use crate::exit::Exit;
 use crate::orchestrator::dry_run::ReadOnly;
 use crate::transport::any::AnyTransport;
 
@@ -49,6 +50,19 @@ pub fn select(config: &Config, wanted: Option<&str>) -> Result<Vec<String>, Stri
     }
 }
 
+/// The config and the servers `--server` selects, as every read-only command starts; a problem
+/// is printed as its one line and answered with exit 2.
+pub fn load_and_select(path: &Path, wanted: Option<&str>) -> Result<(Config, Vec<String>), Exit> {
+    let config = load_config(path).ok_or(Exit::Usage)?;
+    match select(&config, wanted) {
+        Ok(selected) => Ok((config, selected)),
+        Err(e) => {
+            print_errors(&[e]);
+            Err(Exit::Usage)
+        }
+    }
+}
+
 fn known(config: &Config) -> String {
     if config.servers.is_empty() {
         "none".to_string()
@@ -78,14 +92,13 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
+/// Each server's answer by name, or the one line saying why it gave none.
+pub type Answers<R> = BTreeMap<String, Result<R, String>>;
+
 /// Runs `ask` against every named server concurrently (at most `MAX_PARALLEL` at once) with a
 /// read-only client, and returns each server's answer by name. A server whose transport cannot
 /// even be built answers `Err` with that one line; one server's failure never stops the others.
-pub async fn each_server<R, F, Fut>(
-    config: &Arc<Config>,
-    servers: &[String],
-    ask: F,
-) -> BTreeMap<String, Result<R, String>>
+pub async fn each_server<R, F, Fut>(config: &Arc<Config>, servers: &[String], ask: F) -> Answers<R>
 where
     R: Send + 'static,
     F: Fn(Arc<Config>, Server, ReadClient) -> Fut + Clone + Send + 'static,
@@ -131,6 +144,48 @@ where
             .or_insert_with(|| Err(format!("server {name}: query ended abnormally (a bug)")));
     }
     results
+}
+
+/// `each_server` on a runtime of its own, for a command's `run`: the config comes back shared
+/// with the answers. A runtime that cannot start is printed as its one line, exit 1.
+pub fn ask_each<R, F, Fut>(
+    config: Config,
+    servers: &[String],
+    ask: F,
+) -> Result<(Arc<Config>, Answers<R>), Exit>
+where
+    R: Send + 'static,
+    F: Fn(Arc<Config>, Server, ReadClient) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            print_errors(&[e]);
+            return Err(Exit::JobsFailed);
+        }
+    };
+    let config = Arc::new(config);
+    let answers = rt.block_on(each_server(&config, servers, ask));
+    Ok((config, answers))
+}
+
+/// How every read-only command ends: the report as pretty JSON with `--json`, else its text
+/// (rendered only then); then each error on stderr; exit 0 when `ok`, 1 otherwise.
+pub fn finish<T: Serialize>(
+    json: bool,
+    report: &T,
+    render: impl FnOnce(&T) -> String,
+    errors: &[String],
+    ok: bool,
+) -> Exit {
+    if json {
+        print_json(report);
+    } else {
+        print_text(&render(report));
+    }
+    print_errors(errors);
+    if ok { Exit::Ok } else { Exit::JobsFailed }
 }
 
 /// Closes the client's SSH master, if any (a local or simulated transport holds nothing).

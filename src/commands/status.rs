@@ -94,15 +94,9 @@ enum Live {
 }
 
 pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
-    let Some(config) = servers::load_config(config_path) else {
-        return Exit::Usage;
-    };
-    let selected = match servers::select(&config, server) {
-        Ok(s) => s,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::Usage;
-        }
+    let (config, selected) = match servers::load_and_select(config_path, server) {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
     let mut errors = Vec::new();
     let last_run = match state::load(&config.orchestrator.state_file) {
@@ -127,15 +121,10 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
             Vec::new()
         }
     };
-    let rt = match servers::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::JobsFailed;
-        }
+    let (config, answers) = match servers::ask_each(config, &selected, ask) {
+        Ok(asked) => asked,
+        Err(exit) => return exit,
     };
-    let config = Arc::new(config);
-    let answers = rt.block_on(servers::each_server(&config, &selected, ask));
     let mut states = Vec::new();
     for (name, answer) in answers {
         let s = match answer {
@@ -156,17 +145,7 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         servers: states,
         errors,
     };
-    if json {
-        servers::print_json(&report);
-    } else {
-        servers::print_text(&render(&report));
-    }
-    servers::print_errors(&report.errors);
-    if report.ok {
-        Exit::Ok
-    } else {
-        Exit::JobsFailed
-    }
+    servers::finish(json, &report, render, &report.errors, report.ok)
 }
 
 async fn ask(_config: Arc<Config>, server: Server, client: ReadClient) -> Live {

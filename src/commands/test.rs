@@ -64,25 +64,14 @@ struct Report {
 }
 
 pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
-    let Some(config) = servers::load_config(config_path) else {
-        return Exit::Usage;
+    let (config, selected) = match servers::load_and_select(config_path, server) {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
-    let selected = match servers::select(&config, server) {
-        Ok(s) => s,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::Usage;
-        }
+    let (_, answers) = match servers::ask_each(config, &selected, check_server) {
+        Ok(asked) => asked,
+        Err(exit) => return exit,
     };
-    let rt = match servers::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::JobsFailed;
-        }
-    };
-    let config = Arc::new(config);
-    let answers = rt.block_on(servers::each_server(&config, &selected, check_server));
     let mut reports = Vec::new();
     let mut errors = Vec::new();
     for (name, answer) in answers {
@@ -93,18 +82,18 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         reports.push(report);
         errors.extend(errs);
     }
-    let ok = reports.iter().all(|r| r.ok);
-    if json {
-        servers::print_json(&Report {
-            ok,
-            servers: reports,
-            errors: errors.clone(),
-        });
-    } else {
-        servers::print_text(&render(&reports));
-    }
-    servers::print_errors(&errors);
-    if ok { Exit::Ok } else { Exit::JobsFailed }
+    let report = Report {
+        ok: reports.iter().all(|r| r.ok),
+        servers: reports,
+        errors,
+    };
+    servers::finish(
+        json,
+        &report,
+        |r| render(&r.servers),
+        &report.errors,
+        report.ok,
+    )
 }
 
 fn unreachable(server: &str, error: &str) -> ServerReport {
