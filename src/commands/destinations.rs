@@ -93,10 +93,7 @@ async fn ask(_config: Arc<Config>, server: Server, client: ReadClient) -> Answer
         Some(dest) => Some(client.get_destination(dest).await.map_err(|e| {
             (
                 servers::is_not_found(&e),
-                format!(
-                    "{} (destination_id {dest})",
-                    servers::error_line(&server.name, None, &e)
-                ),
+                servers::destination_error_line(&server.name, dest, &e),
             )
         })),
     };

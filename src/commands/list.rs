@@ -101,10 +101,7 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
             match found {
                 Some(Some(j)) => fill(&mut row, j, dest),
                 Some(None) => {
-                    let e = format!(
-                        "server {name}, job {}: not found in listBackupJobs (configured but missing on the server)",
-                        servers::job_name(&job.job_id, &job.label)
-                    );
+                    let e = servers::missing_job_line(&name, job);
                     errors.push(e.clone());
                     row.error = Some(e);
                 }

@@ -287,6 +287,23 @@ pub fn error_line(server: &str, job: Option<&str>, e: &ApiError) -> String {
     }
 }
 
+/// A failed `getDestination` as one line that names the configured `destination_id`, so the
+/// operator knows which config value to check.
+pub fn destination_error_line(server: &str, destination_id: &str, e: &ApiError) -> String {
+    format!(
+        "{} (destination_id {destination_id})",
+        error_line(server, None, e)
+    )
+}
+
+/// A configured job that the server's `listBackupJobs` does not return.
+pub fn missing_job_line(server: &str, job: &config::Job) -> String {
+    format!(
+        "server {server}, job {}: not found in listBackupJobs (configured but missing on the server)",
+        job_name(&job.job_id, &job.label)
+    )
+}
+
 /// No answer at all (cannot connect, timeout, lost connection): asking this server anything
 /// more now would only wait out the same timeout again.
 pub fn is_unreachable(e: &ApiError) -> bool {

@@ -217,10 +217,7 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
             disabled: Some(d.disabled),
         }),
         (Some(id), Some(Err(e))) => {
-            errors.push(format!(
-                "{} (destination_id {id})",
-                servers::error_line(name, None, &e)
-            ));
+            errors.push(servers::destination_error_line(name, &id, &e));
             servers::is_not_found(&e).then_some(DestinationState {
                 id,
                 exists: false,
@@ -237,10 +234,7 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
             for job in &configured {
                 let found = list.iter().find(|j| j.id == job.job_id);
                 if found.is_none() {
-                    errors.push(format!(
-                        "server {name}, job {}: not found in listBackupJobs (configured but missing on the server)",
-                        servers::job_name(&job.job_id, &job.label)
-                    ));
+                    errors.push(servers::missing_job_line(name, job));
                 }
                 jobs.push(JobState {
                     job_id: job.job_id.clone(),

@@ -32,6 +32,14 @@ impl Status {
             Status::Failed => "FAILED",
         }
     }
+    /// A server that answered "no such thing" (missing) versus any other failed answer.
+    fn of_error(e: &crate::api::ApiError) -> Status {
+        if servers::is_not_found(e) {
+            Status::Missing
+        } else {
+            Status::Failed
+        }
+    }
     fn is_problem(self) -> bool {
         matches!(self, Status::Missing | Status::Failed)
     }
@@ -166,12 +174,8 @@ async fn check_with(
                     if servers::is_unreachable(&e) {
                         return (unreachable(name, &line), vec![line]);
                     }
-                    let status = if servers::is_not_found(&e) {
-                        Status::Missing
-                    } else {
-                        Status::Failed
-                    };
-                    errors.push(format!("{line} (destination_id {dest})"));
+                    let status = Status::of_error(&e);
+                    errors.push(servers::destination_error_line(name, dest, &e));
                     (status, line)
                 }
             };
@@ -233,11 +237,7 @@ async fn check_with(
                     return (unreachable(name, &line), vec![line]);
                 }
                 errors.push(line.clone());
-                let status = if servers::is_not_found(&e) {
-                    Status::Missing
-                } else {
-                    Status::Failed
-                };
+                let status = Status::of_error(&e);
                 (status, line)
             }
         };
