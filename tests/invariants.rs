@@ -14,12 +14,9 @@ use jbr::api::ApiError;
 use jbr::config::*;
 use jbr::exit::Exit;
 use jbr::journal::Journal;
-use jbr::orchestrator::clock::Clock;
 use jbr::orchestrator::context::RunOptions;
-use jbr::orchestrator::plan::{self, Selection};
 use jbr::orchestrator::progress::Progress;
 use jbr::orchestrator::retry::{self, Kind};
-use jbr::orchestrator::run::{self, Inputs};
 use jbr::report::state::State;
 use jbr::report::{JobRecord, Outcome as Rec, RunRecord};
 use jbr::sim::{DestStateFn, Fault, FaultKind, Outcome, SimWorld, When, WriteInterval};
@@ -58,25 +55,22 @@ fn config(world: &SimWorld, dir: &Path, jobs: &[J<'_>]) -> Config {
 async fn run_jobs(world: &SimWorld, jobs: &[J<'_>], force: bool) -> RunRecord {
     let dir = tempfile::tempdir().unwrap();
     let c = config(world, dir.path(), jobs);
-    let p = plan::build(&c, &Selection::default()).unwrap();
     let clients = common::sim_clients(world, &c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let r = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions {
+    let r = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions {
             force_activate: force,
-            abort_foreign: false,
+            ..RunOptions::default()
         },
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     println!("{}", jbr::report::text::render(&r));
     for w in world.timeline() {

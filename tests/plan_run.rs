@@ -11,12 +11,10 @@ use jbr::api::{ApiError, Client};
 use jbr::config::*;
 use jbr::exit::Exit;
 use jbr::journal::{Journal, Op, Target};
-use jbr::orchestrator::clock::Clock;
 use jbr::orchestrator::context::RunOptions;
-use jbr::orchestrator::plan::{self, Selection};
+use jbr::orchestrator::plan::Selection;
 use jbr::orchestrator::progress::Progress;
 use jbr::orchestrator::retry::{self, Kind, Policy};
-use jbr::orchestrator::run::{self, Inputs};
 use jbr::report::Outcome;
 use jbr::report::state::State;
 use jbr::transport::{RawOutput, Transport, TransportError};
@@ -141,23 +139,20 @@ fn clients(c: &Config) -> BTreeMap<String, Client<Down>> {
 async fn unreachable_servers_are_skipped_with_their_reason_and_nothing_changes() {
     let dir = tempfile::tempdir().unwrap();
     let c = common::two_servers(dir.path());
-    let p = plan::build(&c, &Selection::default()).unwrap();
     let clients = clients(&c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (_tx, cancel) = tokio::sync::watch::channel(false);
     let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-    let record = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions::default(),
+    let record = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions::default(),
         cancel,
-        progress: Progress::new(ptx),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::new(ptx),
+    )
     .await;
     assert_eq!(record.exit(), Exit::JobsFailed);
     assert!(record.critical.is_empty());
@@ -213,22 +208,19 @@ async fn a_journal_naming_a_server_no_longer_configured_is_critical_and_starts_n
         })
         .unwrap();
     }
-    let p = plan::build(&c, &Selection::default()).unwrap();
     let clients = clients(&c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let record = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions::default(),
+    let record = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions::default(),
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     assert_eq!(record.exit(), Exit::Critical);
     assert_eq!(
@@ -249,23 +241,20 @@ async fn a_journal_naming_a_server_no_longer_configured_is_critical_and_starts_n
 async fn cancel_before_start_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let c = common::two_servers(dir.path());
-    let p = plan::build(&c, &Selection::default()).unwrap();
     let clients = clients(&c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (tx, cancel) = tokio::sync::watch::channel(false);
     tx.send(true).unwrap();
-    let record = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions::default(),
+    let record = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions::default(),
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     assert!(record.cancelled);
     assert_eq!(record.exit(), Exit::JobsFailed);

@@ -9,11 +9,8 @@ mod common;
 
 use jbr::config::*;
 use jbr::journal::Journal;
-use jbr::orchestrator::clock::Clock;
 use jbr::orchestrator::context::RunOptions;
-use jbr::orchestrator::plan::{self, Selection};
 use jbr::orchestrator::progress::Progress;
-use jbr::orchestrator::run::{self, Inputs};
 use jbr::report::state::State;
 use jbr::sim::{Fault, FaultKind, Outcome, SimWorld, When};
 use std::time::Duration;
@@ -28,25 +25,22 @@ async fn go(
     for j in &mut c.jobs {
         j.timeout = timeout.map(Duration::from_secs_f64);
     }
-    let p = plan::build(&c, &Selection::default()).unwrap();
     let clients = common::sim_clients(world, &c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let r = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions {
+    let r = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions {
             force_activate: true,
-            abort_foreign: false,
+            ..RunOptions::default()
         },
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     println!("{}", jbr::report::text::render(&r));
     println!(
@@ -128,23 +122,20 @@ async fn go2(
     cancel: tokio::sync::watch::Receiver<bool>,
     force: bool,
 ) -> jbr::report::RunRecord {
-    let p = plan::build(c, &Selection::default()).unwrap();
     let clients = common::sim_clients(world, c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, run_id).unwrap();
-    let r = run::run(Inputs {
-        config: c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
+    let r = common::run_all(
+        c,
+        &clients,
+        &mut journal,
         state,
-        options: RunOptions {
+        RunOptions {
             force_activate: force,
-            abort_foreign: false,
+            ..RunOptions::default()
         },
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     println!("{}", jbr::report::text::render(&r));
     println!(
@@ -341,23 +332,20 @@ async fn perf(servers: usize, jobs: usize) {
     let (_tx, cancel) = tokio::sync::watch::channel(false);
     let wall = std::time::Instant::now();
     let t0 = tokio::time::Instant::now();
-    let p = plan::build(&c, &Selection::default()).unwrap();
     let clients = common::sim_clients(&world, &c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "p").unwrap();
-    let r = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions {
+    let r = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions {
             force_activate: true,
-            abort_foreign: false,
+            ..RunOptions::default()
         },
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     let sim = t0.elapsed().as_secs_f64();
     let txt = jbr::report::text::render(&r);

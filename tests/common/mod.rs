@@ -12,8 +12,18 @@ use std::time::Duration;
 
 use jbr::api::Client;
 use jbr::config::{Config, Job, JobType, Orchestrator, Server};
+use jbr::journal::Journal;
+use jbr::orchestrator::clock::Clock;
+use jbr::orchestrator::context::RunOptions;
+use jbr::orchestrator::plan::{self, Selection};
+use jbr::orchestrator::progress::Progress;
+use jbr::orchestrator::run::{self, Inputs};
+use jbr::report::RunRecord;
+use jbr::report::state::State;
 use jbr::sim::SimWorld;
+use jbr::transport::Transport;
 use jbr::transport::simulated::SimTransport;
+use tokio::sync::watch;
 
 /// A loopback server with the config file's defaults and no destination.
 pub fn server(name: &str) -> Server {
@@ -123,4 +133,30 @@ pub fn sim_clients(world: &SimWorld, c: &Config) -> BTreeMap<String, Client<SimT
         .keys()
         .map(|n| (n.clone(), Client::new(world.transport(n))))
         .collect()
+}
+
+/// The run core on the whole plan (every configured job, as `jbr run` with no selection), started
+/// at a fixed wall-clock time so records compare across runs.
+pub async fn run_all<T: Transport>(
+    c: &Config,
+    clients: &BTreeMap<String, Client<T>>,
+    journal: &mut Journal,
+    state: &mut State,
+    options: RunOptions,
+    cancel: watch::Receiver<bool>,
+    progress: Progress,
+) -> RunRecord {
+    let p = plan::build(c, &Selection::default()).unwrap();
+    run::run(Inputs {
+        config: c,
+        plan: &p,
+        clients,
+        journal,
+        state,
+        options,
+        cancel,
+        progress,
+        clock: Clock::at(1_795_000_000.0),
+    })
+    .await
 }
