@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use jbr::api::Client;
 use jbr::config::{Config, Job, JobType, Orchestrator, Server};
-use jbr::journal::Journal;
+use jbr::journal::{Journal, Op, Target};
 use jbr::orchestrator::clock::Clock;
 use jbr::orchestrator::context::RunOptions;
 use jbr::orchestrator::plan::{self, Selection};
@@ -261,4 +261,33 @@ pub fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// A journal record: jbr is about to enable `what` `id` on `server`, which was disabled.
+pub fn enable(server: &str, what: Target, id: &str) -> Op {
+    Op::Enable {
+        server: server.into(),
+        what,
+        id: id.into(),
+        previous_disabled: true,
+    }
+}
+
+/// The journal of a window on web-01 opened as far as its queue group: destination d1 and job j1
+/// enabled, j1 triggered, its queue group `group` seen.
+pub fn write_window_to_group(j: &mut Journal, group: &str) {
+    j.write(enable("web-01", Target::Destination, "d1"))
+        .unwrap();
+    j.write(enable("web-01", Target::Job, "j1")).unwrap();
+    j.write(Op::Trigger {
+        server: "web-01".into(),
+        id: "j1".into(),
+    })
+    .unwrap();
+    j.write(Op::Group {
+        server: "web-01".into(),
+        id: "j1".into(),
+        group: group.into(),
+    })
+    .unwrap();
 }
