@@ -175,8 +175,7 @@ fn render(rows: &[Row]) -> String {
         .iter()
         .map(|r| {
             let state = match (r.disabled, &r.error) {
-                (Some(true), _) => "disabled".to_string(),
-                (Some(false), _) => "ENABLED".to_string(),
+                (Some(disabled), _) => servers::disabled_word(disabled).to_string(),
                 (None, Some(_)) if r.exists == Some(false) => "MISSING".to_string(),
                 (None, Some(_)) => "UNREACHABLE".to_string(),
                 (None, None) => "-".to_string(),

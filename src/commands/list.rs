@@ -186,14 +186,8 @@ fn render(report: &Report) -> String {
             };
             let live = match (&r.error, r.exists) {
                 (_, Some(true)) => {
-                    let mut words = vec![
-                        if r.disabled == Some(true) {
-                            "disabled"
-                        } else {
-                            "ENABLED"
-                        }
-                        .to_string(),
-                    ];
+                    let mut words =
+                        vec![servers::disabled_word(r.disabled == Some(true)).to_string()];
                     if r.running == Some(true) {
                         words.push("running".into());
                     }

@@ -315,6 +315,12 @@ pub fn is_not_found(e: &ApiError) -> bool {
     matches!(e, ApiError::Refused { .. })
 }
 
+/// A live destination's or job's state in the tables. Enabled is in capitals: outside a jbr
+/// window it means a run in progress, or something left on that JetBackup's schedule can start.
+pub fn disabled_word(disabled: bool) -> &'static str {
+    if disabled { "disabled" } else { "ENABLED" }
+}
+
 pub fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }

@@ -380,8 +380,7 @@ fn render(report: &Report) -> String {
         if let Some(d) = &s.destination {
             let state = match (d.exists, d.disabled) {
                 (false, _) => "MISSING".to_string(),
-                (true, Some(true)) => "disabled".to_string(),
-                (true, _) => "ENABLED".to_string(),
+                (true, disabled) => servers::disabled_word(disabled == Some(true)).to_string(),
             };
             let name = d
                 .name
@@ -398,8 +397,7 @@ fn render(report: &Report) -> String {
             let state = match (j.exists, j.disabled, j.running) {
                 (false, _, _) => "MISSING".to_string(),
                 (true, _, Some(true)) => "running".to_string(),
-                (true, Some(true), _) => "disabled".to_string(),
-                (true, _, _) => "ENABLED".to_string(),
+                (true, disabled, _) => servers::disabled_word(disabled == Some(true)).to_string(),
             };
             rows.push(vec![
                 s.server.clone(),

@@ -195,7 +195,7 @@ async fn check_with(
             Ok(j) => {
                 let mut notes = vec![
                     format!("\"{}\"", j.name),
-                    if j.disabled { "disabled" } else { "ENABLED" }.to_string(),
+                    servers::disabled_word(j.disabled).to_string(),
                 ];
                 if j.running {
                     notes.push("running".to_string());
