@@ -87,8 +87,8 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
     )
 }
 
-async fn ask(_config: Arc<Config>, server: Server, client: ReadClient) -> Answer {
-    let answer = match &server.destination_id {
+async fn ask(_config: Arc<Config>, server: Server, client: Arc<ReadClient>) -> Answer {
+    match &server.destination_id {
         None => None,
         Some(dest) => Some(client.get_destination(dest).await.map_err(|e| {
             (
@@ -96,9 +96,7 @@ async fn ask(_config: Arc<Config>, server: Server, client: ReadClient) -> Answer
                 servers::destination_error_line(&server.name, dest, &e),
             )
         })),
-    };
-    servers::close(&client).await;
-    answer
+    }
 }
 
 fn to_row(

@@ -157,14 +157,12 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
 async fn ask(
     _config: Arc<Config>,
     server: Server,
-    client: ReadClient,
+    client: Arc<ReadClient>,
 ) -> Result<Vec<BackupJob>, String> {
-    let jobs = client
+    client
         .list_backup_jobs()
         .await
-        .map_err(|e| servers::error_line(&server.name, None, &e));
-    servers::close(&client).await;
-    jobs
+        .map_err(|e| servers::error_line(&server.name, None, &e))
 }
 
 fn fill(row: &mut Row, job: &BackupJob, dest: Option<&str>) {

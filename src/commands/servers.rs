@@ -96,12 +96,13 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
 pub type Answers<R> = BTreeMap<String, Result<R, String>>;
 
 /// Runs `ask` against every named server concurrently (at most `MAX_PARALLEL` at once) with a
-/// read-only client, and returns each server's answer by name. A server whose transport cannot
-/// even be built answers `Err` with that one line; one server's failure never stops the others.
+/// read-only client, closed once `ask` is done, and returns each server's answer by name. A
+/// server whose transport cannot even be built answers `Err` with that one line; one server's
+/// failure never stops the others.
 pub async fn each_server<R, F, Fut>(config: &Arc<Config>, servers: &[String], ask: F) -> Answers<R>
 where
     R: Send + 'static,
-    F: Fn(Arc<Config>, Server, ReadClient) -> Fut + Clone + Send + 'static,
+    F: Fn(Arc<Config>, Server, Arc<ReadClient>) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
     let gate = Arc::new(Semaphore::new(MAX_PARALLEL));
@@ -124,8 +125,10 @@ where
                 Ok(t) => t,
                 Err(e) => return (name, Err(e.to_string())),
             };
-            let client = Client::new(ReadOnly(transport));
-            let answer = ask(config, server, client).await;
+            let client = Arc::new(Client::new(ReadOnly(transport)));
+            let answer = ask(config, server, Arc::clone(&client)).await;
+            // Closed here for every command, after its last question whatever it answered.
+            close(&client).await;
             (name, Ok(answer))
         });
     }
@@ -155,7 +158,7 @@ pub fn ask_each<R, F, Fut>(
 ) -> Result<(Arc<Config>, Answers<R>), Exit>
 where
     R: Send + 'static,
-    F: Fn(Arc<Config>, Server, ReadClient) -> Fut + Clone + Send + 'static,
+    F: Fn(Arc<Config>, Server, Arc<ReadClient>) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
     let rt = match runtime() {

@@ -148,13 +148,7 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
     servers::finish(json, &report, render, &report.errors, report.ok)
 }
 
-async fn ask(_config: Arc<Config>, server: Server, client: ReadClient) -> Live {
-    let live = ask_with(&server, &client).await;
-    servers::close(&client).await;
-    live
-}
-
-async fn ask_with(server: &Server, client: &ReadClient) -> Live {
+async fn ask(_config: Arc<Config>, server: Server, client: Arc<ReadClient>) -> Live {
     let name = server.name.as_str();
     // The first failure to get any answer ends the questions: the next would wait out the
     // same timeout.

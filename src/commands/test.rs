@@ -122,17 +122,7 @@ fn unreachable(server: &str, error: &str) -> ServerReport {
 async fn check_server(
     config: Arc<Config>,
     server: Server,
-    client: ReadClient,
-) -> (ServerReport, Vec<String>) {
-    let result = check_with(&config, &server, &client).await;
-    servers::close(&client).await;
-    result
-}
-
-async fn check_with(
-    config: &Config,
-    server: &Server,
-    client: &ReadClient,
+    client: Arc<ReadClient>,
 ) -> (ServerReport, Vec<String>) {
     let name = server.name.as_str();
     let mut errors = Vec::new();
@@ -189,7 +179,7 @@ async fn check_with(
         }
     }
 
-    for job in servers::jobs_of(config, name) {
+    for job in servers::jobs_of(&config, name) {
         let who = servers::job_name(&job.job_id, &job.label);
         let (status, detail) = match client.get_backup_job(&job.job_id).await {
             Ok(j) => {
