@@ -13,11 +13,7 @@ mod common;
 use jbr::api::ApiError;
 use jbr::config::*;
 use jbr::exit::Exit;
-use jbr::journal::Journal;
-use jbr::orchestrator::context::RunOptions;
-use jbr::orchestrator::progress::Progress;
 use jbr::orchestrator::retry::{self, Kind};
-use jbr::report::state::State;
 use jbr::report::{JobRecord, Outcome as Rec, RunRecord};
 use jbr::sim::{DestStateFn, Fault, FaultKind, Outcome, SimWorld, When, WriteInterval};
 use std::collections::BTreeMap;
@@ -55,24 +51,7 @@ fn config(world: &SimWorld, dir: &Path, jobs: &[J<'_>]) -> Config {
 async fn run_jobs(world: &SimWorld, jobs: &[J<'_>], force: bool) -> RunRecord {
     let dir = tempfile::tempdir().unwrap();
     let c = config(world, dir.path(), jobs);
-    let clients = common::sim_clients(world, &c);
-    let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
-    let mut state = State::default();
-    let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let r = common::run_all(
-        &c,
-        &clients,
-        &mut journal,
-        &mut state,
-        RunOptions {
-            force_activate: force,
-            ..RunOptions::default()
-        },
-        cancel,
-        Progress::none(),
-    )
-    .await;
-    println!("{}", jbr::report::text::render(&r));
+    let (r, _journal) = common::fresh_sim_run(world, &c, force).await;
     for w in world.timeline() {
         println!(
             "  {} {} {:.2}..{:?} {:?}",

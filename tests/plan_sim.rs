@@ -25,24 +25,7 @@ async fn go(
     for j in &mut c.jobs {
         j.timeout = timeout.map(Duration::from_secs_f64);
     }
-    let clients = common::sim_clients(world, &c);
-    let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
-    let mut state = State::default();
-    let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let r = common::run_all(
-        &c,
-        &clients,
-        &mut journal,
-        &mut state,
-        RunOptions {
-            force_activate: true,
-            ..RunOptions::default()
-        },
-        cancel,
-        Progress::none(),
-    )
-    .await;
-    println!("{}", jbr::report::text::render(&r));
+    let (r, journal) = common::fresh_sim_run(world, &c, true).await;
     println!(
         "max writers {} final {:?}",
         world.max_concurrent_writers(),

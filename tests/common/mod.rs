@@ -263,6 +263,36 @@ pub fn text(o: &Output) -> (String, String) {
     )
 }
 
+/// One fresh run of `c` on the simulator: journal run id `run-1`, empty state, never cancelled,
+/// no progress lines. The report is printed (a failing test shows it); the journal comes back
+/// for checks on what the run left open.
+pub async fn fresh_sim_run(
+    world: &SimWorld,
+    c: &Config,
+    force_activate: bool,
+) -> (RunRecord, Journal) {
+    let clients = sim_clients(world, c);
+    let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
+    let mut state = State::default();
+    // Held until the run ends: a dropped sender is not the same as "not cancelled".
+    let (_tx, cancel) = watch::channel(false);
+    let r = run_all(
+        c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions {
+            force_activate,
+            ..RunOptions::default()
+        },
+        cancel,
+        Progress::none(),
+    )
+    .await;
+    println!("{}", jbr::report::text::render(&r));
+    (r, journal)
+}
+
 /// A journal record: jbr is about to enable `what` `id` on `server`, which was disabled.
 pub fn enable(server: &str, what: Target, id: &str) -> Op {
     Op::Enable {
