@@ -8,20 +8,14 @@
 //! 5. a trigger that never starts,
 //! 6. the order of calls in one destination window.
 
-use jbr::api::{ApiError, Client};
+mod common;
+
+use jbr::api::ApiError;
 use jbr::config::*;
 use jbr::exit::Exit;
-use jbr::journal::Journal;
-use jbr::orchestrator::clock::Clock;
-use jbr::orchestrator::context::RunOptions;
-use jbr::orchestrator::plan::{self, Selection};
-use jbr::orchestrator::progress::Progress;
 use jbr::orchestrator::retry::{self, Kind};
-use jbr::orchestrator::run::{self, Inputs};
-use jbr::report::state::State;
 use jbr::report::{JobRecord, Outcome as Rec, RunRecord};
 use jbr::sim::{DestStateFn, Fault, FaultKind, Outcome, SimWorld, When, WriteInterval};
-use jbr::transport::simulated::SimTransport;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -31,75 +25,25 @@ use std::time::Duration;
 struct J<'a>(&'a str, &'a str, i64, Option<f64>);
 
 fn config(world: &SimWorld, dir: &Path, jobs: &[J<'_>]) -> Config {
-    let mut servers = BTreeMap::new();
-    for J(server, _, _, _) in jobs {
-        servers.insert(
-            server.to_string(),
-            Server {
-                name: server.to_string(),
-                host: "127.0.0.1".into(),
-                port: 1,
-                user: "root".into(),
-                ssh_key: None,
-                ssh_timeout: Duration::from_secs(1),
-                destination_id: Some(world.id(server, "nas")),
-                known_hosts: None,
-                local_command: None,
-            },
-        );
-    }
-    Config {
+    let mut c = Config {
         path: dir.join("config.json"),
-        ssh_key: None,
-        servers,
-        jobs: jobs
-            .iter()
-            .map(|J(server, job, priority, timeout)| Job {
-                job_id: world.id(server, job),
-                server: server.to_string(),
-                label: job.to_string(),
-                kind: JobType::Accounts,
-                priority: *priority,
-                timeout: timeout.map(Duration::from_secs_f64),
-                enabled: true,
-            })
-            .collect(),
         orchestrator: Orchestrator {
-            poll_interval: Duration::from_secs_f64(0.5),
-            startup_timeout: Duration::from_secs(2),
             job_timeout: Duration::from_secs(120),
-            stop_timeout: Duration::from_secs(5),
             stop_poll_interval: Duration::from_secs_f64(0.5),
-            call_timeout: Duration::from_secs(1),
-            retry_backoff: Duration::from_secs_f64(0.1),
-            lock_file: dir.join("jbr.lock"),
-            log_file: dir.join("jbr.log"),
-            log_max_bytes: 1 << 20,
-            log_backup_count: 1,
-            state_file: dir.join("last-run.json"),
-            journal_file: dir.join("last-run.json.journal"),
+            ..common::fast_orchestrator(dir)
         },
-        destination: DestinationPolicy {
-            skip_if_disabled: true,
-            force_activate: false,
-            alert_days_without_jobs: 3.0,
-        },
-        notification: Notification {
-            enabled: false,
-            smtp_host: "localhost".into(),
-            smtp_port: 25,
-            smtp_tls: false,
-            smtp_user: String::new(),
-            smtp_password: Default::default(),
-            from_address: String::new(),
-            to_addresses: vec![],
-            on_failure: true,
-            on_timeout: true,
-            on_complete: false,
-            on_partial: true,
-            on_daemon_lifecycle: true,
-        },
+        ..Config::default()
+    };
+    for J(server, job, priority, timeout) in jobs {
+        c.servers
+            .insert(server.to_string(), common::sim_server(world, server));
+        c.jobs.push(Job {
+            priority: *priority,
+            timeout: timeout.map(Duration::from_secs_f64),
+            ..common::sim_job(world, server, job)
+        });
     }
+    c
 }
 
 /// Runs the plan for `jobs` against `world` (the destination policy forces activation unless
@@ -107,31 +51,7 @@ fn config(world: &SimWorld, dir: &Path, jobs: &[J<'_>]) -> Config {
 async fn run_jobs(world: &SimWorld, jobs: &[J<'_>], force: bool) -> RunRecord {
     let dir = tempfile::tempdir().unwrap();
     let c = config(world, dir.path(), jobs);
-    let p = plan::build(&c, &Selection::default()).unwrap();
-    let clients: BTreeMap<String, Client<SimTransport>> = c
-        .servers
-        .keys()
-        .map(|n| (n.clone(), Client::new(world.transport(n))))
-        .collect();
-    let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
-    let mut state = State::default();
-    let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let r = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions {
-            force_activate: force,
-            abort_foreign: false,
-        },
-        cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
-    .await;
-    println!("{}", jbr::report::text::render(&r));
+    let (r, _journal) = common::fresh_sim_run(world, &c, force).await;
     for w in world.timeline() {
         println!(
             "  {} {} {:.2}..{:?} {:?}",

@@ -3,57 +3,26 @@
 //! A failed run sends exactly one mail whose body is the report printed on stdout; a mail
 //! server that is not there changes nothing about the exit code (1 stays 1, 0 stays 0).
 
+mod common;
 mod support_smtp;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use common::SpawnPiped;
 use jbr::sim::{Outcome, SimWorld, World};
 use support_smtp::{Sink, skip_without_smtp};
-
-fn jbr_sim() -> &'static str {
-    env!("CARGO_BIN_EXE_jbr-sim")
-}
 
 /// Writes the sim state and a config whose notification goes to 127.0.0.1:`smtp_port`
 /// (every outcome mailed). Returns the config path and the sim state path.
 fn lab(dir: &Path, world: World, smtp_port: u16) -> (PathBuf, PathBuf) {
-    let state = dir.join("sim.json");
-    std::fs::write(&state, serde_json::to_vec(&world).unwrap()).unwrap();
-    let mut servers = serde_json::Map::new();
-    let mut jobs = Vec::new();
-    for (name, s) in &world.servers {
-        servers.insert(
-            name.clone(),
-            serde_json::json!({
-                "host": "127.0.0.1",
-                "destination_id": s.destinations[0].id,
-                "local_command": ["env", format!("JBR_SIM_STATE={}", state.display()), format!("JBR_SIM_SERVER={name}"), jbr_sim()],
-            }),
-        );
-        for (i, j) in s.jobs.iter().enumerate() {
-            jobs.push(serde_json::json!({"job_id": j.id, "server": name, "label": j.name, "priority": 10 - i as i64}));
-        }
-    }
-    let config = serde_json::json!({
-        "servers": servers,
-        "jobs": jobs,
-        "orchestrator": {
-            "poll_interval": 0.2, "startup_timeout": 5, "job_timeout": 30, "stop_timeout": 5,
-            "stop_poll_interval": 0.2, "call_timeout": 10, "retry_backoff": 0.1,
-            "lock_file": dir.join("jbr.lock"), "log_file": dir.join("jbr.log"),
-            "state_file": dir.join("last-run.json"), "journal_file": dir.join("last-run.json.journal"),
-        },
-        "notification": {
-            "enabled": true, "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_tls": false,
-            "from_address": "jbr@backup.example.org", "to_addresses": ["ops@example.org"],
-            "on_failure": true, "on_timeout": true, "on_complete": true, "on_partial": true,
-        },
+    let (state, mut config) = common::sim_lab(dir, &world);
+    config["notification"] = serde_json::json!({
+        "enabled": true, "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_tls": false,
+        "from_address": "jbr@backup.example.org", "to_addresses": ["ops@example.org"],
+        "on_failure": true, "on_timeout": true, "on_complete": true, "on_partial": true,
     });
-    let path = dir.join("config.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    (path, state)
+    (common::write_config(dir, &config), state)
 }
 
 fn failing_world() -> World {
@@ -74,36 +43,15 @@ fn clean_world() -> World {
 
 /// `jbr -c CONFIG run --force-activate`, killed (and the test failed) after 60 s.
 fn run(config: &Path) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jbr"))
-        .arg("-c")
-        .arg(config)
-        .args(["run", "--force-activate"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("jbr still running after 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().unwrap();
-    (
-        status.code(),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
+    let out = common::bounded(
+        Command::new(env!("CARGO_BIN_EXE_jbr"))
+            .arg("-c")
+            .arg(config)
+            .args(["run", "--force-activate"])
+            .spawn_piped(),
+    );
+    let (stdout, stderr) = common::text(&out);
+    (out.status.code(), stdout, stderr)
 }
 
 /// A loopback port nobody listens on.

@@ -1,16 +1,10 @@
 //! The journal on real files: write-before-change records, torn tails, corruption, compaction,
 //! idempotent reopen.
 
-use jbr::journal::{self, Journal, Op, OpenChange, Target};
+mod common;
 
-fn enable(server: &str, what: Target, id: &str) -> Op {
-    Op::Enable {
-        server: server.into(),
-        what,
-        id: id.into(),
-        previous_disabled: true,
-    }
-}
+use common::enable;
+use jbr::journal::{self, Journal, Op, OpenChange, Target};
 
 fn restored(server: &str, what: Target, id: &str) -> Op {
     Op::Restored {
@@ -44,20 +38,7 @@ fn a_crash_mid_window_leaves_exactly_the_open_changes() {
     let path = dir.path().join("state/last-run.json.journal");
     {
         let mut j = Journal::open(&path, "run-1").unwrap();
-        j.write(enable("web-01", Target::Destination, "d1"))
-            .unwrap();
-        j.write(enable("web-01", Target::Job, "j1")).unwrap();
-        j.write(Op::Trigger {
-            server: "web-01".into(),
-            id: "j1".into(),
-        })
-        .unwrap();
-        j.write(Op::Group {
-            server: "web-01".into(),
-            id: "j1".into(),
-            group: "g1".into(),
-        })
-        .unwrap();
+        common::write_window_to_group(&mut j, "g1");
         j.write(Op::Ended {
             server: "web-01".into(),
             id: "j1".into(),
@@ -165,20 +146,7 @@ fn compaction_keeps_only_open_records_and_empties_when_all_undone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j");
     let mut j = Journal::open(&path, "run-1").unwrap();
-    j.write(enable("web-01", Target::Destination, "d1"))
-        .unwrap();
-    j.write(enable("web-01", Target::Job, "j1")).unwrap();
-    j.write(Op::Trigger {
-        server: "web-01".into(),
-        id: "j1".into(),
-    })
-    .unwrap();
-    j.write(Op::Group {
-        server: "web-01".into(),
-        id: "j1".into(),
-        group: "g7".into(),
-    })
-    .unwrap();
+    common::write_window_to_group(&mut j, "g7");
     j.write(restored("web-01", Target::Job, "j1")).unwrap();
     j.compact().unwrap();
     let before = ids(&j.open_changes());

@@ -1,5 +1,7 @@
 //! The plan: order, grouping, selection, disabled jobs, and the dry-run rendering.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,74 +13,28 @@ use jbr::orchestrator::plan::{self, PlanError, Selection};
 
 fn server(name: &str, dest: Option<&str>) -> Server {
     Server {
-        name: name.into(),
-        host: "127.0.0.1".into(),
-        port: 51514,
-        user: "root".into(),
-        ssh_key: None,
-        ssh_timeout: Duration::from_secs(30),
         destination_id: dest.map(Into::into),
-        known_hosts: None,
-        local_command: None,
+        ..common::server(name)
     }
 }
 
 fn job(id: &str, server: &str, priority: i64) -> Job {
     Job {
-        job_id: id.into(),
-        server: server.into(),
-        label: String::new(),
-        kind: JobType::Accounts,
         priority,
-        timeout: None,
-        enabled: true,
+        ..common::job(id, server)
     }
 }
 
+/// The config file's defaults (the dry run prints its waits) with these servers and jobs.
 fn config(servers: Vec<Server>, jobs: Vec<Job>) -> Config {
     Config {
         path: PathBuf::from("config.json"),
-        ssh_key: None,
         servers: servers
             .into_iter()
             .map(|s| (s.name.clone(), s))
             .collect::<BTreeMap<_, _>>(),
         jobs,
-        orchestrator: Orchestrator {
-            poll_interval: Duration::from_secs(30),
-            startup_timeout: Duration::from_secs(120),
-            job_timeout: Duration::from_secs(28800),
-            stop_timeout: Duration::from_secs(60),
-            stop_poll_interval: Duration::from_secs(5),
-            call_timeout: Duration::from_secs(120),
-            retry_backoff: Duration::from_secs(2),
-            lock_file: "/run/jbr/jbr.lock".into(),
-            log_file: "/var/log/jbr/jbr.log".into(),
-            log_max_bytes: 10 << 20,
-            log_backup_count: 5,
-            state_file: "/var/lib/jbr/last-run.json".into(),
-            journal_file: "/var/lib/jbr/last-run.json.journal".into(),
-        },
-        destination: DestinationPolicy {
-            skip_if_disabled: true,
-            force_activate: false,
-            alert_days_without_jobs: 3.0,
-        },
-        notification: Notification {
-            enabled: false,
-            smtp_host: "localhost".into(),
-            smtp_port: 25,
-            smtp_tls: false,
-            smtp_user: String::new(),
-            smtp_password: Default::default(),
-            from_address: String::new(),
-            to_addresses: vec![],
-            on_failure: true,
-            on_timeout: true,
-            on_complete: false,
-            on_partial: true,
-            on_daemon_lifecycle: true,
-        },
+        ..Config::default()
     }
 }
 

@@ -2,10 +2,13 @@
 //! processes, real lock, journal and state files. Asserts what an operator sees (exit code,
 //! report) and what the simulator's timeline says (one NAS writer, nothing left enabled).
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::{SpawnPiped, bounded, jbr_sim, text};
 use jbr::sim::{SimWorld, World};
 
 struct Lab {
@@ -14,49 +17,12 @@ struct Lab {
     config: PathBuf,
 }
 
-fn jbr_sim() -> &'static str {
-    env!("CARGO_BIN_EXE_jbr-sim")
-}
-
 /// Two servers, each with a disabled NAS destination and short jobs.
 fn lab(build: impl FnOnce() -> World) -> Lab {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("sim.json");
-    let world = build();
-    std::fs::write(&state, serde_json::to_vec(&world).unwrap()).unwrap();
-    let mut servers = serde_json::Map::new();
-    let mut jobs = Vec::new();
-    for (name, s) in &world.servers {
-        servers.insert(
-            name.clone(),
-            serde_json::json!({
-                "host": "127.0.0.1",
-                "destination_id": s.destinations[0].id,
-                "local_command": ["env", format!("JBR_SIM_STATE={}", state.display()), format!("JBR_SIM_SERVER={name}"), jbr_sim()],
-            }),
-        );
-        for (i, j) in s.jobs.iter().enumerate() {
-            jobs.push(serde_json::json!({"job_id": j.id, "server": name, "label": j.name, "priority": 10 - i as i64}));
-        }
-    }
-    let d = dir.path();
-    let config = serde_json::json!({
-        "servers": servers,
-        "jobs": jobs,
-        "orchestrator": {
-            "poll_interval": 0.2, "startup_timeout": 5, "job_timeout": 30, "stop_timeout": 5,
-            "stop_poll_interval": 0.2, "call_timeout": 10, "retry_backoff": 0.1,
-            "lock_file": d.join("jbr.lock"), "log_file": d.join("jbr.log"),
-            "state_file": d.join("last-run.json"), "journal_file": d.join("last-run.json.journal"),
-        },
-    });
-    let config_path = d.join("config.json");
-    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    Lab {
-        dir,
-        state,
-        config: config_path,
-    }
+    let (state, config) = common::sim_lab(dir.path(), &build());
+    let config = common::write_config(dir.path(), &config);
+    Lab { dir, state, config }
 }
 
 fn two_servers() -> World {
@@ -74,59 +40,6 @@ fn jbr(lab: &Lab, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jbr"));
     cmd.arg("-c").arg(&lab.config).args(args);
     bounded(cmd.spawn_piped())
-}
-
-trait SpawnPiped {
-    fn spawn_piped(&mut self) -> std::process::Child;
-}
-
-impl SpawnPiped for Command {
-    fn spawn_piped(&mut self) -> std::process::Child {
-        self.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-}
-
-/// Waits for `child`, killing it after 60 s so a hang fails the test instead of stalling it.
-fn bounded(mut child: std::process::Child) -> Output {
-    use std::io::Read;
-    let started = Instant::now();
-    let (mut so, mut se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = so.read_to_end(&mut b);
-        b
-    });
-    let err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = se.read_to_end(&mut b);
-        b
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("jbr still running after 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 /// The simulator's own verdict: max concurrent NAS writers and anything left enabled/running.

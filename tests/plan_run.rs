@@ -1,8 +1,9 @@
 //! The run core without the simulator: retries and backoff on tokio's paused clock, and a run
 //! whose servers do not answer (every server skipped with its reason, nothing changed, exit 1).
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -10,12 +11,10 @@ use jbr::api::{ApiError, Client};
 use jbr::config::*;
 use jbr::exit::Exit;
 use jbr::journal::{Journal, Op, Target};
-use jbr::orchestrator::clock::Clock;
 use jbr::orchestrator::context::RunOptions;
-use jbr::orchestrator::plan::{self, Selection};
+use jbr::orchestrator::plan::Selection;
 use jbr::orchestrator::progress::Progress;
 use jbr::orchestrator::retry::{self, Kind, Policy};
-use jbr::orchestrator::run::{self, Inputs};
 use jbr::report::Outcome;
 use jbr::report::state::State;
 use jbr::transport::{RawOutput, Transport, TransportError};
@@ -129,79 +128,6 @@ impl Transport for Down {
     }
 }
 
-fn config(dir: &std::path::Path) -> Config {
-    let server = |name: &str| Server {
-        name: name.into(),
-        host: "127.0.0.1".into(),
-        port: 51514,
-        user: "root".into(),
-        ssh_key: None,
-        ssh_timeout: Duration::from_secs(1),
-        destination_id: Some("d1".into()),
-        known_hosts: None,
-        local_command: None,
-    };
-    let job = |id: &str, server: &str, enabled: bool| Job {
-        job_id: id.into(),
-        server: server.into(),
-        label: String::new(),
-        kind: JobType::Accounts,
-        priority: 0,
-        timeout: None,
-        enabled,
-    };
-    Config {
-        path: PathBuf::from("config.json"),
-        ssh_key: None,
-        servers: [
-            ("web-01".to_string(), server("web-01")),
-            ("web-02".to_string(), server("web-02")),
-        ]
-        .into_iter()
-        .collect(),
-        jobs: vec![
-            job("j1", "web-01", true),
-            job("j2", "web-02", true),
-            job("j3", "web-02", false),
-        ],
-        orchestrator: Orchestrator {
-            poll_interval: Duration::from_secs_f64(0.5),
-            startup_timeout: Duration::from_secs(2),
-            job_timeout: Duration::from_secs(60),
-            stop_timeout: Duration::from_secs(5),
-            stop_poll_interval: Duration::from_secs(1),
-            call_timeout: Duration::from_secs(1),
-            retry_backoff: Duration::from_secs_f64(0.1),
-            lock_file: dir.join("jbr.lock"),
-            log_file: dir.join("jbr.log"),
-            log_max_bytes: 1 << 20,
-            log_backup_count: 1,
-            state_file: dir.join("last-run.json"),
-            journal_file: dir.join("last-run.json.journal"),
-        },
-        destination: DestinationPolicy {
-            skip_if_disabled: true,
-            force_activate: false,
-            alert_days_without_jobs: 3.0,
-        },
-        notification: Notification {
-            enabled: false,
-            smtp_host: "localhost".into(),
-            smtp_port: 25,
-            smtp_tls: false,
-            smtp_user: String::new(),
-            smtp_password: Default::default(),
-            from_address: String::new(),
-            to_addresses: vec![],
-            on_failure: true,
-            on_timeout: true,
-            on_complete: false,
-            on_partial: true,
-            on_daemon_lifecycle: true,
-        },
-    }
-}
-
 fn clients(c: &Config) -> BTreeMap<String, Client<Down>> {
     c.servers
         .keys()
@@ -212,24 +138,21 @@ fn clients(c: &Config) -> BTreeMap<String, Client<Down>> {
 #[tokio::test(start_paused = true)]
 async fn unreachable_servers_are_skipped_with_their_reason_and_nothing_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path());
-    let p = plan::build(&c, &Selection::default()).unwrap();
+    let c = common::two_servers(dir.path());
     let clients = clients(&c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (_tx, cancel) = tokio::sync::watch::channel(false);
     let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-    let record = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions::default(),
+    let record = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions::default(),
         cancel,
-        progress: Progress::new(ptx),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::new(ptx),
+    )
     .await;
     assert_eq!(record.exit(), Exit::JobsFailed);
     assert!(record.critical.is_empty());
@@ -274,7 +197,7 @@ async fn unreachable_servers_are_skipped_with_their_reason_and_nothing_changes()
 #[tokio::test(start_paused = true)]
 async fn a_journal_naming_a_server_no_longer_configured_is_critical_and_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path());
+    let c = common::two_servers(dir.path());
     {
         let mut j = Journal::open(&c.orchestrator.journal_file, "run-0").unwrap();
         j.write(Op::Enable {
@@ -285,22 +208,19 @@ async fn a_journal_naming_a_server_no_longer_configured_is_critical_and_starts_n
         })
         .unwrap();
     }
-    let p = plan::build(&c, &Selection::default()).unwrap();
     let clients = clients(&c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let record = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions::default(),
+    let record = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions::default(),
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     assert_eq!(record.exit(), Exit::Critical);
     assert_eq!(
@@ -320,24 +240,21 @@ async fn a_journal_naming_a_server_no_longer_configured_is_critical_and_starts_n
 #[tokio::test(start_paused = true)]
 async fn cancel_before_start_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path());
-    let p = plan::build(&c, &Selection::default()).unwrap();
+    let c = common::two_servers(dir.path());
     let clients = clients(&c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (tx, cancel) = tokio::sync::watch::channel(false);
     tx.send(true).unwrap();
-    let record = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions::default(),
+    let record = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions::default(),
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     assert!(record.cancelled);
     assert_eq!(record.exit(), Exit::JobsFailed);
@@ -396,7 +313,7 @@ mod command {
     #[tokio::test(start_paused = true)]
     async fn unknown_server_is_exit_2_before_anything() {
         let dir = tempfile::tempdir().unwrap();
-        let c = config(dir.path());
+        let c = common::two_servers(dir.path());
         let args = RunArgs {
             selection: Selection {
                 servers: vec!["web-9".into()],
@@ -417,7 +334,7 @@ mod command {
     #[tokio::test(start_paused = true)]
     async fn dry_run_prints_the_calls_and_sends_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let c = config(dir.path());
+        let c = common::two_servers(dir.path());
         let calls = Arc::new(AtomicU32::new(0));
         let clients: BTreeMap<String, Client<Counting>> = c
             .servers
@@ -439,7 +356,7 @@ mod command {
     #[tokio::test(start_paused = true)]
     async fn a_held_lock_is_exit_3_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let c = config(dir.path());
+        let c = common::two_servers(dir.path());
         let _held = jbr::lock::acquire(&c.orchestrator.lock_file).unwrap();
         // flock locks belong to the open file description: a second open in this process is
         // refused just like another process.
@@ -459,7 +376,7 @@ mod command {
     #[tokio::test(start_paused = true)]
     async fn a_run_writes_the_state_file_and_prints_the_report() {
         let dir = tempfile::tempdir().unwrap();
-        let c = config(dir.path());
+        let c = common::two_servers(dir.path());
         let (exit, out, err) = exec(&c, &RunArgs::default(), &clients(&c)).await;
         assert_eq!(exit, Exit::JobsFailed, "{err}");
         assert!(out.starts_with("jbr run "), "{out}");

@@ -5,93 +5,15 @@
 //! simulator's verdict: at most one NAS writer, nothing left enabled or running.
 //! (First written against a scratch merge; the invariant-test phase refines them.)
 
-use jbr::api::Client;
+mod common;
+
 use jbr::config::*;
 use jbr::journal::Journal;
-use jbr::orchestrator::clock::Clock;
 use jbr::orchestrator::context::RunOptions;
-use jbr::orchestrator::plan::{self, Selection};
 use jbr::orchestrator::progress::Progress;
-use jbr::orchestrator::run::{self, Inputs};
 use jbr::report::state::State;
 use jbr::sim::{Fault, FaultKind, Outcome, SimWorld, When};
-use jbr::transport::simulated::SimTransport;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
-
-fn config(dir: &std::path::Path) -> Config {
-    let server = |name: &str| Server {
-        name: name.into(),
-        host: "127.0.0.1".into(),
-        port: 51514,
-        user: "root".into(),
-        ssh_key: None,
-        ssh_timeout: Duration::from_secs(1),
-        destination_id: Some("d1".into()),
-        known_hosts: None,
-        local_command: None,
-    };
-    let job = |id: &str, server: &str, enabled: bool| Job {
-        job_id: id.into(),
-        server: server.into(),
-        label: String::new(),
-        kind: JobType::Accounts,
-        priority: 0,
-        timeout: None,
-        enabled,
-    };
-    Config {
-        path: PathBuf::from("config.json"),
-        ssh_key: None,
-        servers: [
-            ("web-01".to_string(), server("web-01")),
-            ("web-02".to_string(), server("web-02")),
-        ]
-        .into_iter()
-        .collect(),
-        jobs: vec![
-            job("j1", "web-01", true),
-            job("j2", "web-02", true),
-            job("j3", "web-02", false),
-        ],
-        orchestrator: Orchestrator {
-            poll_interval: Duration::from_secs_f64(0.5),
-            startup_timeout: Duration::from_secs(2),
-            job_timeout: Duration::from_secs(60),
-            stop_timeout: Duration::from_secs(5),
-            stop_poll_interval: Duration::from_secs(1),
-            call_timeout: Duration::from_secs(1),
-            retry_backoff: Duration::from_secs_f64(0.1),
-            lock_file: dir.join("jbr.lock"),
-            log_file: dir.join("jbr.log"),
-            log_max_bytes: 1 << 20,
-            log_backup_count: 1,
-            state_file: dir.join("last-run.json"),
-            journal_file: dir.join("last-run.json.journal"),
-        },
-        destination: DestinationPolicy {
-            skip_if_disabled: true,
-            force_activate: false,
-            alert_days_without_jobs: 3.0,
-        },
-        notification: Notification {
-            enabled: false,
-            smtp_host: "localhost".into(),
-            smtp_port: 25,
-            smtp_tls: false,
-            smtp_user: String::new(),
-            smtp_password: Default::default(),
-            from_address: String::new(),
-            to_addresses: vec![],
-            on_failure: true,
-            on_timeout: true,
-            on_complete: false,
-            on_partial: true,
-            on_daemon_lifecycle: true,
-        },
-    }
-}
 
 async fn go(
     world: &SimWorld,
@@ -99,58 +21,11 @@ async fn go(
     timeout: Option<f64>,
 ) -> jbr::report::RunRecord {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path());
-    c.servers.clear();
-    c.jobs.clear();
-    for (server, job) in names {
-        let mut s = Server {
-            name: server.to_string(),
-            host: "127.0.0.1".into(),
-            port: 1,
-            user: "root".into(),
-            ssh_key: None,
-            ssh_timeout: Duration::from_secs(1),
-            destination_id: Some(world.id(server, "nas")),
-            known_hosts: None,
-            local_command: None,
-        };
-        s.destination_id = Some(world.id(server, "nas"));
-        c.servers.insert(server.to_string(), s);
-        c.jobs.push(Job {
-            job_id: world.id(server, job),
-            server: server.to_string(),
-            label: job.to_string(),
-            kind: JobType::Accounts,
-            priority: 0,
-            timeout: timeout.map(Duration::from_secs_f64),
-            enabled: true,
-        });
+    let mut c = setup(world, dir.path(), names);
+    for j in &mut c.jobs {
+        j.timeout = timeout.map(Duration::from_secs_f64);
     }
-    let p = plan::build(&c, &Selection::default()).unwrap();
-    let clients: BTreeMap<String, Client<SimTransport>> = c
-        .servers
-        .keys()
-        .map(|n| (n.clone(), Client::new(world.transport(n))))
-        .collect();
-    let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
-    let mut state = State::default();
-    let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let r = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions {
-            force_activate: true,
-            abort_foreign: false,
-        },
-        cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
-    .await;
-    println!("{}", jbr::report::text::render(&r));
+    let (r, journal) = common::fresh_sim_run(world, &c, true).await;
     println!(
         "max writers {} final {:?}",
         world.max_concurrent_writers(),
@@ -213,31 +88,11 @@ async fn faults() {
 }
 
 fn setup(world: &SimWorld, dir: &std::path::Path, names: &[(&str, &str)]) -> Config {
-    let mut c = config(dir);
-    c.servers.clear();
-    c.jobs.clear();
+    let mut c = common::sim_config(dir);
     for (server, job) in names {
-        let s = Server {
-            name: server.to_string(),
-            host: "127.0.0.1".into(),
-            port: 1,
-            user: "root".into(),
-            ssh_key: None,
-            ssh_timeout: Duration::from_secs(1),
-            destination_id: Some(world.id(server, "nas")),
-            known_hosts: None,
-            local_command: None,
-        };
-        c.servers.insert(server.to_string(), s);
-        c.jobs.push(Job {
-            job_id: world.id(server, job),
-            server: server.to_string(),
-            label: job.to_string(),
-            kind: JobType::Accounts,
-            priority: 0,
-            timeout: None,
-            enabled: true,
-        });
+        c.servers
+            .insert(server.to_string(), common::sim_server(world, server));
+        c.jobs.push(common::sim_job(world, server, job));
     }
     c
 }
@@ -250,27 +105,20 @@ async fn go2(
     cancel: tokio::sync::watch::Receiver<bool>,
     force: bool,
 ) -> jbr::report::RunRecord {
-    let p = plan::build(c, &Selection::default()).unwrap();
-    let clients: BTreeMap<String, Client<SimTransport>> = c
-        .servers
-        .keys()
-        .map(|n| (n.clone(), Client::new(world.transport(n))))
-        .collect();
+    let clients = common::sim_clients(world, c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, run_id).unwrap();
-    let r = run::run(Inputs {
-        config: c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
+    let r = common::run_all(
+        c,
+        &clients,
+        &mut journal,
         state,
-        options: RunOptions {
+        RunOptions {
             force_activate: force,
-            abort_foreign: false,
+            ..RunOptions::default()
         },
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     println!("{}", jbr::report::text::render(&r));
     println!(
@@ -467,27 +315,20 @@ async fn perf(servers: usize, jobs: usize) {
     let (_tx, cancel) = tokio::sync::watch::channel(false);
     let wall = std::time::Instant::now();
     let t0 = tokio::time::Instant::now();
-    let p = plan::build(&c, &Selection::default()).unwrap();
-    let clients: BTreeMap<String, Client<SimTransport>> = c
-        .servers
-        .keys()
-        .map(|n| (n.clone(), Client::new(world.transport(n))))
-        .collect();
+    let clients = common::sim_clients(&world, &c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "p").unwrap();
-    let r = run::run(Inputs {
-        config: &c,
-        plan: &p,
-        clients: &clients,
-        journal: &mut journal,
-        state: &mut state,
-        options: RunOptions {
+    let r = common::run_all(
+        &c,
+        &clients,
+        &mut journal,
+        &mut state,
+        RunOptions {
             force_activate: true,
-            abort_foreign: false,
+            ..RunOptions::default()
         },
         cancel,
-        progress: Progress::none(),
-        clock: Clock::at(1_795_000_000.0),
-    })
+        Progress::none(),
+    )
     .await;
     let sim = t0.elapsed().as_secs_f64();
     let txt = jbr::report::text::render(&r);

@@ -24,11 +24,13 @@ async fn statuses(c: &Client<SimTransport>) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test(start_paused = true)]
-async fn pending_then_processing_then_final_with_the_configured_durations() {
+/// web-01 with destination `nas` and job `j` (`secs` long, `startup` seconds pending first),
+/// both enabled and the job triggered, as in a jbr window. Returns the world, a client of
+/// web-01, and the destination and job ids.
+async fn triggered(secs: f64, startup: f64) -> (SimWorld, Client<SimTransport>, String, String) {
     let world = SimWorld::builder()
         .server("web-01", |s| {
-            s.destination("nas").job("j", 4.0).startup_delay(2.0)
+            s.destination("nas").job("j", secs).startup_delay(startup)
         })
         .build();
     let (dest, job) = (world.id("web-01", "nas"), world.id("web-01", "j"));
@@ -38,6 +40,12 @@ async fn pending_then_processing_then_final_with_the_configured_durations() {
         .unwrap();
     c.set_job_disabled(&job, false).await.unwrap();
     c.run_backup_job_manually(&job).await.unwrap();
+    (world, c, dest, job)
+}
+
+#[tokio::test(start_paused = true)]
+async fn pending_then_processing_then_final_with_the_configured_durations() {
+    let (world, c, dest, _job) = triggered(4.0, 2.0).await;
     let mut seen = Vec::new();
     for _ in 0..16 {
         let s = statuses(&c).await[0];
@@ -230,18 +238,7 @@ async fn ids_are_object_ids_and_unique_across_servers() {
 
 #[tokio::test(start_paused = true)]
 async fn a_destination_disabled_while_pending_fails_the_run_without_writing() {
-    let world = SimWorld::builder()
-        .server("web-01", |s| {
-            s.destination("nas").job("j", 5.0).startup_delay(3.0)
-        })
-        .build();
-    let (dest, job) = (world.id("web-01", "nas"), world.id("web-01", "j"));
-    let c = client(&world, "web-01");
-    c.set_destination_disabled(&dest, false, DestinationMethod::Modify)
-        .await
-        .unwrap();
-    c.set_job_disabled(&job, false).await.unwrap();
-    c.run_backup_job_manually(&job).await.unwrap();
+    let (world, c, dest, job) = triggered(5.0, 3.0).await;
     wait(1.0).await;
     c.set_destination_disabled(&dest, true, DestinationMethod::Modify)
         .await

@@ -41,15 +41,9 @@ struct Report {
 type Answer = Option<Result<crate::api::Destination, (bool, String)>>;
 
 pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
-    let Some(config) = servers::load_config(config_path) else {
-        return Exit::Usage;
-    };
-    let selected = match servers::select(&config, server) {
-        Ok(s) => s,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::Usage;
-        }
+    let (config, selected) = match servers::load_and_select(config_path, server) {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
     let mut errors = Vec::new();
     let state = match state::load(&config.orchestrator.state_file) {
@@ -59,15 +53,10 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
             None
         }
     };
-    let rt = match servers::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::JobsFailed;
-        }
+    let (config, answers) = match servers::ask_each(config, &selected, ask) {
+        Ok(asked) => asked,
+        Err(exit) => return exit,
     };
-    let config = Arc::new(config);
-    let answers = rt.block_on(servers::each_server(&config, &selected, ask));
     let mut rows = Vec::new();
     for (name, answer) in answers {
         let dest = config
@@ -84,35 +73,30 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         }
         rows.push(row);
     }
-    let ok = errors.is_empty();
-    if json {
-        servers::print_json(&Report {
-            ok,
-            destinations: rows,
-            errors: errors.clone(),
-        });
-    } else {
-        servers::print_text(&render(&rows));
-    }
-    servers::print_errors(&errors);
-    if ok { Exit::Ok } else { Exit::JobsFailed }
+    let report = Report {
+        ok: errors.is_empty(),
+        destinations: rows,
+        errors,
+    };
+    servers::finish(
+        json,
+        &report,
+        |r| render(&r.destinations),
+        &report.errors,
+        report.ok,
+    )
 }
 
-async fn ask(_config: Arc<Config>, server: Server, client: ReadClient) -> Answer {
-    let answer = match &server.destination_id {
+async fn ask(_config: Arc<Config>, server: Server, client: Arc<ReadClient>) -> Answer {
+    match &server.destination_id {
         None => None,
         Some(dest) => Some(client.get_destination(dest).await.map_err(|e| {
             (
                 servers::is_not_found(&e),
-                format!(
-                    "{} (destination_id {dest})",
-                    servers::error_line(&server.name, None, &e)
-                ),
+                servers::destination_error_line(&server.name, dest, &e),
             )
         })),
-    };
-    servers::close(&client).await;
-    answer
+    }
 }
 
 fn to_row(
@@ -189,8 +173,7 @@ fn render(rows: &[Row]) -> String {
         .iter()
         .map(|r| {
             let state = match (r.disabled, &r.error) {
-                (Some(true), _) => "disabled".to_string(),
-                (Some(false), _) => "ENABLED".to_string(),
+                (Some(disabled), _) => servers::disabled_word(disabled).to_string(),
                 (None, Some(_)) if r.exists == Some(false) => "MISSING".to_string(),
                 (None, Some(_)) => "UNREACHABLE".to_string(),
                 (None, None) => "-".to_string(),

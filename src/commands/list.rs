@@ -57,15 +57,10 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
         return Exit::Usage;
     };
     let selected: Vec<String> = config.servers.keys().cloned().collect();
-    let rt = match servers::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::JobsFailed;
-        }
+    let (config, answers) = match servers::ask_each(config, &selected, ask) {
+        Ok(asked) => asked,
+        Err(exit) => return exit,
     };
-    let config = Arc::new(config);
-    let answers = rt.block_on(servers::each_server(&config, &selected, ask));
 
     let mut rows = Vec::new();
     let mut errors = Vec::new();
@@ -106,10 +101,7 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
             match found {
                 Some(Some(j)) => fill(&mut row, j, dest),
                 Some(None) => {
-                    let e = format!(
-                        "server {name}, job {}: not found in listBackupJobs (configured but missing on the server)",
-                        servers::job_name(&job.job_id, &job.label)
-                    );
+                    let e = servers::missing_job_line(&name, job);
                     errors.push(e.clone());
                     row.error = Some(e);
                 }
@@ -159,30 +151,18 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
         jobs: rows,
         errors,
     };
-    if json {
-        servers::print_json(&report);
-    } else {
-        servers::print_text(&render(&report));
-    }
-    servers::print_errors(&report.errors);
-    if report.ok {
-        Exit::Ok
-    } else {
-        Exit::JobsFailed
-    }
+    servers::finish(json, &report, render, &report.errors, report.ok)
 }
 
 async fn ask(
     _config: Arc<Config>,
     server: Server,
-    client: ReadClient,
+    client: Arc<ReadClient>,
 ) -> Result<Vec<BackupJob>, String> {
-    let jobs = client
+    client
         .list_backup_jobs()
         .await
-        .map_err(|e| servers::error_line(&server.name, None, &e));
-    servers::close(&client).await;
-    jobs
+        .map_err(|e| servers::error_line(&server.name, None, &e))
 }
 
 fn fill(row: &mut Row, job: &BackupJob, dest: Option<&str>) {
@@ -204,14 +184,8 @@ fn render(report: &Report) -> String {
             };
             let live = match (&r.error, r.exists) {
                 (_, Some(true)) => {
-                    let mut words = vec![
-                        if r.disabled == Some(true) {
-                            "disabled"
-                        } else {
-                            "ENABLED"
-                        }
-                        .to_string(),
-                    ];
+                    let mut words =
+                        vec![servers::disabled_word(r.disabled == Some(true)).to_string()];
                     if r.running == Some(true) {
                         words.push("running".into());
                     }

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{ApiError, Client};
 use crate::config::{self, Config, Server};
+use crate::exit::Exit;
 use crate::orchestrator::dry_run::ReadOnly;
 use crate::transport::any::AnyTransport;
 
@@ -49,6 +50,19 @@ pub fn select(config: &Config, wanted: Option<&str>) -> Result<Vec<String>, Stri
     }
 }
 
+/// The config and the servers `--server` selects, as every read-only command starts; a problem
+/// is printed as its one line and answered with exit 2.
+pub fn load_and_select(path: &Path, wanted: Option<&str>) -> Result<(Config, Vec<String>), Exit> {
+    let config = load_config(path).ok_or(Exit::Usage)?;
+    match select(&config, wanted) {
+        Ok(selected) => Ok((config, selected)),
+        Err(e) => {
+            print_errors(&[e]);
+            Err(Exit::Usage)
+        }
+    }
+}
+
 fn known(config: &Config) -> String {
     if config.servers.is_empty() {
         "none".to_string()
@@ -78,17 +92,17 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
+/// Each server's answer by name, or the one line saying why it gave none.
+pub type Answers<R> = BTreeMap<String, Result<R, String>>;
+
 /// Runs `ask` against every named server concurrently (at most `MAX_PARALLEL` at once) with a
-/// read-only client, and returns each server's answer by name. A server whose transport cannot
-/// even be built answers `Err` with that one line; one server's failure never stops the others.
-pub async fn each_server<R, F, Fut>(
-    config: &Arc<Config>,
-    servers: &[String],
-    ask: F,
-) -> BTreeMap<String, Result<R, String>>
+/// read-only client, closed once `ask` is done, and returns each server's answer by name. A
+/// server whose transport cannot even be built answers `Err` with that one line; one server's
+/// failure never stops the others.
+pub async fn each_server<R, F, Fut>(config: &Arc<Config>, servers: &[String], ask: F) -> Answers<R>
 where
     R: Send + 'static,
-    F: Fn(Arc<Config>, Server, ReadClient) -> Fut + Clone + Send + 'static,
+    F: Fn(Arc<Config>, Server, Arc<ReadClient>) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
     let gate = Arc::new(Semaphore::new(MAX_PARALLEL));
@@ -111,8 +125,10 @@ where
                 Ok(t) => t,
                 Err(e) => return (name, Err(e.to_string())),
             };
-            let client = Client::new(ReadOnly(transport));
-            let answer = ask(config, server, client).await;
+            let client = Arc::new(Client::new(ReadOnly(transport)));
+            let answer = ask(config, server, Arc::clone(&client)).await;
+            // Closed here for every command, after its last question whatever it answered.
+            close(&client).await;
             (name, Ok(answer))
         });
     }
@@ -131,6 +147,48 @@ where
             .or_insert_with(|| Err(format!("server {name}: query ended abnormally (a bug)")));
     }
     results
+}
+
+/// `each_server` on a runtime of its own, for a command's `run`: the config comes back shared
+/// with the answers. A runtime that cannot start is printed as its one line, exit 1.
+pub fn ask_each<R, F, Fut>(
+    config: Config,
+    servers: &[String],
+    ask: F,
+) -> Result<(Arc<Config>, Answers<R>), Exit>
+where
+    R: Send + 'static,
+    F: Fn(Arc<Config>, Server, Arc<ReadClient>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            print_errors(&[e]);
+            return Err(Exit::JobsFailed);
+        }
+    };
+    let config = Arc::new(config);
+    let answers = rt.block_on(each_server(&config, servers, ask));
+    Ok((config, answers))
+}
+
+/// How every read-only command ends: the report as pretty JSON with `--json`, else its text
+/// (rendered only then); then each error on stderr; exit 0 when `ok`, 1 otherwise.
+pub fn finish<T: Serialize>(
+    json: bool,
+    report: &T,
+    render: impl FnOnce(&T) -> String,
+    errors: &[String],
+    ok: bool,
+) -> Exit {
+    if json {
+        print_json(report);
+    } else {
+        print_text(&render(report));
+    }
+    print_errors(errors);
+    if ok { Exit::Ok } else { Exit::JobsFailed }
 }
 
 /// Closes the client's SSH master, if any (a local or simulated transport holds nothing).
@@ -232,6 +290,23 @@ pub fn error_line(server: &str, job: Option<&str>, e: &ApiError) -> String {
     }
 }
 
+/// A failed `getDestination` as one line that names the configured `destination_id`, so the
+/// operator knows which config value to check.
+pub fn destination_error_line(server: &str, destination_id: &str, e: &ApiError) -> String {
+    format!(
+        "{} (destination_id {destination_id})",
+        error_line(server, None, e)
+    )
+}
+
+/// A configured job that the server's `listBackupJobs` does not return.
+pub fn missing_job_line(server: &str, job: &config::Job) -> String {
+    format!(
+        "server {server}, job {}: not found in listBackupJobs (configured but missing on the server)",
+        job_name(&job.job_id, &job.label)
+    )
+}
+
 /// No answer at all (cannot connect, timeout, lost connection): asking this server anything
 /// more now would only wait out the same timeout again.
 pub fn is_unreachable(e: &ApiError) -> bool {
@@ -241,6 +316,12 @@ pub fn is_unreachable(e: &ApiError) -> bool {
 /// The server answered, and said no such thing exists (as opposed to not answering at all).
 pub fn is_not_found(e: &ApiError) -> bool {
     matches!(e, ApiError::Refused { .. })
+}
+
+/// A live destination's or job's state in the tables. Enabled is in capitals: outside a jbr
+/// window it means a run in progress, or something left on that JetBackup's schedule can start.
+pub fn disabled_word(disabled: bool) -> &'static str {
+    if disabled { "disabled" } else { "ENABLED" }
 }
 
 pub fn plural(n: usize) -> &'static str {

@@ -94,15 +94,9 @@ enum Live {
 }
 
 pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
-    let Some(config) = servers::load_config(config_path) else {
-        return Exit::Usage;
-    };
-    let selected = match servers::select(&config, server) {
-        Ok(s) => s,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::Usage;
-        }
+    let (config, selected) = match servers::load_and_select(config_path, server) {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
     let mut errors = Vec::new();
     let last_run = match state::load(&config.orchestrator.state_file) {
@@ -127,15 +121,10 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
             Vec::new()
         }
     };
-    let rt = match servers::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::JobsFailed;
-        }
+    let (config, answers) = match servers::ask_each(config, &selected, ask) {
+        Ok(asked) => asked,
+        Err(exit) => return exit,
     };
-    let config = Arc::new(config);
-    let answers = rt.block_on(servers::each_server(&config, &selected, ask));
     let mut states = Vec::new();
     for (name, answer) in answers {
         let s = match answer {
@@ -156,26 +145,10 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         servers: states,
         errors,
     };
-    if json {
-        servers::print_json(&report);
-    } else {
-        servers::print_text(&render(&report));
-    }
-    servers::print_errors(&report.errors);
-    if report.ok {
-        Exit::Ok
-    } else {
-        Exit::JobsFailed
-    }
+    servers::finish(json, &report, render, &report.errors, report.ok)
 }
 
-async fn ask(_config: Arc<Config>, server: Server, client: ReadClient) -> Live {
-    let live = ask_with(&server, &client).await;
-    servers::close(&client).await;
-    live
-}
-
-async fn ask_with(server: &Server, client: &ReadClient) -> Live {
+async fn ask(_config: Arc<Config>, server: Server, client: Arc<ReadClient>) -> Live {
     let name = server.name.as_str();
     // The first failure to get any answer ends the questions: the next would wait out the
     // same timeout.
@@ -238,10 +211,7 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
             disabled: Some(d.disabled),
         }),
         (Some(id), Some(Err(e))) => {
-            errors.push(format!(
-                "{} (destination_id {id})",
-                servers::error_line(name, None, &e)
-            ));
+            errors.push(servers::destination_error_line(name, &id, &e));
             servers::is_not_found(&e).then_some(DestinationState {
                 id,
                 exists: false,
@@ -258,10 +228,7 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
             for job in &configured {
                 let found = list.iter().find(|j| j.id == job.job_id);
                 if found.is_none() {
-                    errors.push(format!(
-                        "server {name}, job {}: not found in listBackupJobs (configured but missing on the server)",
-                        servers::job_name(&job.job_id, &job.label)
-                    ));
+                    errors.push(servers::missing_job_line(name, job));
                 }
                 jobs.push(JobState {
                     job_id: job.job_id.clone(),
@@ -407,8 +374,7 @@ fn render(report: &Report) -> String {
         if let Some(d) = &s.destination {
             let state = match (d.exists, d.disabled) {
                 (false, _) => "MISSING".to_string(),
-                (true, Some(true)) => "disabled".to_string(),
-                (true, _) => "ENABLED".to_string(),
+                (true, disabled) => servers::disabled_word(disabled == Some(true)).to_string(),
             };
             let name = d
                 .name
@@ -425,8 +391,7 @@ fn render(report: &Report) -> String {
             let state = match (j.exists, j.disabled, j.running) {
                 (false, _, _) => "MISSING".to_string(),
                 (true, _, Some(true)) => "running".to_string(),
-                (true, Some(true), _) => "disabled".to_string(),
-                (true, _, _) => "ENABLED".to_string(),
+                (true, disabled, _) => servers::disabled_word(disabled == Some(true)).to_string(),
             };
             rows.push(vec![
                 s.server.clone(),

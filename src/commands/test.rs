@@ -32,6 +32,14 @@ impl Status {
             Status::Failed => "FAILED",
         }
     }
+    /// A server that answered "no such thing" (missing) versus any other failed answer.
+    fn of_error(e: &crate::api::ApiError) -> Status {
+        if servers::is_not_found(e) {
+            Status::Missing
+        } else {
+            Status::Failed
+        }
+    }
     fn is_problem(self) -> bool {
         matches!(self, Status::Missing | Status::Failed)
     }
@@ -64,25 +72,14 @@ struct Report {
 }
 
 pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
-    let Some(config) = servers::load_config(config_path) else {
-        return Exit::Usage;
+    let (config, selected) = match servers::load_and_select(config_path, server) {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
-    let selected = match servers::select(&config, server) {
-        Ok(s) => s,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::Usage;
-        }
+    let (_, answers) = match servers::ask_each(config, &selected, check_server) {
+        Ok(asked) => asked,
+        Err(exit) => return exit,
     };
-    let rt = match servers::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            servers::print_errors(&[e]);
-            return Exit::JobsFailed;
-        }
-    };
-    let config = Arc::new(config);
-    let answers = rt.block_on(servers::each_server(&config, &selected, check_server));
     let mut reports = Vec::new();
     let mut errors = Vec::new();
     for (name, answer) in answers {
@@ -93,18 +90,18 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         reports.push(report);
         errors.extend(errs);
     }
-    let ok = reports.iter().all(|r| r.ok);
-    if json {
-        servers::print_json(&Report {
-            ok,
-            servers: reports,
-            errors: errors.clone(),
-        });
-    } else {
-        servers::print_text(&render(&reports));
-    }
-    servers::print_errors(&errors);
-    if ok { Exit::Ok } else { Exit::JobsFailed }
+    let report = Report {
+        ok: reports.iter().all(|r| r.ok),
+        servers: reports,
+        errors,
+    };
+    servers::finish(
+        json,
+        &report,
+        |r| render(&r.servers),
+        &report.errors,
+        report.ok,
+    )
 }
 
 fn unreachable(server: &str, error: &str) -> ServerReport {
@@ -125,17 +122,7 @@ fn unreachable(server: &str, error: &str) -> ServerReport {
 async fn check_server(
     config: Arc<Config>,
     server: Server,
-    client: ReadClient,
-) -> (ServerReport, Vec<String>) {
-    let result = check_with(&config, &server, &client).await;
-    servers::close(&client).await;
-    result
-}
-
-async fn check_with(
-    config: &Config,
-    server: &Server,
-    client: &ReadClient,
+    client: Arc<ReadClient>,
 ) -> (ServerReport, Vec<String>) {
     let name = server.name.as_str();
     let mut errors = Vec::new();
@@ -177,12 +164,8 @@ async fn check_with(
                     if servers::is_unreachable(&e) {
                         return (unreachable(name, &line), vec![line]);
                     }
-                    let status = if servers::is_not_found(&e) {
-                        Status::Missing
-                    } else {
-                        Status::Failed
-                    };
-                    errors.push(format!("{line} (destination_id {dest})"));
+                    let status = Status::of_error(&e);
+                    errors.push(servers::destination_error_line(name, dest, &e));
                     (status, line)
                 }
             };
@@ -196,13 +179,13 @@ async fn check_with(
         }
     }
 
-    for job in servers::jobs_of(config, name) {
+    for job in servers::jobs_of(&config, name) {
         let who = servers::job_name(&job.job_id, &job.label);
         let (status, detail) = match client.get_backup_job(&job.job_id).await {
             Ok(j) => {
                 let mut notes = vec![
                     format!("\"{}\"", j.name),
-                    if j.disabled { "disabled" } else { "ENABLED" }.to_string(),
+                    servers::disabled_word(j.disabled).to_string(),
                 ];
                 if j.running {
                     notes.push("running".to_string());
@@ -244,11 +227,7 @@ async fn check_with(
                     return (unreachable(name, &line), vec![line]);
                 }
                 errors.push(line.clone());
-                let status = if servers::is_not_found(&e) {
-                    Status::Missing
-                } else {
-                    Status::Failed
-                };
+                let status = Status::of_error(&e);
                 (status, line)
             }
         };
