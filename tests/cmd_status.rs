@@ -7,7 +7,7 @@ use cmd_common::*;
 use jbr::journal::{Journal, Op, Target};
 use jbr::report::state::{self, State};
 use jbr::report::{JobRecord, Outcome, RunRecord};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[test]
 fn no_state_file_is_not_an_error_and_the_live_state_is_shown() {
@@ -186,4 +186,41 @@ fn unknown_server_is_a_usage_error() {
     assert_eq!(run.code, Some(2), "{run}");
     assert!(run.stderr.contains("(known: web-01, web-02)"), "{run}");
     assert_eq!(run.stdout, "");
+}
+
+/// A server that connects but whose every answer fails (a broken `jetbackup5api`): the table
+/// must say the state is unknown, never "disabled" or "no active backup group".
+#[test]
+fn answers_that_fail_show_unknown_not_a_guess() {
+    let broken = json!({ "web-00": {
+        "host": "127.0.0.1",
+        "destination_id": DEST1,
+        "local_command": ["false"],
+    }});
+    let jobs = json!([
+        { "job_id": "6a5e07000000000000000009", "server": "web-00", "label": "broken" },
+        { "job_id": JOB_A, "server": "web-01", "label": "accounts" },
+    ]);
+    let fleet = Fleet::new(two_servers(), jobs, broken);
+    let run = fleet.jbr(&["status"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.line("web-00 destination")
+            .ends_with("UNKNOWN (could not be read)"),
+        "{run}"
+    );
+    assert!(
+        run.line("web-00 job")
+            .ends_with("UNKNOWN (could not be read)"),
+        "{run}"
+    );
+    assert!(
+        run.line("web-00 queue")
+            .ends_with("UNKNOWN (could not be read)"),
+        "{run}"
+    );
+    assert!(!run.stdout.contains("web-00 queue no active"), "{run}");
+    let v = fleet.jbr(&["status", "--json"]).json();
+    assert_eq!(v["servers"][0]["queue_known"], false);
+    assert_eq!(v["servers"][0]["destination"]["disabled"], Value::Null);
 }

@@ -69,6 +69,8 @@ struct ServerState {
     destination: Option<DestinationState>,
     jobs: Vec<JobState>,
     active_groups: Vec<GroupState>,
+    /// False when the queue could not be read: `active_groups` is then empty but says nothing.
+    queue_known: bool,
     /// One line per problem on this server (also in the top-level `errors`).
     errors: Vec<String>,
 }
@@ -187,6 +189,7 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
                 destination: None,
                 jobs: Vec::new(),
                 active_groups: Vec::new(),
+                queue_known: false,
                 errors: vec![line],
             };
         }
@@ -212,9 +215,11 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
         }),
         (Some(id), Some(Err(e))) => {
             errors.push(servers::destination_error_line(name, &id, &e));
-            servers::is_not_found(&e).then_some(DestinationState {
+            // Not found: MISSING. Any other error: a row that says its state is unknown, never
+            // a guess (`disabled: null`).
+            Some(DestinationState {
                 id,
-                exists: false,
+                exists: !servers::is_not_found(&e),
                 name: None,
                 disabled: None,
             })
@@ -239,9 +244,22 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
                 });
             }
         }
-        Err(e) => errors.push(e.clone()),
+        Err(e) => {
+            errors.push(e.clone());
+            // The jobs could not be listed: each is shown with an unknown state, not omitted.
+            for job in &configured {
+                jobs.push(JobState {
+                    job_id: job.job_id.clone(),
+                    label: job.label.clone(),
+                    exists: true,
+                    disabled: None,
+                    running: None,
+                });
+            }
+        }
     }
     let mut active_groups = Vec::new();
+    let queue_known = groups.is_ok();
     match groups {
         Ok(groups) => {
             for g in groups.into_iter().filter(|g| g.status.is_active()) {
@@ -269,6 +287,7 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
         destination,
         jobs,
         active_groups,
+        queue_known,
         errors,
     }
 }
@@ -374,7 +393,8 @@ fn render(report: &Report) -> String {
         if let Some(d) = &s.destination {
             let state = match (d.exists, d.disabled) {
                 (false, _) => "MISSING".to_string(),
-                (true, disabled) => servers::disabled_word(disabled == Some(true)).to_string(),
+                (true, None) => "UNKNOWN (could not be read)".to_string(),
+                (true, Some(disabled)) => servers::disabled_word(disabled).to_string(),
             };
             let name = d
                 .name
@@ -391,7 +411,8 @@ fn render(report: &Report) -> String {
             let state = match (j.exists, j.disabled, j.running) {
                 (false, _, _) => "MISSING".to_string(),
                 (true, _, Some(true)) => "running".to_string(),
-                (true, disabled, _) => servers::disabled_word(disabled == Some(true)).to_string(),
+                (true, None, _) => "UNKNOWN (could not be read)".to_string(),
+                (true, Some(disabled), _) => servers::disabled_word(disabled).to_string(),
             };
             rows.push(vec![
                 s.server.clone(),
@@ -415,7 +436,13 @@ fn render(report: &Report) -> String {
                 format!("{} ({}), {job}{progress}", g.status_name, g.status),
             ]);
         }
-        if s.active_groups.is_empty() {
+        if !s.queue_known {
+            rows.push(vec![
+                s.server.clone(),
+                "queue".to_string(),
+                "UNKNOWN (could not be read)".to_string(),
+            ]);
+        } else if s.active_groups.is_empty() {
             rows.push(vec![
                 s.server.clone(),
                 "queue".to_string(),
