@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use jbr::sim::{SimWorld, World};
 
-fn jbr_sim() -> &'static str {
-    env!("CARGO_BIN_EXE_jbr-sim")
-}
+mod common;
 
 fn world() -> World {
     world_with("accounts", 1.5)
@@ -30,36 +28,8 @@ fn lab(dir: &Path) -> PathBuf {
 }
 
 fn lab_of(dir: &Path, world: World) -> PathBuf {
-    let state = dir.join("sim.json");
-    std::fs::write(&state, serde_json::to_vec(&world).unwrap()).unwrap();
-    let mut servers = serde_json::Map::new();
-    let mut jobs = Vec::new();
-    for (name, s) in &world.servers {
-        servers.insert(
-            name.clone(),
-            serde_json::json!({
-                "host": "127.0.0.1",
-                "destination_id": s.destinations[0].id,
-                "local_command": ["env", format!("JBR_SIM_STATE={}", state.display()), format!("JBR_SIM_SERVER={name}"), jbr_sim()],
-            }),
-        );
-        for (i, j) in s.jobs.iter().enumerate() {
-            jobs.push(serde_json::json!({"job_id": j.id, "server": name, "label": j.name, "priority": 10 - i as i64}));
-        }
-    }
-    let config = serde_json::json!({
-        "servers": servers,
-        "jobs": jobs,
-        "orchestrator": {
-            "poll_interval": 0.2, "startup_timeout": 5, "job_timeout": 30, "stop_timeout": 5,
-            "stop_poll_interval": 0.2, "call_timeout": 10, "retry_backoff": 0.1,
-            "lock_file": dir.join("jbr.lock"), "log_file": dir.join("jbr.log"),
-            "state_file": dir.join("last-run.json"), "journal_file": dir.join("last-run.json.journal"),
-        },
-    });
-    let path = dir.join("config.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    path
+    let (_state, config) = common::sim_lab(dir, &world);
+    common::write_config(dir, &config)
 }
 
 fn jbr() -> &'static str {
@@ -174,7 +144,7 @@ fn skip_without_script() -> bool {
 
 /// The simulator shows a run writing to the NAS.
 fn writing(state: &Path) -> bool {
-    let out = Command::new(jbr_sim())
+    let out = Command::new(common::jbr_sim())
         .arg("--dump")
         .env("JBR_SIM_STATE", state)
         .output()
