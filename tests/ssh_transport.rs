@@ -272,6 +272,72 @@ async fn an_unknown_host_key_is_refused_never_learned() {
 }
 
 #[tokio::test]
+async fn without_a_known_hosts_key_the_first_key_is_learned_and_a_changed_one_refused() {
+    if skip_without_sshd(
+        "without_a_known_hosts_key_the_first_key_is_learned_and_a_changed_one_refused",
+    ) {
+        return;
+    }
+    let mut f = fixture();
+    // An older config has no known_hosts key: ssh's default files apply. Point "the default"
+    // at a file of our own through an ssh_config, so this machine's ~/.ssh stays untouched.
+    let learned = f.control.path().join("learned_hosts");
+    let ssh_config = f.control.path().join("ssh_config");
+    std::fs::write(
+        &ssh_config,
+        format!(
+            "UserKnownHostsFile {}\nGlobalKnownHostsFile /dev/null\n",
+            learned.display()
+        ),
+    )
+    .expect("ssh_config");
+    let mut server = server_for(&f.sshd);
+    server.known_hosts = None;
+    let mut opts = options(f.control.path(), 10.0);
+    opts.config_file = Some(ssh_config);
+    let ping = argv(&["echo", "jbr-ping"]);
+
+    let logged = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logged.clone())
+        .with_ansi(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let t = SshTransport::new(&server, &opts).expect("transport");
+    let out = t.run(&ping).await.expect("first contact is accepted");
+    assert_eq!(out.stdout_lossy(), "jbr-ping\n");
+    t.close().await;
+    drop(guard);
+    let log = logged.text();
+    assert!(
+        log.contains(&format!(
+            "first contact with [127.0.0.1]:{}: its host key was not known and is now pinned",
+            f.sshd.port
+        )) && log.contains("Set servers.web-01.known_hosts"),
+        "{log}"
+    );
+    let pinned = std::fs::read_to_string(&learned).expect("the key was learned");
+    assert!(
+        pinned.contains(&format!("[127.0.0.1]:{}", f.sshd.port)),
+        "{pinned}"
+    );
+
+    // The same key again: accepted, nothing new learned.
+    let t = SshTransport::new(&server, &opts).expect("transport");
+    assert!(t.run(&ping).await.is_ok());
+    t.close().await;
+    assert_eq!(std::fs::read_to_string(&learned).expect("read"), pinned);
+
+    // A different key on the same endpoint: refused, and the pinned key stays.
+    f.sshd.change_host_key();
+    let t = SshTransport::new(&server, &opts).expect("transport");
+    let e = t.run(&ping).await.expect_err("changed key");
+    assert!(matches!(e, TransportError::HostKey { .. }), "{e:?}");
+    assert!(e.to_string().contains("does not match known_hosts"), "{e}");
+    assert_eq!(std::fs::read_to_string(&learned).expect("read"), pinned);
+}
+
+#[tokio::test]
 async fn a_wrong_key_is_a_connect_error_naming_the_key() {
     if skip_without_sshd("a_wrong_key_is_a_connect_error_naming_the_key") {
         return;
@@ -649,4 +715,31 @@ async fn two_servers_on_their_own_loopback_addresses_each_get_one_connection() {
         );
     }
     assert_eq!((t1.connections_opened(), t2.connections_opened()), (1, 1));
+}
+
+/// A tracing writer that keeps what was logged, to check what an operator would read.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
 }

@@ -12,9 +12,11 @@
 //! - The operator's ssh configuration (`~/.ssh/config`, `/etc/ssh/ssh_config`) applies unless
 //!   `SshOptions::config_file` says otherwise: ProxyJump, ciphers and the like are theirs to set.
 //!   Tests pass `/dev/null` to stay isolated. jbr always sets host, port, user, key, BatchMode
-//!   and strict host-key checking itself, and those win over the config files.
-//! - Host keys are checked strictly (`StrictHostKeyChecking=yes`): an unknown or changed key is
-//!   refused, never learned. `servers.NAME.known_hosts` names the file; without it ssh's default.
+//!   and host-key checking itself, and those win over the config files.
+//! - Host keys: a server with `servers.NAME.known_hosts` is checked strictly against that file
+//!   (`StrictHostKeyChecking=yes`: an unknown or changed key is refused, never learned). Without
+//!   it, ssh's default files with `accept-new`: the first contact learns and logs the key, a
+//!   changed key is refused (see `host_key_policy`).
 //! - A remote exit status is passed through as it is, including 255: with native-mux, failures
 //!   of ssh itself arrive as errors, not as status 255. Judging a status is the API layer's job.
 //! - A call that exceeds `call_timeout` returns `Timeout` and leaves the connection usable, but
@@ -136,7 +138,7 @@ impl SshTransport {
         let mut b = SessionBuilder::default();
         b.port(server.port)
             .user(server.user.clone())
-            .known_hosts_check(KnownHosts::Strict)
+            .known_hosts_check(host_key_policy(server))
             .connect_timeout(whole_seconds(server.ssh_timeout))
             .control_directory(&control_dir)
             .control_persist(ControlPersist::IdleFor(idle_seconds(
@@ -234,6 +236,18 @@ impl SshTransport {
         };
         let n = self.connects.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!(server = %self.server, connection = n, "SSH connection opened to {}", self.endpoint());
+        if self.known_hosts.is_none()
+            && let Some(line) = learned_host_key(session.control_socket())
+        {
+            tracing::warn!(
+                server = %self.server,
+                "first contact with {}: its host key was not known and is now pinned ({line}); \
+                 a different key will be refused from now on. Set servers.{}.known_hosts to pin \
+                 keys you checked yourself",
+                self.endpoint(),
+                self.server
+            );
+        }
         *slot = Some(Arc::clone(&session));
         Ok(session)
     }
@@ -432,6 +446,35 @@ fn whole_seconds(d: Duration) -> Duration {
 fn idle_seconds(d: Duration) -> NonZeroUsize {
     let secs = usize::try_from(whole_seconds(d).as_secs()).unwrap_or(usize::MAX);
     NonZeroUsize::new(secs).unwrap_or(NonZeroUsize::MIN)
+}
+
+/// How host keys are checked. A server with its own `known_hosts` file is checked strictly
+/// against it: an unknown or changed key is refused, never added (the operator enrolled the
+/// keys). Without one, ssh's default files apply with `accept-new`: the first contact learns
+/// the key into `~/.ssh/known_hosts` (jbr logs it), and a *changed* key is always refused.
+/// That keeps the older tool's configs working unchanged (they have no known_hosts key) while
+/// still catching a server that is swapped out or someone in between after the first contact.
+fn host_key_policy(server: &Server) -> KnownHosts {
+    if server.known_hosts.is_some() {
+        KnownHosts::Strict
+    } else {
+        KnownHosts::Add
+    }
+}
+
+/// ssh's "Permanently added '...' (ED25519) to the list of known hosts." from the master's log,
+/// when this connection learned a host key (accept-new).
+fn learned_host_key(control_socket: &Path) -> Option<String> {
+    let log = std::fs::read_to_string(control_socket.parent()?.join("log")).ok()?;
+    log.lines()
+        .map(str::trim)
+        .find(|l| l.contains("Permanently added"))
+        .map(|l| {
+            l.trim_start_matches("Warning: ")
+                .chars()
+                .take(200)
+                .collect()
+        })
 }
 
 /// The last meaningful line of the master's log (`-E <dir>/log`), for "why did it drop".
