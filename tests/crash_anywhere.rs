@@ -1,0 +1,231 @@
+//! A crash at *every* remote call of a run, then the next start (invariant 2 "after a SIGKILL
+//! or power loss", invariant 1 "not after a crash").
+//!
+//! A clean run of a two-server plan makes K calls. For each n in 1..=K, and for both sides of
+//! the call (it never reached the server / the server acted but the answer was lost), a run is
+//! stopped dead at call n: its future is dropped, so nothing after that point runs, no
+//! destructor cleans up and the state file is not saved, as with SIGKILL. The journal on disk is
+//! all that is left. Time then passes with nobody watching (the servers' own schedulers are on,
+//! in exposure mode, so a job left enabled gets fired). Then a new run starts from the same
+//! journal and state file, as `jbr run` after a reboot would.
+//!
+//! Checked on the simulator, not in log lines: never two NAS writers at once across the crash,
+//! the gap and the second run; nothing left enabled or running at the end; the journal empty;
+//! and the second run backs up every job.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jbr::api::Client;
+use jbr::config::Config;
+use jbr::exit::Exit;
+use jbr::journal::Journal;
+use jbr::orchestrator::context::RunOptions;
+use jbr::orchestrator::progress::Progress;
+use jbr::report::state;
+use jbr::sim::SimWorld;
+use jbr::transport::simulated::SimTransport;
+use jbr::transport::{RawOutput, Transport, TransportError};
+use tokio::sync::{Notify, watch};
+
+/// Where, relative to call n, the process dies.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    /// After the journal record, before the call leaves: the server never hears of it.
+    Before,
+    /// The server acted on the call; the answer is lost with the process.
+    After,
+}
+
+/// A transport that kills the run at the n-th call of the whole run (all servers count).
+struct DiesAt {
+    inner: SimTransport,
+    calls: Arc<AtomicU64>,
+    at: u64,
+    side: Side,
+    died: Arc<Notify>,
+}
+
+impl Transport for DiesAt {
+    fn server(&self) -> &str {
+        self.inner.server()
+    }
+
+    async fn run(&self, argv: &[String]) -> Result<RawOutput, TransportError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= self.at {
+            if n == self.at && matches!(self.side, Side::After) {
+                let _ = self.inner.run(argv).await;
+            }
+            self.died.notify_one();
+            // Nothing answers a dead process.
+            std::future::pending::<()>().await;
+        }
+        self.inner.run(argv).await
+    }
+}
+
+fn world() -> SimWorld {
+    SimWorld::builder()
+        .server("web-01", |s| {
+            s.destination("nas")
+                .exposure(5.0)
+                .job("a", 40.0)
+                .job("b", 25.0)
+        })
+        .server("web-02", |s| {
+            s.destination("nas").exposure(5.0).job("c", 30.0)
+        })
+        .build()
+}
+
+fn config(world: &SimWorld, dir: &std::path::Path) -> Config {
+    let mut c = common::sim_config(dir);
+    // A few polls per job: a crash mid-poll is one case, not forty of the same.
+    c.orchestrator.poll_interval = Duration::from_secs(8);
+    c.orchestrator.startup_timeout = Duration::from_secs(30);
+    c.orchestrator.job_timeout = Duration::from_secs(300);
+    for (server, job) in [("web-01", "a"), ("web-01", "b"), ("web-02", "c")] {
+        c.servers
+            .insert(server.to_string(), common::sim_server(world, server));
+        c.jobs.push(common::sim_job(world, server, job));
+    }
+    c
+}
+
+fn options() -> RunOptions {
+    // The destinations are disabled at rest and no state file says jbr disabled them.
+    RunOptions {
+        force_activate: true,
+        ..RunOptions::default()
+    }
+}
+
+/// A whole run as `jbr run` does it: journal and state file from disk, state saved at the end.
+async fn clean_run<T: Transport>(
+    c: &Config,
+    clients: &BTreeMap<String, Client<T>>,
+    run_id: &str,
+) -> jbr::report::RunRecord {
+    let mut journal = Journal::open(&c.orchestrator.journal_file, run_id).expect("journal");
+    let mut state = state::load(&c.orchestrator.state_file).expect("state file");
+    let (_tx, cancel) = watch::channel(false);
+    let r = common::run_all(
+        c,
+        clients,
+        &mut journal,
+        &mut state,
+        options(),
+        cancel,
+        Progress::none(),
+    )
+    .await;
+    state::save(&c.orchestrator.state_file, &state).expect("save state");
+    r
+}
+
+/// How many calls a run without a crash makes.
+async fn calls_in_a_clean_run() -> u64 {
+    let world = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = config(&world, dir.path());
+    let clients = common::sim_clients(&world, &c);
+    let r = clean_run(&c, &clients, "baseline").await;
+    assert_eq!(r.exit(), Exit::Ok, "{}", jbr::report::text::render(&r));
+    assert!(world.final_state().is_clean());
+    c.servers
+        .keys()
+        .map(|s| world.call_log(s).len() as u64)
+        .sum()
+}
+
+async fn crash_at(n: u64, side: Side) {
+    let world = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = config(&world, dir.path());
+    let calls = Arc::new(AtomicU64::new(0));
+    let died = Arc::new(Notify::new());
+    let dying: BTreeMap<String, Client<DiesAt>> = c
+        .servers
+        .keys()
+        .map(|s| {
+            let t = DiesAt {
+                inner: world.transport(s),
+                calls: Arc::clone(&calls),
+                at: n,
+                side,
+                died: Arc::clone(&died),
+            };
+            (s.clone(), Client::new(t))
+        })
+        .collect();
+
+    let first = {
+        let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").expect("journal");
+        let mut state = state::load(&c.orchestrator.state_file).expect("state file");
+        let (_tx, cancel) = watch::channel(false);
+        let run = common::run_all(
+            &c,
+            &dying,
+            &mut journal,
+            &mut state,
+            options(),
+            cancel,
+            Progress::none(),
+        );
+        tokio::select! {
+            r = run => Some(r),
+            () = died.notified() => None,
+        }
+    };
+    let at = format!("crash at call {n} ({side:?})");
+    if first.is_some() {
+        // n is past the last call of this run: nothing to crash.
+        return;
+    }
+
+    // Down for a while; whatever was left enabled is fair game for the server's scheduler.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+
+    let clients = common::sim_clients(&world, &c);
+    let second = clean_run(&c, &clients, "run-2").await;
+    let report = jbr::report::text::render(&second);
+    assert_eq!(
+        world.max_concurrent_writers(),
+        1,
+        "{at}: two NAS writers at once: {:?}\n{report}",
+        world.timeline()
+    );
+    let fin = world.final_state();
+    assert!(fin.is_clean(), "{at}: left behind {fin:?}\n{report}");
+    let journal = Journal::open(&c.orchestrator.journal_file, "check").expect("journal");
+    assert!(
+        journal.open_changes().is_empty(),
+        "{at}: journal still open: {:?}",
+        journal.open_changes()
+    );
+    assert_eq!(second.exit(), Exit::Ok, "{at}:\n{report}");
+    assert_eq!(second.jobs.len(), 3, "{at}:\n{report}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_before_any_call_reaches_the_server_is_cleaned_up_at_the_next_start() {
+    let k = calls_in_a_clean_run().await;
+    assert!(k > 20, "a clean run makes {k} calls");
+    eprintln!("a clean run makes {k} calls");
+    for n in 1..=k {
+        crash_at(n, Side::Before).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_after_any_call_reached_the_server_is_cleaned_up_at_the_next_start() {
+    let k = calls_in_a_clean_run().await;
+    for n in 1..=k {
+        crash_at(n, Side::After).await;
+    }
+}
