@@ -12,6 +12,10 @@
 //! Checked on the simulator, not in log lines: never two NAS writers at once across the crash,
 //! the gap and the second run; nothing left enabled or running at the end; the journal empty;
 //! and the second run backs up every job.
+//!
+//! The same sweep with SIGTERM instead: at every call, the run is told to stop and must leave
+//! every server as it found it by itself (nothing enabled, nothing of its own still running),
+//! and the next run backs up every job.
 
 mod common;
 
@@ -210,6 +214,101 @@ async fn crash_at(n: u64, side: Side) {
     );
     assert_eq!(second.exit(), Exit::Ok, "{at}:\n{report}");
     assert_eq!(second.jobs.len(), 3, "{at}:\n{report}");
+}
+
+/// A transport that delivers SIGTERM (the run's cancel signal) at the n-th call of the run;
+/// the call itself and everything after go through as usual.
+struct SigtermAt {
+    inner: SimTransport,
+    calls: Arc<AtomicU64>,
+    at: u64,
+    sigterm: Arc<watch::Sender<bool>>,
+}
+
+impl Transport for SigtermAt {
+    fn server(&self) -> &str {
+        self.inner.server()
+    }
+
+    async fn run(&self, argv: &[String]) -> Result<RawOutput, TransportError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.at {
+            let _ = self.sigterm.send(true);
+        }
+        self.inner.run(argv).await
+    }
+}
+
+/// Returns false when n is past the last call (nothing was signalled).
+async fn sigterm_at(n: u64) -> bool {
+    let world = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = config(&world, dir.path());
+    let calls = Arc::new(AtomicU64::new(0));
+    let (tx, cancel) = watch::channel(false);
+    let tx = Arc::new(tx);
+    let signalled: BTreeMap<String, Client<SigtermAt>> = c
+        .servers
+        .keys()
+        .map(|s| {
+            let t = SigtermAt {
+                inner: world.transport(s),
+                calls: Arc::clone(&calls),
+                at: n,
+                sigterm: Arc::clone(&tx),
+            };
+            (s.clone(), Client::new(t))
+        })
+        .collect();
+    let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").expect("journal");
+    let mut state = state::load(&c.orchestrator.state_file).expect("state file");
+    let r = common::run_all(
+        &c,
+        &signalled,
+        &mut journal,
+        &mut state,
+        options(),
+        cancel,
+        Progress::none(),
+    )
+    .await;
+    state::save(&c.orchestrator.state_file, &state).expect("save state");
+    if calls.load(Ordering::SeqCst) < n {
+        return false;
+    }
+    let at = format!("SIGTERM at call {n}");
+    let report = jbr::report::text::render(&r);
+    assert!(r.cancelled, "{at}: not reported as cancelled\n{report}");
+    assert_ne!(r.exit(), Exit::Ok, "{at}:\n{report}");
+    let fin = world.final_state();
+    assert!(fin.is_clean(), "{at}: left behind {fin:?}\n{report}");
+    assert!(
+        journal.open_changes().is_empty(),
+        "{at}: journal still open: {:?}",
+        journal.open_changes()
+    );
+    assert!(
+        world.max_concurrent_writers() <= 1,
+        "{at}: {:?}",
+        world.timeline()
+    );
+
+    // The servers were left as found, so the next run just works.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let clients = common::sim_clients(&world, &c);
+    let second = clean_run(&c, &clients, "run-2").await;
+    let report = jbr::report::text::render(&second);
+    assert_eq!(second.exit(), Exit::Ok, "{at}, then a new run:\n{report}");
+    assert!(world.final_state().is_clean(), "{at}, then a new run");
+    assert_eq!(world.max_concurrent_writers(), 1, "{at}, then a new run");
+    true
+}
+
+#[tokio::test(start_paused = true)]
+async fn sigterm_at_any_call_leaves_every_server_as_found() {
+    let k = calls_in_a_clean_run().await;
+    for n in 1..=k {
+        assert!(sigterm_at(n).await, "call {n} of {k} never came");
+    }
 }
 
 #[tokio::test(start_paused = true)]
