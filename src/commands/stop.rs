@@ -18,13 +18,10 @@ use crate::logging;
 use crate::transport::any::AnyTransport;
 
 pub fn run(config_path: &Path, server: &str, group_id: &str) -> Exit {
-    let Some(config) = servers::load_config(config_path) else {
-        return Exit::Usage;
+    let config = match servers::load_and_select(config_path, Some(server)) {
+        Ok((config, _)) => config,
+        Err(exit) => return exit,
     };
-    if let Err(e) = servers::select(&config, Some(server)) {
-        servers::print_errors(&[e]);
-        return Exit::Usage;
-    }
     // Checked here so a bad id is a usage error that never reaches a server.
     if group_id.is_empty() || !api::valid_value(group_id) {
         servers::print_errors(&[format!(
