@@ -196,6 +196,13 @@ fn cases() -> Vec<Case> {
             says: "1000000000 s is more than 30 days (times are in seconds)",
         },
         Case {
+            name: "job timeout astronomically large",
+            edit: |v, _| set(v, "/jobs/0/timeout", json!(1e300)),
+            path: "jobs[0].timeout",
+            code: "out_of_range",
+            says: "1e300 s is more than 30 days (times are in seconds)",
+        },
+        Case {
             name: "poll_interval as text",
             edit: |v, _| set(v, "/orchestrator/poll_interval", json!("thirty")),
             path: "orchestrator.poll_interval",

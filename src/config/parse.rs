@@ -204,7 +204,12 @@ fn shown(s: &str) -> String {
 }
 
 fn seconds_text(s: f64) -> String {
-    format!("{s} s")
+    // 1e300 written out is 300 digits; past 1e15 s the exponent form reads better.
+    if s.abs() >= 1e15 {
+        format!("{s:e} s")
+    } else {
+        format!("{s} s")
+    }
 }
 
 struct Walker<'p, 'c> {
