@@ -259,6 +259,74 @@ fn a_server_gone_for_seconds_mid_job_is_reached_again_and_the_job_followed_to_it
 }
 
 /// web-01's job times out after 3 s while its server is unreachable; it runs 60 s if not stopped.
+#[test]
+fn after_sigkill_mid_job_the_next_run_over_ssh_follows_the_orphan_and_cleans_up() {
+    if skip_without_sshd(
+        "after_sigkill_mid_job_the_next_run_over_ssh_follows_the_orphan_and_cleans_up",
+    ) {
+        return;
+    }
+    let fleet = Fleet::start(long_then_short(4.0));
+    let config = fleet.write_config(|_| {});
+    let mut running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
+    let job = fleet.job_id("web-01", "accounts");
+    assert!(
+        fleet.wait_writing(&job, Duration::from_secs(30)),
+        "web-01's job never started: {}",
+        running.stderr_so_far()
+    );
+    assert!(running.is_running());
+    let killed = running.kill();
+    assert_eq!(killed.code(), None, "{}", killed.shown());
+    // Left behind: web-01's destination and job enabled, the job still writing. The killed
+    // run's SSH master lives on (ControlPersist) and must not hold the lock.
+    let d = fleet.dump();
+    assert_eq!(
+        d["final_state"]["enabled"].as_array().map(Vec::len),
+        Some(2),
+        "{d:#}"
+    );
+    assert_eq!(
+        d["final_state"]["running"].as_array().map(Vec::len),
+        Some(1),
+        "{d:#}"
+    );
+
+    let run = fleet.run_jbr(&config, &["run", "--force-activate"]);
+    assert_eq!(run.code(), Some(0), "{}", run.shown());
+    assert!(
+        run.stdout
+            .contains("left over from an earlier run (journal):"),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        row(&run, "web-01", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    assert!(
+        row(&run, "web-02", "accounts").contains(" completed "),
+        "{}",
+        run.shown()
+    );
+    // The orphan ran to its end before anything else started; then everything ran once more.
+    let d = fleet.dump();
+    let w = fleet.intervals_of(&d, &job);
+    assert_eq!(w.len(), 2, "the orphan, then this run's: {w:#?}");
+    let orphan_end = w[0]["end"].as_f64().expect("the orphan ended");
+    let again = w[1]["start"].as_f64().expect("started again");
+    assert!(orphan_end <= again, "{w:#?}");
+    let web02 = fleet.intervals_of(&d, &fleet.job_id("web-02", "accounts"));
+    assert_eq!(web02.len(), 1, "{d:#}");
+    let web01_end = w[1]["end"].as_f64().expect("web-01 ended");
+    assert!(
+        web01_end <= web02[0]["start"].as_f64().expect("web-02 started"),
+        "{d:#}"
+    );
+    assert_clean(&fleet, &run);
+}
+
 fn timeout_config(fleet: &Fleet, startup_timeout: f64, stop_timeout: f64) -> std::path::PathBuf {
     let job = fleet.job_id("web-01", "accounts");
     fleet.write_config(|c| {

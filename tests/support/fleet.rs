@@ -244,6 +244,19 @@ impl Running {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// SIGKILL, as the OOM killer or a power cut would: no cleanup of any kind runs.
+    pub fn kill(mut self) -> Finished {
+        let mut child = self.child.take().expect("jbr was started");
+        let _ = child.kill();
+        let status = child.wait().expect("reap jbr");
+        Finished {
+            status,
+            elapsed: self.started.elapsed(),
+            stdout: fs::read_to_string(&self.stdout).unwrap_or_default(),
+            stderr: fs::read_to_string(&self.stderr).unwrap_or_default(),
+        }
+    }
+
     /// Wait for it to exit (at most `RUN_BOUND` since it started; killed and failed after).
     pub fn wait(mut self) -> Finished {
         let mut child = self.child.take().expect("jbr was started");
