@@ -919,3 +919,134 @@ fn gate_through_real_sshd() {
         assert!(fake.calls().is_empty(), "{line:?} ran jetbackup5api");
     }
 }
+
+/// A small deterministic generator (xorshift64*), so a failure names a seed that reproduces it.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// jbr's own grammar check (`jbr::api::build_argv`) and the gate agree on random calls: what
+/// jbr would send, quoted as the openssh crate quotes it, passes with exactly that argv; what
+/// jbr refuses to send is denied by the gate and runs nothing. Random keys and values mix the
+/// grammar's characters with the ones it excludes (spaces, quotes, `$`, `;`, `&`, `=`, `%`,
+/// backslashes, newlines, globs, non-ASCII).
+#[test]
+fn jbr_and_the_gate_agree_on_random_calls() {
+    const GRAMMAR_KEY: &[u8] = b"abcdefxyzABCXYZ0123456789_.[]";
+    const GRAMMAR_VALUE: &[u8] = b"abcdef0123456789ABCXYZ_.:-";
+    const OUTSIDE: &[&str] = &[
+        " ", "'", "\"", "$", ";", "&", "=", "%", "\\", "\n", "*", "?", "`", "|", "<", ">", "(",
+        ")", "{", "}", "~", "#", "!", ",", "/", "+", "@", "\t", "é", "\u{ff1b}",
+    ];
+    const FUNCTIONS: &[&str] = &[
+        "getBackupJob",
+        "listBackupJobs",
+        "runBackupJobManually",
+        "manageBackupJob",
+        "getDestination",
+        "listDestinations",
+        "manageDestinationState",
+        "manageDestination",
+        "listQueueGroups",
+        "getQueueGroup",
+        "listQueueItems",
+        "stopQueueGroup",
+        "listLogs",
+        "getLog",
+        "listLogItems",
+        "getLogItem",
+    ];
+    fn word(rng: &mut Rng, alphabet: &[u8], min: usize, tainted: bool) -> String {
+        let len = min + rng.below(12);
+        let mut w: String = (0..len).map(|_| char::from(*rng.pick(alphabet))).collect();
+        if tainted {
+            let at = rng.below(w.len() + 1);
+            let extra: &str = *rng.pick::<&str>(OUTSIDE);
+            w.insert_str(at, extra);
+        }
+        w
+    }
+
+    let seed = 0x6a62_7267_6174_6521_u64;
+    let mut rng = Rng(seed);
+    let work = tempfile::tempdir().expect("tempdir");
+    let fake = FakeApi::new(work.path(), "");
+    let shell = vec!["/bin/sh".to_string()];
+    let (mut sent, mut refused) = (0, 0);
+    let mut failures = Vec::new();
+    for case in 0..600 {
+        let function = *rng.pick(FUNCTIONS);
+        let pairs: Vec<(String, String)> = (0..rng.below(4))
+            .map(|_| {
+                // About one call in three carries one character from outside the grammar.
+                let taint = rng.below(6);
+                (
+                    word(&mut rng, GRAMMAR_KEY, 1, taint == 0),
+                    word(&mut rng, GRAMMAR_VALUE, 0, taint == 1),
+                )
+            })
+            .collect();
+        let params: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let built = jbr::api::build_argv("web-01", function, &params);
+        // The words jbr would hand to ssh, built by hand so a refused call has a line too.
+        let mut argv = vec!["-F".to_string(), function.to_string()];
+        if !params.is_empty() {
+            let data: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            argv.extend(["-D".to_string(), data.join("&")]);
+        }
+        argv.extend(["-O".to_string(), "json".to_string()]);
+        let line = std::iter::once("jetbackup5api".to_string())
+            .chain(argv.iter().cloned())
+            .map(|w| shell_escape::unix::escape(w.into()).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        match built {
+            Ok(jbr_argv) => {
+                sent += 1;
+                assert_eq!(jbr_argv[1..], argv[..], "case {case}");
+                failures.extend(
+                    assert_passes(&shell, &fake, &line, &argv)
+                        .map(|f| format!("case {case} (seed {seed:#x}), jbr sends it: {f}")),
+                );
+            }
+            Err(_) => {
+                refused += 1;
+                fake.clear();
+                let r = run_gate(&shell, &fake, Some(OsStr::new(&line)));
+                if r.status != Some(1)
+                    || !r.stderr.starts_with("jbr-gate: denied: ")
+                    || !fake.calls().is_empty()
+                {
+                    failures.push(format!(
+                        "case {case} (seed {seed:#x}), jbr refuses it but the gate did not deny \
+                         {line:?}: exit {:?}, stderr {:?}, ran {:?}",
+                        r.status,
+                        r.stderr,
+                        fake.calls()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        sent > 150 && refused > 150,
+        "sent {sent}, refused {refused}"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
