@@ -974,7 +974,7 @@ fn jbr_and_the_gate_agree_on_random_calls() {
         let mut w: String = (0..len).map(|_| char::from(*rng.pick(alphabet))).collect();
         if tainted {
             let at = rng.below(w.len() + 1);
-            let extra: &str = *rng.pick::<&str>(OUTSIDE);
+            let extra: &str = rng.pick::<&str>(OUTSIDE);
             w.insert_str(at, extra);
         }
         w
