@@ -76,3 +76,83 @@ impl Progress {
         }
     }
 }
+
+/// Reports a state that is polled again and again (a job "processing" for hours): the first
+/// time and every change as news (info), repeats as polls (debug), except every
+/// `Repeats::EVERY`-th repeat, which is news again as "still ...". A log or journal read hours
+/// into a job then shows it is still followed (every 10 minutes at the default 30 s poll)
+/// without a line per poll.
+#[derive(Debug, Default)]
+pub struct Repeats {
+    last: Option<String>,
+    repeats: u32,
+}
+
+impl Repeats {
+    pub const EVERY: u32 = 20;
+
+    pub fn report(
+        &mut self,
+        progress: &Progress,
+        server: &str,
+        job: Option<&str>,
+        state: String,
+        elapsed: Duration,
+    ) {
+        if self.last.as_deref() != Some(state.as_str()) {
+            progress.emit(server, job, state.clone(), elapsed);
+            self.last = Some(state);
+            self.repeats = 0;
+            return;
+        }
+        self.repeats += 1;
+        if self.repeats.is_multiple_of(Self::EVERY) {
+            progress.emit(server, job, format!("still {state}"), elapsed);
+        } else {
+            progress.poll(server, job, state, elapsed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_news_only_every_twentieth_time() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let progress = Progress::new(tx);
+        let mut r = Repeats::default();
+        for _ in 0..41 {
+            r.report(
+                &progress,
+                "web-01",
+                Some("j"),
+                "processing".into(),
+                Duration::ZERO,
+            );
+        }
+        r.report(
+            &progress,
+            "web-01",
+            Some("j"),
+            "processing 5%".into(),
+            Duration::ZERO,
+        );
+        let mut news = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            if e.change {
+                news.push(e.state);
+            }
+        }
+        assert_eq!(
+            news,
+            [
+                "processing",
+                "still processing",
+                "still processing",
+                "processing 5%"
+            ]
+        );
+    }
+}

@@ -22,7 +22,7 @@ use super::context::{Ctx, RunOptions};
 use super::lifecycle;
 use super::plan::{Plan, PlannedJob, ServerPlan};
 use super::preflight::{self, Facts};
-use super::progress::Progress;
+use super::progress::{Progress, Repeats};
 use super::retry::{self, Policy};
 use super::verify;
 use super::watch::{self as follow, Followed};
@@ -240,7 +240,7 @@ async fn wait_for_foreign<T: Transport>(
             }
         } else {
             let mut ended = false;
-            let mut first = true;
+            let mut repeats = Repeats::default();
             while Instant::now() < deadline && ctx.stopping().is_none() {
                 if let Ok(g) = retry::once(
                     &ctx.policy,
@@ -255,14 +255,13 @@ async fn wait_for_foreign<T: Transport>(
                     break;
                 }
                 let state = format!("waiting for a foreign backup (group {group}) to end");
-                if first {
-                    ctx.progress
-                        .emit(&server, job.as_deref(), state, started.elapsed());
-                    first = false;
-                } else {
-                    ctx.progress
-                        .poll(&server, job.as_deref(), state, started.elapsed());
-                }
+                repeats.report(
+                    &ctx.progress,
+                    &server,
+                    job.as_deref(),
+                    state,
+                    started.elapsed(),
+                );
                 let wait = ctx
                     .config
                     .orchestrator

@@ -13,6 +13,7 @@ use crate::transport::Transport;
 
 use super::context::Ctx;
 use super::plan::PlannedJob;
+use super::progress::Repeats;
 use super::retry::{self, Kind};
 
 /// How following a job ended.
@@ -243,7 +244,7 @@ pub async fn follow_group<T: Transport>(
     let server = client.server().to_string();
     let id = job.job_id.as_str();
     let mut errors_in_row = 0u32;
-    let mut last_state: Option<String> = None;
+    let mut repeats = Repeats::default();
     loop {
         let polled = retry::once(
             &ctx.policy,
@@ -289,15 +290,7 @@ pub async fn follow_group<T: Transport>(
                     .map(|p| format!(" {p:.0}%"))
                     .unwrap_or_default();
                 let state = format!("{}{pct}", g.status.name());
-                // A new state is news (info); the same state again is just a poll (debug).
-                if last_state.as_deref() == Some(state.as_str()) {
-                    ctx.progress
-                        .poll(&server, Some(id), state, triggered.elapsed());
-                } else {
-                    ctx.progress
-                        .emit(&server, Some(id), state.clone(), triggered.elapsed());
-                    last_state = Some(state);
-                }
+                repeats.report(&ctx.progress, &server, Some(id), state, triggered.elapsed());
             }
             Err(e) => {
                 errors_in_row += 1;
