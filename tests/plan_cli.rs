@@ -317,3 +317,30 @@ fn after_sigkill_the_next_run_follows_the_orphan_then_disables_what_was_enabled(
     );
     assert_clean(&lab);
 }
+
+#[test]
+fn a_long_job_without_news_still_shows_in_the_log_that_it_is_followed() {
+    // 6 s at a 0.05 s poll: about 100 polls of "processing" with nothing new (at least 21 even
+    // on a machine slow enough to take 0.25 s per poll).
+    let lab = lab(long_job);
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&lab.config).unwrap()).unwrap();
+    config["orchestrator"]["poll_interval"] = serde_json::json!(0.05);
+    std::fs::write(&lab.config, serde_json::to_vec(&config).unwrap()).unwrap();
+    let out = jbr(&lab, &["run", "--force-activate"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let log = std::fs::read_to_string(path(&lab, "jbr.log")).unwrap();
+    let accounts = dump(&lab)["world"]["servers"]["web-01"]["jobs"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let still: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" INFO still processing ") && l.contains(&accounts))
+        .collect();
+    assert!(!still.is_empty(), "{log}");
+    // News, not noise: one line per 20 polls at most.
+    assert!(still.len() <= 6, "{log}");
+    assert!(stderr.contains("still processing"), "{stderr}");
+}
