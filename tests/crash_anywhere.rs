@@ -109,15 +109,16 @@ fn options() -> RunOptions {
     }
 }
 
-/// A whole run as `jbr run` does it: journal and state file from disk, state saved at the end.
-async fn clean_run<T: Transport>(
+/// One run as `jbr run` does it: journal and state file from disk, the state saved at the end
+/// (a run dropped midway, like a SIGKILLed process, never gets there).
+async fn run_from_disk<T: Transport>(
     c: &Config,
     clients: &BTreeMap<String, Client<T>>,
     run_id: &str,
+    cancel: watch::Receiver<bool>,
 ) -> jbr::report::RunRecord {
     let mut journal = Journal::open(&c.orchestrator.journal_file, run_id).expect("journal");
     let mut state = state::load(&c.orchestrator.state_file).expect("state file");
-    let (_tx, cancel) = watch::channel(false);
     let r = common::run_all(
         c,
         clients,
@@ -130,6 +131,24 @@ async fn clean_run<T: Transport>(
     .await;
     state::save(&c.orchestrator.state_file, &state).expect("save state");
     r
+}
+
+/// A run nobody interrupts.
+async fn clean_run<T: Transport>(
+    c: &Config,
+    clients: &BTreeMap<String, Client<T>>,
+    run_id: &str,
+) -> jbr::report::RunRecord {
+    // Held until the run ends: a dropped sender is not the same as "not cancelled".
+    let (_tx, cancel) = watch::channel(false);
+    run_from_disk(c, clients, run_id, cancel).await
+}
+
+/// The journal's open changes, read back from disk.
+fn open_changes(c: &Config) -> Vec<jbr::journal::OpenChange> {
+    Journal::open(&c.orchestrator.journal_file, "check")
+        .expect("journal")
+        .open_changes()
 }
 
 /// How many calls a run without a crash makes.
@@ -169,20 +188,9 @@ async fn crash_at(n: u64, side: Side) {
         .collect();
 
     let first = {
-        let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").expect("journal");
-        let mut state = state::load(&c.orchestrator.state_file).expect("state file");
         let (_tx, cancel) = watch::channel(false);
-        let run = common::run_all(
-            &c,
-            &dying,
-            &mut journal,
-            &mut state,
-            options(),
-            cancel,
-            Progress::none(),
-        );
         tokio::select! {
-            r = run => Some(r),
+            r = run_from_disk(&c, &dying, "run-1", cancel) => Some(r),
             () = died.notified() => None,
         }
     };
@@ -206,12 +214,8 @@ async fn crash_at(n: u64, side: Side) {
     );
     let fin = world.final_state();
     assert!(fin.is_clean(), "{at}: left behind {fin:?}\n{report}");
-    let journal = Journal::open(&c.orchestrator.journal_file, "check").expect("journal");
-    assert!(
-        journal.open_changes().is_empty(),
-        "{at}: journal still open: {:?}",
-        journal.open_changes()
-    );
+    let open = open_changes(&c);
+    assert!(open.is_empty(), "{at}: journal still open: {open:?}");
     assert_eq!(second.exit(), Exit::Ok, "{at}:\n{report}");
     assert_eq!(second.jobs.len(), 3, "{at}:\n{report}");
 }
@@ -259,19 +263,7 @@ async fn sigterm_at(n: u64) -> bool {
             (s.clone(), Client::new(t))
         })
         .collect();
-    let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").expect("journal");
-    let mut state = state::load(&c.orchestrator.state_file).expect("state file");
-    let r = common::run_all(
-        &c,
-        &signalled,
-        &mut journal,
-        &mut state,
-        options(),
-        cancel,
-        Progress::none(),
-    )
-    .await;
-    state::save(&c.orchestrator.state_file, &state).expect("save state");
+    let r = run_from_disk(&c, &signalled, "run-1", cancel).await;
     if calls.load(Ordering::SeqCst) < n {
         return false;
     }
@@ -281,11 +273,8 @@ async fn sigterm_at(n: u64) -> bool {
     assert_ne!(r.exit(), Exit::Ok, "{at}:\n{report}");
     let fin = world.final_state();
     assert!(fin.is_clean(), "{at}: left behind {fin:?}\n{report}");
-    assert!(
-        journal.open_changes().is_empty(),
-        "{at}: journal still open: {:?}",
-        journal.open_changes()
-    );
+    let open = open_changes(&c);
+    assert!(open.is_empty(), "{at}: journal still open: {open:?}");
     assert!(
         world.max_concurrent_writers() <= 1,
         "{at}: {:?}",

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jbr::sim::{Fault, FaultKind, SimWorld, When, World};
 
-use support::fleet::{Finished, Fleet};
+use support::fleet::{Finished, Fleet, Running};
 use support::sshd::skip_without_sshd;
 
 fn three_servers() -> World {
@@ -146,6 +146,19 @@ fn assert_web02_after_web01(fleet: &Fleet, d: &serde_json::Value) {
     );
 }
 
+/// `jbr run --force-activate` with `config`, returned once web-01's job is writing, with that
+/// job's id: the starting point of every mid-job fault below.
+fn run_until_web01_writes(fleet: &Fleet, config: &std::path::Path) -> (Running, String) {
+    let running = fleet.spawn_jbr(config, &["run", "--force-activate"]);
+    let job = fleet.job_id("web-01", "accounts");
+    assert!(
+        fleet.wait_writing(&job, Duration::from_secs(30)),
+        "web-01's job never started: {}",
+        running.stderr_so_far()
+    );
+    (running, job)
+}
+
 #[test]
 fn a_connection_killed_mid_job_is_reopened_and_the_job_followed_to_its_end() {
     if skip_without_sshd("a_connection_killed_mid_job_is_reopened_and_the_job_followed_to_its_end")
@@ -154,13 +167,7 @@ fn a_connection_killed_mid_job_is_reopened_and_the_job_followed_to_its_end() {
     }
     let mut fleet = Fleet::start(long_then_short(4.0));
     let config = fleet.write_config(|_| {});
-    let mut running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
-    let job = fleet.job_id("web-01", "accounts");
-    assert!(
-        fleet.wait_writing(&job, Duration::from_secs(30)),
-        "web-01's job never started: {}",
-        running.stderr_so_far()
-    );
+    let (mut running, job) = run_until_web01_writes(&fleet, &config);
     // As if the network dropped: every process of the established connection dies.
     let killed = fleet.sshd_mut("web-01").kill_connections();
     assert!(killed > 0, "no connection to kill");
@@ -198,13 +205,7 @@ fn a_server_gone_for_seconds_mid_job_is_reached_again_and_the_job_followed_to_it
     }
     let mut fleet = Fleet::start(long_then_short(6.0));
     let config = fleet.write_config(|_| {});
-    let mut running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
-    let job = fleet.job_id("web-01", "accounts");
-    assert!(
-        fleet.wait_writing(&job, Duration::from_secs(30)),
-        "web-01's job never started: {}",
-        running.stderr_so_far()
-    );
+    let (mut running, job) = run_until_web01_writes(&fleet, &config);
     // sshd restarted the hard way: connections dropped, and nothing listens for 3 s.
     let sshd = fleet.sshd_mut("web-01");
     sshd.kill_connections();
@@ -258,7 +259,6 @@ fn a_server_gone_for_seconds_mid_job_is_reached_again_and_the_job_followed_to_it
     assert_eq!(fleet.sshd("web-02").logins(), 1, "{}", run.shown());
 }
 
-/// web-01's job times out after 3 s while its server is unreachable; it runs 60 s if not stopped.
 #[test]
 fn after_sigkill_mid_job_the_next_run_over_ssh_follows_the_orphan_and_cleans_up() {
     if skip_without_sshd(
@@ -268,13 +268,7 @@ fn after_sigkill_mid_job_the_next_run_over_ssh_follows_the_orphan_and_cleans_up(
     }
     let fleet = Fleet::start(long_then_short(4.0));
     let config = fleet.write_config(|_| {});
-    let mut running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
-    let job = fleet.job_id("web-01", "accounts");
-    assert!(
-        fleet.wait_writing(&job, Duration::from_secs(30)),
-        "web-01's job never started: {}",
-        running.stderr_so_far()
-    );
+    let (mut running, job) = run_until_web01_writes(&fleet, &config);
     assert!(running.is_running());
     let killed = running.kill();
     assert_eq!(killed.code(), None, "{}", killed.shown());
@@ -327,6 +321,7 @@ fn after_sigkill_mid_job_the_next_run_over_ssh_follows_the_orphan_and_cleans_up(
     assert_clean(&fleet, &run);
 }
 
+/// web-01's job times out after 3 s while its server is unreachable; it runs 60 s if not stopped.
 fn timeout_config(fleet: &Fleet, startup_timeout: f64, stop_timeout: f64) -> std::path::PathBuf {
     let job = fleet.job_id("web-01", "accounts");
     fleet.write_config(|c| {
@@ -350,13 +345,7 @@ fn a_server_unreachable_past_the_job_timeout_is_aborted_and_confirmed_once_back(
     let mut fleet = Fleet::start(long_then_short(60.0));
     // The stop keeps being retried for startup_timeout (10 s) after the job's timeout.
     let config = timeout_config(&fleet, 10.0, 5.0);
-    let running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
-    let job = fleet.job_id("web-01", "accounts");
-    assert!(
-        fleet.wait_writing(&job, Duration::from_secs(30)),
-        "web-01's job never started: {}",
-        running.stderr_so_far()
-    );
+    let (running, job) = run_until_web01_writes(&fleet, &config);
     // Down from the moment the job writes until past its 3 s timeout (it was triggered earlier).
     let sshd = fleet.sshd_mut("web-01");
     sshd.kill_connections();
@@ -399,13 +388,7 @@ fn a_server_that_never_comes_back_is_critical_and_nothing_else_starts() {
     }
     let mut fleet = Fleet::start(long_then_short(60.0));
     let config = timeout_config(&fleet, 2.0, 2.0);
-    let running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
-    let job = fleet.job_id("web-01", "accounts");
-    assert!(
-        fleet.wait_writing(&job, Duration::from_secs(30)),
-        "web-01's job never started: {}",
-        running.stderr_so_far()
-    );
+    let (running, job) = run_until_web01_writes(&fleet, &config);
     let sshd = fleet.sshd_mut("web-01");
     sshd.kill_connections();
     sshd.stop_listener();
@@ -613,13 +596,7 @@ fn a_connection_frozen_for_seconds_mid_job_is_waited_out_not_taken_as_an_end() {
     }
     let fleet = Fleet::start(long_then_short(4.0));
     let config = fleet.write_config(|_| {});
-    let mut running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
-    let job = fleet.job_id("web-01", "accounts");
-    assert!(
-        fleet.wait_writing(&job, Duration::from_secs(30)),
-        "web-01's job never started: {}",
-        running.stderr_so_far()
-    );
+    let (mut running, job) = run_until_web01_writes(&fleet, &config);
     // A silent stall (nothing closed, no answers), shorter than call_timeout (10 s).
     let sshd = fleet.sshd("web-01");
     assert!(sshd.freeze_connections(true) > 0, "no connection to freeze");
@@ -654,13 +631,7 @@ fn a_connection_that_dropped_while_idle_is_reopened_without_a_failed_call() {
     }
     let mut fleet = Fleet::start(long_then_short(3.0));
     let config = fleet.write_config(|_| {});
-    let running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
-    let job = fleet.job_id("web-01", "accounts");
-    assert!(
-        fleet.wait_writing(&job, Duration::from_secs(30)),
-        "web-01's job never started: {}",
-        running.stderr_so_far()
-    );
+    let (running, _job) = run_until_web01_writes(&fleet, &config);
     // web-02's connection (opened for pre-flight) sits idle while web-01 runs: its sshd restarts.
     let sshd = fleet.sshd_mut("web-02");
     assert!(sshd.kill_connections() > 0, "web-02 had no connection open");
@@ -810,13 +781,7 @@ fn a_server_silent_for_longer_than_call_timeout_mid_job_is_followed_to_its_end()
     // Calls give up after 1.5 s; the server stays silent for 5 s (a black-holed network: no
     // reset, no answers), less than the 45 s ssh's keepalives need to declare it dead.
     let config = fleet.write_config(|c| c["orchestrator"]["call_timeout"] = 1.5.into());
-    let mut running = fleet.spawn_jbr(&config, &["run", "--force-activate"]);
-    let job = fleet.job_id("web-01", "accounts");
-    assert!(
-        fleet.wait_writing(&job, Duration::from_secs(30)),
-        "web-01's job never started: {}",
-        running.stderr_so_far()
-    );
+    let (mut running, job) = run_until_web01_writes(&fleet, &config);
     let sshd = fleet.sshd("web-01");
     assert!(sshd.freeze_connections(true) > 0, "no connection to freeze");
     std::thread::sleep(Duration::from_secs(5));
