@@ -146,6 +146,20 @@ pub(crate) fn parse(root: &Value, ctx: &Context<'_>, p: &mut Problems) -> Config
         // Accepted for compatibility: the older tool's daemon loop. jbr runs once per start
         // (a systemd timer schedules it), so the values are not used.
         w.unknown_keys(m, "loop", LOOP_KEYS);
+        for key in LOOP_KEYS {
+            if let Some(v) = present(m, key)
+                && !v.is_number()
+            {
+                // Unused, so never a reason to refuse the file; but a value the older tool
+                // could not have read is worth pointing at.
+                w.p.warn(
+                    &child("loop", key),
+                    "wrong_type",
+                    format!("expected a number of seconds, found {}", describe(v)),
+                    Some("jbr does not use loop.*: a systemd timer schedules its runs".into()),
+                );
+            }
+        }
     }
     match present(top, "jobs") {
         Some(v) => {
