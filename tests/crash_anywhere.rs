@@ -73,6 +73,18 @@ impl Transport for DiesAt {
     }
 }
 
+/// A directory for one run's journal and state. Each run fsyncs its journal a few dozen times
+/// and these tests make thousands of runs: on tmpfs when there is one, so they take seconds.
+fn scratch() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = tempfile::tempdir_in(shm)
+    {
+        return d;
+    }
+    tempfile::tempdir().expect("tempdir")
+}
+
 fn world() -> SimWorld {
     SimWorld::builder()
         .server("web-01", |s| {
@@ -151,25 +163,8 @@ fn open_changes(c: &Config) -> Vec<jbr::journal::OpenChange> {
         .open_changes()
 }
 
-/// How many calls a run without a crash makes.
-async fn calls_in_a_clean_run() -> u64 {
-    let world = world();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let c = config(&world, dir.path());
-    let clients = common::sim_clients(&world, &c);
-    let r = clean_run(&c, &clients, "baseline").await;
-    assert_eq!(r.exit(), Exit::Ok, "{}", jbr::report::text::render(&r));
-    assert!(world.final_state().is_clean());
-    c.servers
-        .keys()
-        .map(|s| world.call_log(s).len() as u64)
-        .sum()
-}
-
-async fn crash_at(n: u64, side: Side) {
-    let world = world();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let c = config(&world, dir.path());
+/// A run from disk that dies at its n-th call (see `DiesAt`). False when it ended before that.
+async fn crashed_run(world: &SimWorld, c: &Config, n: u64, side: Side) -> bool {
     let calls = Arc::new(AtomicU64::new(0));
     let died = Arc::new(Notify::new());
     let dying: BTreeMap<String, Client<DiesAt>> = c
@@ -186,16 +181,61 @@ async fn crash_at(n: u64, side: Side) {
             (s.clone(), Client::new(t))
         })
         .collect();
+    let (_tx, cancel) = watch::channel(false);
+    tokio::select! {
+        _ = run_from_disk(c, &dying, "run-1", cancel) => false,
+        () = died.notified() => true,
+    }
+}
 
-    let first = {
-        let (_tx, cancel) = watch::channel(false);
-        tokio::select! {
-            r = run_from_disk(&c, &dying, "run-1", cancel) => Some(r),
-            () = died.notified() => None,
-        }
-    };
+/// A run from disk that gets SIGTERM at its n-th call. `None` when it ended before that.
+async fn sigtermed_run(
+    world: &SimWorld,
+    c: &Config,
+    n: u64,
+    run_id: &str,
+) -> Option<jbr::report::RunRecord> {
+    let calls = Arc::new(AtomicU64::new(0));
+    let (tx, cancel) = watch::channel(false);
+    let tx = Arc::new(tx);
+    let signalled: BTreeMap<String, Client<SigtermAt>> = c
+        .servers
+        .keys()
+        .map(|s| {
+            let t = SigtermAt {
+                inner: world.transport(s),
+                calls: Arc::clone(&calls),
+                at: n,
+                sigterm: Arc::clone(&tx),
+            };
+            (s.clone(), Client::new(t))
+        })
+        .collect();
+    let r = run_from_disk(c, &signalled, run_id, cancel).await;
+    (calls.load(Ordering::SeqCst) >= n).then_some(r)
+}
+
+/// How many calls a run without a crash makes.
+async fn calls_in_a_clean_run() -> u64 {
+    let world = world();
+    let dir = scratch();
+    let c = config(&world, dir.path());
+    let clients = common::sim_clients(&world, &c);
+    let r = clean_run(&c, &clients, "baseline").await;
+    assert_eq!(r.exit(), Exit::Ok, "{}", jbr::report::text::render(&r));
+    assert!(world.final_state().is_clean());
+    c.servers
+        .keys()
+        .map(|s| world.call_log(s).len() as u64)
+        .sum()
+}
+
+async fn crash_at(n: u64, side: Side) {
+    let world = world();
+    let dir = scratch();
+    let c = config(&world, dir.path());
     let at = format!("crash at call {n} ({side:?})");
-    if first.is_some() {
+    if !crashed_run(&world, &c, n, side).await {
         // n is past the last call of this run: nothing to crash.
         return;
     }
@@ -245,28 +285,11 @@ impl Transport for SigtermAt {
 /// Returns false when n is past the last call (nothing was signalled).
 async fn sigterm_at(n: u64) -> bool {
     let world = world();
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = scratch();
     let c = config(&world, dir.path());
-    let calls = Arc::new(AtomicU64::new(0));
-    let (tx, cancel) = watch::channel(false);
-    let tx = Arc::new(tx);
-    let signalled: BTreeMap<String, Client<SigtermAt>> = c
-        .servers
-        .keys()
-        .map(|s| {
-            let t = SigtermAt {
-                inner: world.transport(s),
-                calls: Arc::clone(&calls),
-                at: n,
-                sigterm: Arc::clone(&tx),
-            };
-            (s.clone(), Client::new(t))
-        })
-        .collect();
-    let r = run_from_disk(&c, &signalled, "run-1", cancel).await;
-    if calls.load(Ordering::SeqCst) < n {
+    let Some(r) = sigtermed_run(&world, &c, n, "run-1").await else {
         return false;
-    }
+    };
     let at = format!("SIGTERM at call {n}");
     let report = jbr::report::text::render(&r);
     assert!(r.cancelled, "{at}: not reported as cancelled\n{report}");
@@ -316,4 +339,119 @@ async fn a_crash_after_any_call_reached_the_server_is_cleaned_up_at_the_next_sta
     for n in 1..=k {
         crash_at(n, Side::After).await;
     }
+}
+
+/// The run after a crash is itself stopped by SIGTERM at each of its first calls (while it
+/// replays the journal, follows the orphan, or pre-flights): it still disables everything,
+/// empties the journal, keeps one writer, and the run after that backs up every job.
+#[tokio::test(start_paused = true)]
+async fn sigterm_while_recovering_from_a_crash_still_leaves_every_server_as_found() {
+    let k = calls_in_a_clean_run().await;
+    let mut recoveries = 0;
+    for n in (3..=k).step_by(10) {
+        for m in 1..=10 {
+            let world = world();
+            let dir = scratch();
+            let c = config(&world, dir.path());
+            if !crashed_run(&world, &c, n, Side::After).await {
+                continue;
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            let Some(r) = sigtermed_run(&world, &c, m, "run-2").await else {
+                continue;
+            };
+            recoveries += 1;
+            let at = format!("crash at call {n}, then SIGTERM at call {m} of the next run");
+            let report = jbr::report::text::render(&r);
+            // Nothing enabled. A backup may still run only if jbr did not start it: one the
+            // server's scheduler fired while jbr was down (a job left enabled by the crash).
+            // jbr never aborts those; the next run waits for it, as for any foreign writer.
+            let fin = world.final_state();
+            assert!(
+                fin.enabled.is_empty(),
+                "{at}: left enabled {fin:?}\n{report}"
+            );
+            let open = open_changes(&c);
+            assert!(
+                open.is_empty(),
+                "{at}: journal still open: {open:?}\n{report}"
+            );
+            assert!(
+                world.max_concurrent_writers() <= 1,
+                "{at}: {:?}",
+                world.timeline()
+            );
+
+            let clients = common::sim_clients(&world, &c);
+            let third = clean_run(&c, &clients, "run-3").await;
+            let report = jbr::report::text::render(&third);
+            assert_eq!(third.exit(), Exit::Ok, "{at}, then a new run:\n{report}");
+            assert!(world.final_state().is_clean(), "{at}, then a new run");
+            assert_eq!(world.max_concurrent_writers(), 1, "{at}, then a new run");
+        }
+    }
+    assert!(recoveries > 60, "{recoveries}");
+}
+
+/// SIGTERM while the next run follows a backup the crashed run triggered: jbr started that
+/// backup, so it stops it (and confirms the stop) instead of following it for hours until
+/// systemd loses patience and SIGKILLs it.
+#[tokio::test(start_paused = true)]
+async fn sigterm_while_following_an_orphan_aborts_it_and_confirms_the_stop() {
+    let world = SimWorld::builder()
+        .server("web-01", |s| s.destination("nas").job("a", 600.0))
+        .build();
+    let dir = scratch();
+    let mut c = common::sim_config(dir.path());
+    c.orchestrator.poll_interval = Duration::from_secs(10);
+    c.orchestrator.startup_timeout = Duration::from_secs(30);
+    c.orchestrator.job_timeout = Duration::from_secs(3600);
+    c.servers
+        .insert("web-01".into(), common::sim_server(&world, "web-01"));
+    c.jobs.push(common::sim_job(&world, "web-01", "a"));
+    let clients = common::sim_clients(&world, &c);
+
+    // The first run dies 60 s into the backup.
+    let (_tx, cancel) = watch::channel(false);
+    let crashed = tokio::time::timeout(
+        Duration::from_secs(60),
+        run_from_disk(&c, &clients, "run-1", cancel),
+    )
+    .await;
+    assert!(crashed.is_err(), "the first run ended by itself");
+    assert_eq!(
+        world.final_state().running.len(),
+        1,
+        "{:?}",
+        world.final_state()
+    );
+
+    // The next run finds it in the journal and follows it; SIGTERM 30 s later.
+    let (tx, cancel) = watch::channel(false);
+    let started = tokio::time::Instant::now();
+    let sigterm = async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let _ = tx.send(true);
+        std::future::pending::<()>().await
+    };
+    let r = tokio::select! {
+        r = run_from_disk(&c, &clients, "run-2", cancel) => r,
+        () = sigterm => unreachable!("pending forever"),
+    };
+    let took = started.elapsed();
+    let report = jbr::report::text::render(&r);
+    // 30 s, then the stop (the simulator confirms within seconds), not the 540 s left.
+    assert!(took < Duration::from_secs(60), "{took:?}\n{report}");
+    assert!(r.cancelled, "{report}");
+    assert!(
+        r.recovered
+            .iter()
+            .any(|l| l.contains("was aborted (timeout or SIGTERM) and the stop confirmed")),
+        "{report}"
+    );
+    let fin = world.final_state();
+    assert!(fin.is_clean(), "left behind {fin:?}\n{report}");
+    assert!(open_changes(&c).is_empty(), "{report}");
+    let orphan = &world.timeline()[0];
+    assert_ne!(orphan.status, Some(100), "{orphan:?}");
 }

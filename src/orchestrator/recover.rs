@@ -81,6 +81,7 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                     },
                 };
                 let mut all_ended = true;
+                let mut aborted = false;
                 for g in groups {
                     ctx.progress.emit(
                         &server,
@@ -88,11 +89,15 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                         format!("left running by run {run}: following group {g}"),
                         Duration::ZERO,
                     );
-                    if !follow_to_end(ctx, client, &g, timeout).await {
-                        all_ended = false;
-                        ctx.critical(&server, "queue group", &g, format!("journal: queue group {g} of job {id} on server {server} (run {run}) would not stop; nothing started"));
-                        ctx.halted =
-                            Some(format!("queue group {g} on server {server} would not stop"));
+                    match follow_to_end(ctx, client, &g, timeout).await {
+                        Settled::Ended => {}
+                        Settled::Aborted => aborted = true,
+                        Settled::NotStopped => {
+                            all_ended = false;
+                            ctx.critical(&server, "queue group", &g, format!("journal: queue group {g} of job {id} on server {server} (run {run}) would not stop; nothing started"));
+                            ctx.halted =
+                                Some(format!("queue group {g} on server {server} would not stop"));
+                        }
                     }
                 }
                 if all_ended {
@@ -100,8 +105,13 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                         server: server.clone(),
                         id: id.clone(),
                     });
+                    let how = if aborted {
+                        "was aborted (timeout or SIGTERM) and the stop confirmed"
+                    } else {
+                        "has ended"
+                    };
                     ctx.record.recovered.push(format!(
-                        "server {server}: job {id} triggered by run {run} has ended"
+                        "server {server}: job {id} triggered by run {run} {how}"
                     ));
                 }
             }
@@ -163,13 +173,24 @@ fn describe(c: &OpenChange) -> (&'static str, String) {
     }
 }
 
-/// Poll the group until final, up to `timeout`; then abort and confirm. True when it ended.
+/// How a group left running by an earlier run came to its end.
+enum Settled {
+    /// It reached a final status by itself.
+    Ended,
+    /// Its timeout passed, or the operator stopped jbr (SIGTERM): aborted, and the stop confirmed.
+    Aborted,
+    /// The abort was never confirmed.
+    NotStopped,
+}
+
+/// Poll the group until final, up to `timeout`; then, or at SIGTERM, abort it and confirm.
+/// jbr triggered it, so stopping it on SIGTERM is stopping a backup of its own.
 async fn follow_to_end<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &crate::api::Client<T>,
     group: &str,
     timeout: Duration,
-) -> bool {
+) -> Settled {
     let server = client.server().to_string();
     let deadline = Instant::now() + timeout;
     loop {
@@ -182,12 +203,17 @@ async fn follow_to_end<T: Transport>(
         .await
             && g.status.is_final()
         {
-            return true;
+            return Settled::Ended;
         }
         let now = Instant::now();
-        if now >= deadline {
-            return watch::stop_and_confirm(ctx, client, group).await.is_ok();
+        if now >= deadline || ctx.cancelled() {
+            return match watch::stop_and_confirm(ctx, client, group).await {
+                Ok(_) => Settled::Aborted,
+                Err(_) => Settled::NotStopped,
+            };
         }
-        tokio::time::sleep(ctx.config.orchestrator.poll_interval.min(deadline - now)).await;
+        let wait = ctx.config.orchestrator.poll_interval.min(deadline - now);
+        // Cancelled while waiting: the next turn aborts it (after one last look).
+        watch::pause(ctx, wait).await;
     }
 }

@@ -47,7 +47,7 @@ pub struct Watched {
 }
 
 /// Sleep `d`, or less if cancelled. Returns true when cancelled.
-async fn pause<T: Transport>(ctx: &mut Ctx<'_, T>, d: Duration) -> bool {
+pub(super) async fn pause<T: Transport>(ctx: &mut Ctx<'_, T>, d: Duration) -> bool {
     if ctx.cancelled() {
         return true;
     }
