@@ -47,65 +47,17 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
         };
         match change {
             OpenChange::Triggered { id, group, run, .. } => {
-                let timeout = ctx
-                    .config
-                    .jobs
-                    .iter()
-                    .find(|j| j.server == server && j.job_id == id)
-                    .map(|j| j.effective_timeout(&ctx.config.orchestrator))
-                    .unwrap_or(ctx.config.orchestrator.job_timeout);
-                let groups = match group {
-                    Some(g) => vec![g],
-                    None => match retry::call(
-                        &ctx.policy,
-                        retry::Kind::Read,
-                        &server,
-                        "listQueueGroups",
-                        || client.list_backup_queue_groups(),
-                    )
-                    .await
-                    {
-                        Ok(gs) => gs
-                            .into_iter()
-                            .filter(|g| {
-                                g.job_id.as_deref() == Some(id.as_str()) && g.status.is_active()
-                            })
-                            .map(|g| g.id)
-                            .collect(),
-                        Err(e) => {
-                            ctx.critical(&server, "job", &id, format!("journal: job {id} on server {server} was triggered by run {run} and may still run, but its queue cannot be read ({e}); nothing started"));
-                            ctx.halted =
-                                Some("a job from an earlier run may still be running".into());
-                            continue;
-                        }
-                    },
+                let Some(outcome) =
+                    settle_job(ctx, client, &server, &id, &run, Some(group.as_deref())).await
+                else {
+                    continue;
                 };
-                let mut all_ended = true;
-                let mut aborted = false;
-                for g in groups {
-                    ctx.progress.emit(
-                        &server,
-                        Some(&id),
-                        format!("left running by run {run}: following group {g}"),
-                        Duration::ZERO,
-                    );
-                    match follow_to_end(ctx, client, &g, timeout).await {
-                        Settled::Ended => {}
-                        Settled::Aborted => aborted = true,
-                        Settled::NotStopped => {
-                            all_ended = false;
-                            ctx.critical(&server, "queue group", &g, format!("journal: queue group {g} of job {id} on server {server} (run {run}) would not stop; nothing started"));
-                            ctx.halted =
-                                Some(format!("queue group {g} on server {server} would not stop"));
-                        }
-                    }
-                }
-                if all_ended {
+                if outcome.all_stopped {
                     ctx.journal_best_effort(Op::Ended {
                         server: server.clone(),
                         id: id.clone(),
                     });
-                    let how = if aborted {
+                    let how = if outcome.aborted {
                         "was aborted (timeout or SIGTERM) and the stop confirmed"
                     } else {
                         "has ended"
@@ -129,6 +81,23 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                         id: id.clone(),
                     });
                     continue;
+                }
+                // A job left enabled may have been started by the server's own scheduler
+                // while jbr was gone: that run is jbr's doing, so it ends before the disable.
+                if what == Target::Job
+                    && let Some(outcome) = settle_job(ctx, client, &server, &id, &run, None).await
+                    && outcome.followed > 0
+                    && outcome.all_stopped
+                {
+                    let how = if outcome.aborted {
+                        "aborted (timeout or SIGTERM), the stop confirmed"
+                    } else {
+                        "followed to its end"
+                    };
+                    ctx.record.recovered.push(format!(
+                        "server {server}: job {id}, left enabled by run {run}, was running \
+                         (started by the server's scheduler): {how}"
+                    ));
                 }
                 let before = ctx.record.critical.len();
                 match what {
@@ -155,6 +124,96 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
     if let Err(e) = ctx.journal.compact() {
         tracing::warn!("{e}");
     }
+}
+
+/// What became of the running backups of one job.
+struct JobSettled {
+    /// How many groups were followed.
+    followed: usize,
+    /// Every one reached a final status (by itself or aborted).
+    all_stopped: bool,
+    /// At least one had to be aborted.
+    aborted: bool,
+}
+
+/// Follow every backup of job `id` that may still be writing to its end: for a job the earlier
+/// run triggered, `triggered` holds its group when known; and any other active group of the job (the server's
+/// scheduler fires a job jbr left enabled). Each is jbr's doing, so at its timeout or at
+/// SIGTERM it is aborted and the stop confirmed. `None` when the queue cannot be read and no
+/// group is known for a triggered job: critical, nothing more starts.
+async fn settle_job<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &crate::api::Client<T>,
+    server: &str,
+    id: &str,
+    run: &str,
+    triggered: Option<Option<&str>>,
+) -> Option<JobSettled> {
+    let journaled = triggered.flatten();
+    let timeout = ctx
+        .config
+        .jobs
+        .iter()
+        .find(|j| j.server == server && j.job_id == id)
+        .map(|j| j.effective_timeout(&ctx.config.orchestrator))
+        .unwrap_or(ctx.config.orchestrator.job_timeout);
+    let mut groups: Vec<String> = journaled.map(str::to_string).into_iter().collect();
+    let listed = retry::call(
+        &ctx.policy,
+        retry::Kind::Read,
+        server,
+        "listQueueGroups",
+        || client.list_backup_queue_groups(),
+    )
+    .await;
+    match listed {
+        Ok(gs) => {
+            for g in gs {
+                if g.job_id.as_deref() == Some(id)
+                    && g.status.is_active()
+                    && !groups.contains(&g.id)
+                {
+                    groups.push(g.id);
+                }
+            }
+        }
+        Err(e) if groups.is_empty() && triggered.is_some() => {
+            ctx.critical(server, "job", id, format!("journal: job {id} on server {server} was triggered by run {run} and may still run, but its queue cannot be read ({e}); nothing started"));
+            ctx.halted = Some("a job from an earlier run may still be running".into());
+            return None;
+        }
+        Err(e) => {
+            // Pre-flight reads the queue again before anything starts.
+            tracing::warn!(
+                server,
+                job = id,
+                "journal replay: cannot list queue groups: {e}"
+            );
+        }
+    }
+    let mut outcome = JobSettled {
+        followed: groups.len(),
+        all_stopped: true,
+        aborted: false,
+    };
+    for g in groups {
+        ctx.progress.emit(
+            server,
+            Some(id),
+            format!("left running by run {run}: following group {g}"),
+            Duration::ZERO,
+        );
+        match follow_to_end(ctx, client, &g, timeout).await {
+            Settled::Ended => {}
+            Settled::Aborted => outcome.aborted = true,
+            Settled::NotStopped => {
+                outcome.all_stopped = false;
+                ctx.critical(server, "queue group", &g, format!("journal: queue group {g} of job {id} on server {server} (run {run}) would not stop; nothing started"));
+                ctx.halted = Some(format!("queue group {g} on server {server} would not stop"));
+            }
+        }
+    }
+    Some(outcome)
 }
 
 fn describe(c: &OpenChange) -> (&'static str, String) {
