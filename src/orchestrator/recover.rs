@@ -1,6 +1,7 @@
 //! The journal replay, run first: whatever an earlier run left open (SIGKILL, power cut) is put
 //! back before anything new starts. A job that may still be running is followed to its end
-//! first (one writer); then jobs and destinations jbr enabled are disabled, newest first.
+//! first (one writer), and so is any run the server's scheduler fired of a job jbr left enabled;
+//! then jobs and destinations jbr enabled are disabled, newest first.
 
 use std::time::Duration;
 
@@ -47,8 +48,15 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
         };
         match change {
             OpenChange::Triggered { id, group, run, .. } => {
-                let Some(outcome) =
-                    settle_job(ctx, client, &server, &id, &run, Some(group.as_deref())).await
+                let Some(outcome) = settle_job(
+                    ctx,
+                    client,
+                    &server,
+                    &id,
+                    &run,
+                    Origin::Triggered(group.as_deref()),
+                )
+                .await
                 else {
                     continue;
                 };
@@ -85,7 +93,8 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                 // A job left enabled may have been started by the server's own scheduler
                 // while jbr was gone: that run is jbr's doing, so it ends before the disable.
                 if what == Target::Job
-                    && let Some(outcome) = settle_job(ctx, client, &server, &id, &run, None).await
+                    && let Some(outcome) =
+                        settle_job(ctx, client, &server, &id, &run, Origin::LeftEnabled).await
                     && outcome.followed > 0
                     && outcome.all_stopped
                 {
@@ -136,8 +145,17 @@ struct JobSettled {
     aborted: bool,
 }
 
-/// Follow every backup of job `id` that may still be writing to its end: for a job the earlier
-/// run triggered, `triggered` holds its group when known; and any other active group of the job (the server's
+/// Why a job of an earlier run may still be writing.
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    /// The earlier run triggered it; its queue group when that was journaled.
+    Triggered(Option<&'a str>),
+    /// The earlier run enabled it (the server's scheduler may have fired it since).
+    LeftEnabled,
+}
+
+/// Follow every backup of job `id` that may still be writing to its end: the group the
+/// earlier run triggered (when known), and any other active group of the job (the server's
 /// scheduler fires a job jbr left enabled). Each is jbr's doing, so at its timeout or at
 /// SIGTERM it is aborted and the stop confirmed. `None` when the queue cannot be read and no
 /// group is known for a triggered job: critical, nothing more starts.
@@ -147,9 +165,12 @@ async fn settle_job<T: Transport>(
     server: &str,
     id: &str,
     run: &str,
-    triggered: Option<Option<&str>>,
+    origin: Origin<'_>,
 ) -> Option<JobSettled> {
-    let journaled = triggered.flatten();
+    let journaled = match origin {
+        Origin::Triggered(group) => group,
+        Origin::LeftEnabled => None,
+    };
     let timeout = ctx
         .config
         .jobs
@@ -177,7 +198,7 @@ async fn settle_job<T: Transport>(
                 }
             }
         }
-        Err(e) if groups.is_empty() && triggered.is_some() => {
+        Err(e) if groups.is_empty() && matches!(origin, Origin::Triggered(_)) => {
             ctx.critical(server, "job", id, format!("journal: job {id} on server {server} was triggered by run {run} and may still run, but its queue cannot be read ({e}); nothing started"));
             ctx.halted = Some("a job from an earlier run may still be running".into());
             return None;
