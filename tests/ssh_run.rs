@@ -51,6 +51,18 @@ fn assert_clean(fleet: &Fleet, run: &Finished) {
     assert_eq!(d["final_state"]["running"], serde_json::json!([]), "{d:#}");
 }
 
+/// Exit 0, and both servers' `accounts` job completed in the report.
+fn assert_both_completed(run: &Finished) {
+    assert_eq!(run.code(), Some(0), "{}", run.shown());
+    for server in ["web-01", "web-02"] {
+        assert!(
+            row(run, server, "accounts").contains(" completed "),
+            "{}",
+            run.shown()
+        );
+    }
+}
+
 /// The report's table row of `server`'s job `label`.
 fn row<'a>(run: &'a Finished, server: &str, label: &str) -> &'a str {
     let quoted = format!("\"{label}\"");
@@ -174,17 +186,7 @@ fn a_connection_killed_mid_job_is_reopened_and_the_job_followed_to_its_end() {
     assert!(running.is_running(), "jbr ended before the drop");
     let run = running.wait();
 
-    assert_eq!(run.code(), Some(0), "{}", run.shown());
-    assert!(
-        row(&run, "web-01", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
-    assert!(
-        row(&run, "web-02", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
+    assert_both_completed(&run);
     let d = fleet.dump();
     let w = fleet.intervals_of(&d, &job);
     assert_eq!(w.len(), 1, "triggered twice? {w:#?}");
@@ -216,17 +218,7 @@ fn a_server_gone_for_seconds_mid_job_is_reached_again_and_the_job_followed_to_it
     );
     let run = running.wait();
 
-    assert_eq!(run.code(), Some(0), "{}", run.shown());
-    assert!(
-        row(&run, "web-01", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
-    assert!(
-        row(&run, "web-02", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
+    assert_both_completed(&run);
     // The operator is told polls failed (connection refused) and were retried.
     assert!(
         run.stdout.contains(" poll(s) failed and were retried"),
@@ -287,20 +279,10 @@ fn after_sigkill_mid_job_the_next_run_over_ssh_follows_the_orphan_and_cleans_up(
     );
 
     let run = fleet.run_jbr(&config, &["run", "--force-activate"]);
-    assert_eq!(run.code(), Some(0), "{}", run.shown());
+    assert_both_completed(&run);
     assert!(
         run.stdout
             .contains("left over from an earlier run (journal):"),
-        "{}",
-        run.shown()
-    );
-    assert!(
-        row(&run, "web-01", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
-    assert!(
-        row(&run, "web-02", "accounts").contains(" completed "),
         "{}",
         run.shown()
     );
@@ -605,17 +587,7 @@ fn a_connection_frozen_for_seconds_mid_job_is_waited_out_not_taken_as_an_end() {
     assert!(running.is_running(), "jbr ended while web-01 was frozen");
     let run = running.wait();
 
-    assert_eq!(run.code(), Some(0), "{}", run.shown());
-    assert!(
-        row(&run, "web-01", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
-    assert!(
-        row(&run, "web-02", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
+    assert_both_completed(&run);
     let d = fleet.dump();
     assert_eq!(fleet.intervals_of(&d, &job).len(), 1, "{d:#}");
     assert_web02_after_web01(&fleet, &d);
@@ -702,17 +674,7 @@ fn a_trigger_whose_answer_is_lost_in_a_drop_is_found_and_followed_not_sent_again
     assert!(fleet.sshd_mut("web-01").kill_connections() > 0);
     let run = running.wait();
 
-    assert_eq!(run.code(), Some(0), "{}", run.shown());
-    assert!(
-        row(&run, "web-01", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
-    assert!(
-        row(&run, "web-02", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
+    assert_both_completed(&run);
     let d = fleet.dump();
     // Sent once (a second trigger could queue the job twice), and its one run followed.
     assert_eq!(
@@ -789,17 +751,7 @@ fn a_server_silent_for_longer_than_call_timeout_mid_job_is_followed_to_its_end()
     assert!(running.is_running(), "jbr ended while web-01 was silent");
     let run = running.wait();
 
-    assert_eq!(run.code(), Some(0), "{}", run.shown());
-    assert!(
-        row(&run, "web-01", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
-    assert!(
-        row(&run, "web-02", "accounts").contains(" completed "),
-        "{}",
-        run.shown()
-    );
+    assert_both_completed(&run);
     assert!(
         run.stdout.contains(" poll(s) failed and were retried"),
         "{}",
