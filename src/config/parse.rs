@@ -740,36 +740,32 @@ impl Walker<'_, '_> {
             return;
         };
         self.unknown_keys(m, P, ORCHESTRATOR_KEYS);
-        if let Some(d) = self.seconds(m, "poll_interval", P) {
-            self.older_tool_minimum(
-                "orchestrator.poll_interval",
-                d,
-                defaults::OLDER_TOOL_MIN_POLL_INTERVAL,
-            );
-            o.poll_interval = d;
-        }
-        if let Some(d) = self.seconds(m, "startup_timeout", P) {
-            o.startup_timeout = d;
-        }
-        if let Some(d) = self.seconds(m, "job_timeout", P) {
-            self.older_tool_minimum(
-                "orchestrator.job_timeout",
-                d,
-                defaults::OLDER_TOOL_MIN_JOB_TIMEOUT,
-            );
-            o.job_timeout = d;
-        }
-        if let Some(d) = self.seconds(m, "stop_timeout", P) {
-            o.stop_timeout = d;
-        }
-        if let Some(d) = self.seconds(m, "stop_poll_interval", P) {
-            o.stop_poll_interval = d;
-        }
-        if let Some(d) = self.seconds(m, "call_timeout", P) {
-            o.call_timeout = d;
-        }
-        if let Some(d) = self.seconds(m, "retry_backoff", P) {
-            o.retry_backoff = d;
+        // Every wait, in file order, with the older tool's minimum where it had one (below
+        // it is a warning, not an error).
+        let waits: [(&str, &mut Duration, Option<f64>); 7] = [
+            (
+                "poll_interval",
+                &mut o.poll_interval,
+                Some(defaults::OLDER_TOOL_MIN_POLL_INTERVAL),
+            ),
+            ("startup_timeout", &mut o.startup_timeout, None),
+            (
+                "job_timeout",
+                &mut o.job_timeout,
+                Some(defaults::OLDER_TOOL_MIN_JOB_TIMEOUT),
+            ),
+            ("stop_timeout", &mut o.stop_timeout, None),
+            ("stop_poll_interval", &mut o.stop_poll_interval, None),
+            ("call_timeout", &mut o.call_timeout, None),
+            ("retry_backoff", &mut o.retry_backoff, None),
+        ];
+        for (key, slot, older_minimum) in waits {
+            if let Some(d) = self.seconds(m, key, P) {
+                if let Some(minimum) = older_minimum {
+                    self.older_tool_minimum(&child(P, key), d, minimum);
+                }
+                *slot = d;
+            }
         }
         if let Some(p) = self.path(m, "lock_file", P) {
             o.lock_file = p;
