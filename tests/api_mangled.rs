@@ -7,11 +7,15 @@
 //! structure-aware changes that swap any one value for another type (null, text, a huge or
 //! negative number, an object, a deep array). Each mangled answer goes to every typed call.
 
+mod rng;
+
 use std::sync::Mutex;
 
 use jbr::api::{ApiError, Client, DestinationMethod};
 use jbr::transport::{RawOutput, Transport, TransportError};
 use serde_json::Value;
+
+use rng::Rng;
 
 /// Answers every call with the same bytes (exit 0).
 struct Canned {
@@ -30,21 +34,6 @@ impl Transport for Canned {
             stdout: self.stdout.clone(),
             stderr: Vec::new(),
         })
-    }
-}
-
-/// xorshift64*: small, deterministic, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
     }
 }
 

@@ -8,24 +8,14 @@
 //! path is the value's own, or the key or section that holds it (a warning for `loop.*`, which
 //! is accepted for compatibility and unused).
 
+mod rng;
+
 use std::path::Path;
 
 use jbr::config::{CheckMode, load_str};
 use serde_json::Value;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use rng::Rng;
 
 /// Every value in `v` with its JSON pointer and the path `validate` writes for it
 /// (`servers.web-01.port`, `jobs[0].timeout`).

@@ -5,6 +5,7 @@
 //! here) and a subset through a real sshd forced command. A fake `jetbackup5api` records each argv
 //! it is given; a canary file that the hostile lines try to create must never appear.
 
+mod rng;
 mod support;
 
 use std::ffi::{OsStr, OsString};
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use rng::Rng;
 use support::sshd::{Sshd, output_within, skip_without_sshd};
 use support::{FakeApi, gate_path};
 
@@ -920,24 +922,6 @@ fn gate_through_real_sshd() {
         assert!(out.stdout.is_empty(), "{line:?}");
         assert!(!canary.exists(), "{line:?} created the canary");
         assert!(fake.calls().is_empty(), "{line:?} ran jetbackup5api");
-    }
-}
-
-/// A small deterministic generator (xorshift64*), so a failure names a seed that reproduces it.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
     }
 }
 
