@@ -207,14 +207,20 @@ fn crate_quoted_forms() -> Vec<(String, Vec<String>)> {
     argvs
         .into_iter()
         .map(|argv| {
-            let line = std::iter::once("jetbackup5api")
-                .chain(argv.iter().copied())
-                .map(|w| shell_escape::unix::escape(w.into()).into_owned())
-                .collect::<Vec<_>>()
-                .join(" ");
-            (line, argv.iter().map(|s| s.to_string()).collect())
+            let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+            (crate_quoted(&argv), argv)
         })
         .collect()
+}
+
+/// `jetbackup5api ARGS...` as the openssh crate puts it on the wire: each word shell-escaped
+/// (plain words bare, the rest single-quoted), joined by spaces.
+fn crate_quoted(args: &[String]) -> String {
+    std::iter::once("jetbackup5api")
+        .chain(args.iter().map(String::as_str))
+        .map(|w| shell_escape::unix::escape(w.into()).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The hostile corpus. `c` is the canary path each line tries to create (or read, or run).
@@ -695,33 +701,32 @@ fn assert_passes(shell: &[String], fake: &FakeApi, line: &str, argv: &[String]) 
 
 #[test]
 fn every_legit_form_passes_with_exact_argv() {
+    let forms = legit_forms();
+    assert!(forms.len() > 100);
+    let failures = pass_all(&forms);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each line of `forms` under every shell: one message per line that did not pass with its argv.
+fn pass_all(forms: &[(String, Vec<String>)]) -> Vec<String> {
     let work = tempfile::tempdir().expect("tempdir");
     let fake = FakeApi::new(work.path(), "");
     let mut failures = Vec::new();
-    let forms = legit_forms();
-    assert!(forms.len() > 100);
     for shell in shells() {
-        for (line, argv) in &forms {
+        for (line, argv) in forms {
             failures.extend(assert_passes(&shell, &fake, line, argv));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    failures
 }
 
 #[test]
 fn every_form_the_openssh_crate_sends_passes() {
-    let work = tempfile::tempdir().expect("tempdir");
-    let fake = FakeApi::new(work.path(), "");
-    let mut failures = Vec::new();
     let forms = crate_quoted_forms();
     // The crate leaves plain words bare and single-quotes the rest: both shapes are covered.
     assert!(forms.iter().any(|(l, _)| l.contains(" -D _id=")));
     assert!(forms.iter().any(|(l, _)| l.contains(" -D 'find[type]=1")));
-    for shell in shells() {
-        for (line, argv) in &forms {
-            failures.extend(assert_passes(&shell, &fake, line, argv));
-        }
-    }
+    let failures = pass_all(&forms);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -980,11 +985,7 @@ fn jbr_and_the_gate_agree_on_random_calls() {
             argv.extend(["-D".to_string(), data.join("&")]);
         }
         argv.extend(["-O".to_string(), "json".to_string()]);
-        let line = std::iter::once("jetbackup5api".to_string())
-            .chain(argv.iter().cloned())
-            .map(|w| shell_escape::unix::escape(w.into()).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let line = crate_quoted(&argv);
         match built {
             Ok(jbr_argv) => {
                 sent += 1;
