@@ -465,8 +465,8 @@ fn host_key_policy(server: &Server) -> KnownHosts {
 /// ssh's "Permanently added '...' (ED25519) to the list of known hosts." from the master's log,
 /// when this connection learned a host key (accept-new).
 fn learned_host_key(control_socket: &Path) -> Option<String> {
-    let log = std::fs::read_to_string(control_socket.parent()?.join("log")).ok()?;
-    log.lines()
+    master_log(control_socket)?
+        .lines()
         .map(str::trim)
         .find(|l| l.contains("Permanently added"))
         .map(|l| {
@@ -479,11 +479,16 @@ fn learned_host_key(control_socket: &Path) -> Option<String> {
 
 /// The last meaningful line of the master's log (`-E <dir>/log`), for "why did it drop".
 fn master_log_tail(control_socket: &Path) -> Option<String> {
-    let log = std::fs::read_to_string(control_socket.parent()?.join("log")).ok()?;
-    log.lines()
+    master_log(control_socket)?
+        .lines()
         .map(str::trim)
         .rfind(|l| !l.is_empty())
         .map(|l| l.chars().take(200).collect())
+}
+
+/// The master's own log: the openssh crate starts it with `-E <dir>/log`, beside its socket.
+fn master_log(control_socket: &Path) -> Option<String> {
+    std::fs::read_to_string(control_socket.parent()?.join("log")).ok()
 }
 
 #[cfg(test)]
