@@ -187,7 +187,7 @@ async fn every_call(stdout: &[u8]) -> Vec<(&'static str, bool)> {
         ("getQueueGroup", c.get_queue_group(id).await.is_ok()),
         ("listQueueItems", c.list_queue_items(id).await.is_ok()),
         ("stopQueueGroup", ok(c.stop_queue_group(id).await)),
-        ("listLogs", c.list_job_logs(id, 5).await.is_ok()),
+        ("listLogs", c.list_job_logs(id).await.is_ok()),
         ("getLog", c.get_log(id).await.is_ok()),
         ("listLogItems", c.list_log_items(id).await.is_ok()),
         ("getLogItem", c.get_log_item(id, id).await.is_ok()),

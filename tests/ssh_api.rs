@@ -111,7 +111,7 @@ async fn every_api_call_passes_the_gate_to_jbr_sim_over_one_connection() {
         .stop_queue_group(&group.id)
         .await
         .expect("stopQueueGroup");
-    client.list_job_logs(job, 5).await.expect("listLogs");
+    client.list_job_logs(job).await.expect("listLogs");
     client
         .set_job_disabled(job, true)
         .await

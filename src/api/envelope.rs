@@ -396,6 +396,7 @@ pub fn log_entry(ctx: Ctx<'_>, path: &str, v: &Value) -> Result<LogEntry, ApiErr
         start_time: f.time("start_time")?,
         end_time: f.time("end_time")?,
         job_id,
+        kind: f.map.get("type").and_then(as_i64),
     })
 }
 

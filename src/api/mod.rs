@@ -210,36 +210,31 @@ impl<T: Transport> Client<T> {
         Ok(())
     }
 
-    /// `listLogs find[type]=1 find[info.ID]=JOB sort[start_time]=-1 limit=N`: newest first.
-    pub async fn list_job_logs(&self, job_id: &str, limit: u32) -> Result<Vec<LogEntry>, ApiError> {
-        let limit = limit.to_string();
-        let (ctx, env) = self
-            .call(
+    /// Every log of `job_id` (`listLogs find[info.ID]=JOB sort[start_time]=-1`, all pages),
+    /// newest first whatever order the server used. No `find[type]`: a run started by hand may
+    /// be logged as type 6 "backup on demand", and filtering on 1 would leave only older logs.
+    pub async fn list_job_logs(&self, job_id: &str) -> Result<Vec<LogEntry>, ApiError> {
+        let (ctx, items) = self
+            .list_all(
                 "listLogs",
-                &[
-                    ("find[type]", "1"),
-                    ("find[info.ID]", job_id),
-                    ("sort[start_time]", "-1"),
-                    ("limit", &limit),
-                ],
+                &[("find[info.ID]", job_id), ("sort[start_time]", "-1")],
+                "logs",
             )
             .await?;
-        let (items, _) = envelope::collection(ctx, &env.data, "logs")?;
         let mut logs = items
             .iter()
             .enumerate()
             .map(|(i, v)| envelope::log_entry(ctx, &format!("data.logs[{i}]"), v))
             .collect::<Result<Vec<_>, _>>()?;
-        // Newest first whatever the server did with `sort`; a log without a start sorts last.
-        logs.sort_by(|a, b| {
-            let t = |l: &LogEntry| {
-                l.start_time
-                    .as_ref()
-                    .and_then(|t| t.epoch)
-                    .unwrap_or(f64::MIN)
-            };
-            t(b).total_cmp(&t(a))
-        });
+        // A log without a start sorts last; equal starts by id, so the order is the same
+        // whatever the server's.
+        let t = |l: &LogEntry| {
+            l.start_time
+                .as_ref()
+                .and_then(|t| t.epoch)
+                .unwrap_or(f64::MIN)
+        };
+        logs.sort_by(|a, b| t(b).total_cmp(&t(a)).then_with(|| b.id.cmp(&a.id)));
         Ok(logs)
     }
 

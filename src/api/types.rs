@@ -147,6 +147,8 @@ pub struct LogEntry {
     pub end_time: Option<Timestamp>,
     /// `info.ID` when present: the job the log belongs to.
     pub job_id: Option<String>,
+    /// Log `type` when present: 1 backup, 6 backup on demand (jetbackup5-api.md), …
+    pub kind: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

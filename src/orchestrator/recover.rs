@@ -110,7 +110,26 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                 }
                 let before = ctx.record.critical.len();
                 match what {
-                    Target::Job => lifecycle::disable_job(ctx, client, &id).await,
+                    Target::Job => {
+                        lifecycle::disable_job(ctx, client, &id).await;
+                        // The scheduler may have fired it again between that run's end and
+                        // the disable: that run is jbr's doing too, and must not outlive it.
+                        if let Some(late) =
+                            settle_job(ctx, client, &server, &id, &run, Origin::LeftEnabled).await
+                            && late.followed > 0
+                            && late.all_stopped
+                        {
+                            let how = if late.aborted {
+                                "aborted, the stop confirmed"
+                            } else {
+                                "followed to its end"
+                            };
+                            ctx.record.recovered.push(format!(
+                                "server {server}: job {id} was queued again by the server's \
+                                 scheduler before jbr could disable it: {how}"
+                            ));
+                        }
+                    }
                     Target::Destination => lifecycle::close_destination(ctx, client, &id).await,
                 }
                 let word = if what == Target::Job {

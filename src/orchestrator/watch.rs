@@ -72,7 +72,8 @@ fn newest(groups: Vec<QueueGroup>, job: &str, before: &BTreeSet<String>) -> Opti
         .max_by(|a, b| {
             let ea = a.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
             let eb = b.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
-            ea.total_cmp(&eb)
+            // Same second: the greater id (ObjectIds grow with time), so list order never decides.
+            ea.total_cmp(&eb).then_with(|| a.id.cmp(&b.id))
         })
 }
 

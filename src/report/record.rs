@@ -97,6 +97,10 @@ pub struct JobRecord {
     /// The first failed items' (or log items') messages.
     #[serde(default)]
     pub failures: Vec<String>,
+    /// The log jbr tied to this run (by the group's `log_id`, or by job and time); `None` when
+    /// no log provably belongs to it.
+    #[serde(default)]
+    pub log_id: Option<String>,
     /// One line: why this outcome.
     #[serde(default)]
     pub message: String,
@@ -118,6 +122,7 @@ impl JobRecord {
             items_failed: None,
             items_total: None,
             failures: Vec::new(),
+            log_id: None,
             message: String::new(),
         }
     }

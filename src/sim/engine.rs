@@ -7,7 +7,7 @@ use super::model::{Group, Job, Outcome, Server, StatusFamily, World, WriteInterv
 /// Final queue status code of an outcome in a family.
 pub fn final_code(family: StatusFamily, outcome: Outcome) -> i64 {
     match (family, outcome) {
-        (_, Outcome::Completed) => 100,
+        (_, Outcome::Completed | Outcome::ItemFailed) => 100,
         (StatusFamily::Research, Outcome::Warnings) => 100,
         (StatusFamily::Research, Outcome::Partial) => 101,
         (StatusFamily::Research, Outcome::Failed) => 102,
@@ -26,17 +26,27 @@ pub fn log_status(group: &Group) -> i64 {
         Some(Outcome::Completed | Outcome::Warnings) => 1,
         Some(Outcome::Failed) => 2,
         Some(Outcome::Aborted | Outcome::Hang) => 3,
-        Some(Outcome::Partial) => 4,
+        Some(Outcome::Partial | Outcome::ItemFailed) => 4,
     }
 }
 
-/// Queue status now: 1 pending, 2 processing, or the final code.
-pub fn group_status(group: &Group) -> i64 {
+/// Queue status now: 1 pending, the server's processing code (2 or a sub-status), or the
+/// final code.
+pub fn group_status(group: &Group, processing_code: i64) -> i64 {
     match (group.status, group.started) {
         (Some(code), _) => code,
-        (None, Some(_)) => 2,
+        (None, Some(_)) => processing_code,
         (None, None) => 1,
     }
+}
+
+/// The queue status of item `index` of a group: the group's, except the failed item of an
+/// `ItemFailed` run.
+pub fn item_status(group: &Group, index: usize, processing_code: i64) -> i64 {
+    if index == 0 && group.final_outcome == Some(Outcome::ItemFailed) {
+        return 102;
+    }
+    group_status(group, processing_code)
 }
 
 impl Server {

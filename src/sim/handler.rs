@@ -11,8 +11,8 @@ use super::model::{
     DestStateFn, DisabledTriggerReply, FaultKind, Group, ListOrder, Server, When, World,
 };
 use super::render::{
-    envelope, log_items, log_start, queue_items, render_destination, render_group, render_job,
-    render_log,
+    envelope, log_items, log_start, log_type, queue_items, render_destination, render_group,
+    render_job, render_log,
 };
 use crate::transport::RawOutput;
 
@@ -353,22 +353,22 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             if srv.settings.list_order == ListOrder::NewestFirst {
                 groups.reverse();
             }
-            let all = groups.into_iter().map(render_group).collect();
+            let all = groups.into_iter().map(|g| render_group(srv, g)).collect();
             Reply::ok(list(srv, inv, "groups", all))
         }
         "getQueueGroup" => match srv.groups.iter().find(|g| g.id == p("_id") && !g.cleared) {
-            Some(g) => Reply::ok(render_group(g)),
+            Some(g) => Reply::ok(render_group(srv, g)),
             None => Reply::refuse("No queue group found with the provided id"),
         },
         "listQueueItems" => match srv.groups.iter().find(|g| g.id == p("group_id")) {
-            Some(g) => Reply::ok(list(srv, inv, "items", queue_items(g))),
+            Some(g) => Reply::ok(list(srv, inv, "items", queue_items(srv, g))),
             None => Reply::refuse("No queue group found with the provided id"),
         },
         "getQueueItem" => {
             let found = srv
                 .groups
                 .iter()
-                .flat_map(queue_items)
+                .flat_map(|g| queue_items(srv, g))
                 .find(|i| i.get("_id").and_then(Value::as_str) == Some(p("_id")));
             match found {
                 Some(item) => Reply::ok(item),
@@ -397,11 +397,15 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             if let Some(job) = inv.params.get("find[info.ID]") {
                 groups.retain(|g| &g.job_id == job);
             }
-            if inv.params.get("find[type]").is_some_and(|t| t != "1") {
-                groups.clear();
+            if let Some(t) = inv.params.get("find[type]") {
+                groups.retain(|g| log_type(srv, g).to_string() == *t);
             }
             groups.sort_by(|a, b| log_start(a).total_cmp(&log_start(b)));
-            if inv.params.get("sort[start_time]").map(String::as_str) == Some("-1") {
+            let newest_first = match srv.settings.log_order {
+                Some(order) => order == ListOrder::NewestFirst,
+                None => inv.params.get("sort[start_time]").map(String::as_str) == Some("-1"),
+            };
+            if newest_first {
                 groups.reverse();
             }
             let all = groups.into_iter().map(|g| render_log(srv, g)).collect();
@@ -412,14 +416,14 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             None => Reply::refuse("No log found with the provided id"),
         },
         "listLogItems" => match srv.groups.iter().find(|g| g.log_id == p("log_id")) {
-            Some(g) => Reply::ok(list(srv, inv, "items", log_items(g))),
+            Some(g) => Reply::ok(list(srv, inv, "items", log_items(srv, g))),
             None => Reply::refuse("No log found with the provided id"),
         },
         "getLogItem" => {
             let Some(g) = srv.groups.iter().find(|g| g.log_id == p("log_id")) else {
                 return Reply::refuse("No log found with the provided id");
             };
-            match log_items(g)
+            match log_items(srv, g)
                 .into_iter()
                 .find(|i| i.get("_id").and_then(Value::as_str) == Some(p("_id")))
             {

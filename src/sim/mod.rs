@@ -65,11 +65,17 @@ impl SimWorld {
 
     /// Wraps an existing state (e.g. loaded from a `jbr-sim` file); its clock starts now.
     pub fn from_world(world: World) -> SimWorld {
+        SimWorld::from_world_at(world, wall_clock().floor())
+    }
+
+    /// Like [`SimWorld::from_world`], with "now" at epoch `base` (seeded nights are the same
+    /// whatever the wall clock says).
+    pub fn from_world_at(world: World, base: f64) -> SimWorld {
         SimWorld {
             inner: Arc::new(Mutex::new(Inner {
                 world,
                 start: tokio::time::Instant::now(),
-                base: wall_clock().floor(),
+                base,
             })),
         }
     }
@@ -206,9 +212,22 @@ impl SimWorld {
 #[derive(Default)]
 pub struct WorldBuilder {
     world: World,
+    /// Epoch seconds of "now" when built; `None`: the wall clock.
+    base: Option<f64>,
 }
 
 impl WorldBuilder {
+    /// Start the world's clock at epoch `base` instead of the wall clock (call before `server`:
+    /// past runs are placed relative to it).
+    pub fn at(mut self, base: f64) -> Self {
+        self.base = Some(base);
+        self
+    }
+
+    fn base(&self) -> f64 {
+        self.base.unwrap_or_else(|| wall_clock().floor())
+    }
+
     /// Adds a server; `f` configures it. Servers start with every destination and job
     /// disabled unless the builder says otherwise (jbr's invariant: disabled at rest).
     pub fn server(mut self, name: &str, f: impl FnOnce(ServerBuilder) -> ServerBuilder) -> Self {
@@ -221,17 +240,19 @@ impl WorldBuilder {
         self.world.next_id = b.next_id;
         let mut server = b.server;
         // Past runs, finished before the world starts (e.g. yesterday's groups still listed).
-        let now = wall_clock().floor();
+        let now = self.base();
         let mut ids = engine::IdSource {
             next_id: &mut self.world.next_id,
         };
-        for (job, ago, outcome) in b.past {
+        for (job, ago, outcome, scheduled) in b.past {
             let at = now - ago;
-            let id = server.queue_run(&mut ids, &job, at, true);
+            let id = server.queue_run(&mut ids, &job, at, scheduled);
             if let Some(g) = server.groups.iter_mut().find(|g| g.id == id) {
+                // It wrote back then, whatever the destination's state is now.
                 g.fail_at = None;
                 g.outcome = outcome;
                 g.start_due = at;
+                g.started = Some(at);
             }
             server.advance(&mut ids, at + 86_400.0_f64.min(ago));
         }
@@ -244,7 +265,8 @@ impl WorldBuilder {
     }
 
     pub fn build(self) -> SimWorld {
-        SimWorld::from_world(self.world)
+        let base = self.base();
+        SimWorld::from_world_at(self.world, base)
     }
 
     pub fn build_state(self) -> World {
@@ -256,7 +278,8 @@ pub struct ServerBuilder {
     server: Server,
     next_id: u64,
     last_destination: Option<String>,
-    past: Vec<(String, f64, Outcome)>,
+    /// Job id, seconds before the start, outcome, started by the scheduler (else by hand).
+    past: Vec<(String, f64, Outcome, bool)>,
 }
 
 /// 24 hex characters: then the given name is the id.
@@ -328,8 +351,15 @@ impl ServerBuilder {
         self
     }
 
-    /// A finished run of `job` (name or id) `ago` seconds before the start.
-    pub fn past_run(mut self, job: &str, ago: f64, outcome: Outcome) -> Self {
+    /// A finished run of `job` (name or id) `ago` seconds before the start, fired by the
+    /// server's own scheduler.
+    pub fn past_run(self, job: &str, ago: f64, outcome: Outcome) -> Self {
+        self.past_run_by(job, ago, outcome, true)
+    }
+
+    /// A finished run, `scheduled` by the server or triggered by hand (an earlier jbr run: its
+    /// log has the server's `manual_log_type`).
+    pub fn past_run_by(mut self, job: &str, ago: f64, outcome: Outcome, scheduled: bool) -> Self {
         let id = self
             .server
             .jobs
@@ -337,7 +367,7 @@ impl ServerBuilder {
             .find(|j| j.name == job || j.id == job)
             .map(|j| j.id.clone())
             .unwrap_or_else(|| job.to_string());
-        self.past.push((id, ago, outcome));
+        self.past.push((id, ago, outcome, scheduled));
         self
     }
 

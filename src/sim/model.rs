@@ -63,7 +63,18 @@ pub struct Settings {
     pub fail_fast: f64,
     pub status_family: StatusFamily,
     pub flag_style: FlagStyle,
+    /// Order of `listQueueGroups`.
     pub list_order: ListOrder,
+    /// Order of `listLogs`: `None` honours `sort[start_time]`; otherwise the server ignores it.
+    pub log_order: Option<ListOrder>,
+    /// `type` of the log of a run jbr triggered (`runBackupJobManually`): 1 "backup", or 6
+    /// "backup on demand" (jetbackup5-api.md), which `find[type]=1` leaves out.
+    pub manual_log_type: i64,
+    /// Whether queue groups carry `log_id` (a version that leaves it out makes the log harder
+    /// to tie to its run).
+    pub group_log_id: bool,
+    /// Queue status while a group writes: 2, or a sub-status such as 30 (still below 100).
+    pub processing_code: i64,
     pub destination_state_fn: DestStateFn,
     pub disabled_trigger_reply: DisabledTriggerReply,
     /// The server's own scheduler fires a job that has been enabled and idle (with its
@@ -85,6 +96,10 @@ impl Default for Settings {
             status_family: StatusFamily::Research,
             flag_style: FlagStyle::Mixed,
             list_order: ListOrder::OldestFirst,
+            log_order: None,
+            manual_log_type: 1,
+            group_log_id: true,
+            processing_code: 2,
             destination_state_fn: DestStateFn::Works,
             disabled_trigger_reply: DisabledTriggerReply::Empty,
             exposure: None,
@@ -172,6 +187,8 @@ pub enum Outcome {
     Aborted,
     /// Never ends unless stopped.
     Hang,
+    /// Ends 100 "completed", yet its first item failed (a success code over a failed account).
+    ItemFailed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

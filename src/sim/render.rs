@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::engine::{group_status, log_status};
+use super::engine::{group_status, item_status, log_status};
 use super::model::{FlagStyle, Group, Outcome, Server};
 use crate::api::format_iso8601;
 
@@ -118,9 +118,14 @@ pub(super) fn progress(g: &Group) -> (u64, u64, i64) {
     (items, done, pct)
 }
 
-pub(super) fn render_group(g: &Group) -> Value {
+pub(super) fn render_group(srv: &Server, g: &Group) -> Value {
     let (items, done, pct) = progress(g);
-    let status = group_status(g);
+    let status = group_status(g, srv.settings.processing_code);
+    let log_id = if srv.settings.group_log_id {
+        json!(g.log_id)
+    } else {
+        Value::Null
+    };
     let end_or_now = g.ended;
     let exec = match (g.started, end_or_now) {
         (Some(s), Some(e)) => (e - s).round() as i64,
@@ -140,7 +145,7 @@ pub(super) fn render_group(g: &Group) -> Value {
         "status": status,
         "can_rerun": false,
         "rerun_failed": false,
-        "log_id": g.log_id,
+        "log_id": log_id,
         "status_time": iso(Some(g.ended.or(g.started).unwrap_or(g.created))),
         "progress": {
             "_id": g.item_ids.first(), "group_id": g.id, "item_id": g.item_ids.first(),
@@ -164,6 +169,7 @@ pub(super) fn item_message(outcome: Option<Outcome>, started: bool, status: i64)
         None if status == 1 => "Waiting in queue",
         None => "Backup in progress",
         Some(Outcome::Completed | Outcome::Warnings) => "Backup completed successfully",
+        Some(Outcome::ItemFailed) => "Backup failed: account could not be read (rsync exit 23)",
         Some(Outcome::Partial) => "Backup partially completed: 1 file could not be read",
         Some(Outcome::Failed) if !started => {
             "Backup failed: destination is disabled or unreachable"
@@ -173,17 +179,22 @@ pub(super) fn item_message(outcome: Option<Outcome>, started: bool, status: i64)
     }
 }
 
-pub(super) fn queue_items(g: &Group) -> Vec<Value> {
-    let status = group_status(g);
+pub(super) fn queue_items(srv: &Server, g: &Group) -> Vec<Value> {
+    let code = srv.settings.processing_code;
     g.item_ids
         .iter()
         .enumerate()
         .map(|(i, id)| {
+            let status = item_status(g, i, code);
+            let message = match status {
+                100 => "Backup completed successfully",
+                _ => item_message(g.final_outcome, g.started.is_some(), status),
+            };
             json!({
                 "_id": id, "owner": "6503d48bfc45b1addf0a9632", "owner_name": format!("account{}", i + 1),
                 "created": iso(Some(g.created)), "started": iso(g.started), "ended": iso(g.ended),
                 "type": 1, "group_id": g.id, "priority": 50, "status": status,
-                "message": item_message(g.final_outcome, g.started.is_some(), status),
+                "message": message,
                 "file": format!("/usr/local/jetapps/var/log/jetbackup5/queue/1_{}/{}.log", g.id, id),
                 "data": {"_id": g.job_id, "account": format!("account{}", i + 1), "manually": 1},
             })
@@ -191,8 +202,8 @@ pub(super) fn queue_items(g: &Group) -> Vec<Value> {
         .collect()
 }
 
-pub(super) fn log_items(g: &Group) -> Vec<Value> {
-    let mut items = queue_items(g);
+pub(super) fn log_items(srv: &Server, g: &Group) -> Vec<Value> {
+    let mut items = queue_items(srv, g);
     if g.final_outcome == Some(Outcome::Warnings) {
         // "Warnings" ends as 100 with a warning item: the only trace of it is here.
         if let Some(Value::Object(first)) = items.first_mut() {
@@ -203,6 +214,15 @@ pub(super) fn log_items(g: &Group) -> Vec<Value> {
         }
     }
     items
+}
+
+/// 1 "backup" for a scheduled run; the server's `manual_log_type` for one jbr triggered.
+pub(super) fn log_type(srv: &Server, g: &Group) -> i64 {
+    if g.scheduled {
+        1
+    } else {
+        srv.settings.manual_log_type
+    }
 }
 
 pub(super) fn render_log(srv: &Server, g: &Group) -> Value {
@@ -224,7 +244,7 @@ pub(super) fn render_log(srv: &Server, g: &Group) -> Value {
         "actual_time": g.ended.map_or(0, |e| (e - g.created).round() as i64),
         "info": {"ID": g.job_id, "Backup Job": job.map(|j| j.name.clone()).unwrap_or_default(), "Destination": dest},
         "status": log_status(g),
-        "type": 1,
+        "type": log_type(srv, g),
         "file": format!("/usr/local/jetapps/var/log/jetbackup5/queue/1_{}.log", g.id),
         "items": format!("/usr/local/jetapps/var/log/jetbackup5/queue/1_{}.items", g.id),
     })
