@@ -261,8 +261,19 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
     let mut active_groups = Vec::new();
     let queue_known = groups.is_ok();
     match groups {
-        Ok(groups) => {
-            for g in groups.into_iter().filter(|g| g.status.is_active()) {
+        Ok(mut groups) => {
+            // The server's list order is not documented (and differs between versions): show
+            // the active groups oldest first, ties by id (ObjectIds grow with creation time),
+            // so the same queue always reads the same.
+            groups.retain(|g| g.status.is_active());
+            let created = |g: &QueueGroup| g.created.as_ref().and_then(|t| t.epoch);
+            groups.sort_by(|a, b| {
+                created(a)
+                    .unwrap_or(f64::MIN)
+                    .total_cmp(&created(b).unwrap_or(f64::MIN))
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            for g in groups {
                 let ours = g
                     .job_id
                     .as_deref()
