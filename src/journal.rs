@@ -96,6 +96,16 @@ pub enum OpenChange {
     },
 }
 
+/// A trigger an earlier run journaled and saw end (see [`Journal::finished_triggers`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedTrigger {
+    pub server: String,
+    pub id: String,
+    pub group: Option<String>,
+    pub run: String,
+    pub ended: bool,
+}
+
 impl OpenChange {
     pub fn seq(&self) -> u64 {
         match self {
@@ -345,6 +355,45 @@ impl Journal {
     /// Every change not yet undone, from earlier runs and this one, in journal order.
     pub fn open_changes(&self) -> Vec<OpenChange> {
         open_changes(&self.records)
+    }
+
+    /// Triggers of *other* runs that were seen to their end (closed by `Ended`): an
+    /// interrupted run's finished jobs, which the replaying run would otherwise trigger again
+    /// without a word. Job id, server, its group when journaled, and the run.
+    pub fn finished_triggers(&self) -> Vec<FinishedTrigger> {
+        let mut out: Vec<FinishedTrigger> = Vec::new();
+        for r in self.records.iter().filter(|r| r.run != self.run) {
+            match &r.op {
+                Op::Trigger { server, id } => out.push(FinishedTrigger {
+                    server: server.clone(),
+                    id: id.clone(),
+                    group: None,
+                    run: r.run.clone(),
+                    ended: false,
+                }),
+                Op::Group { server, id, group } => {
+                    if let Some(t) = out
+                        .iter_mut()
+                        .rev()
+                        .find(|t| &t.server == server && &t.id == id && t.run == r.run)
+                    {
+                        t.group = Some(group.clone());
+                    }
+                }
+                Op::Ended { server, id } => {
+                    if let Some(t) = out
+                        .iter_mut()
+                        .rev()
+                        .find(|t| &t.server == server && &t.id == id && t.run == r.run)
+                    {
+                        t.ended = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.retain(|t| t.ended);
+        out
     }
 
     /// Append `op` and fsync. Returns only once the record is on disk: the change it announces

@@ -15,4 +15,5 @@ pub mod notify;
 pub mod orchestrator;
 pub mod report;
 pub mod sim;
+pub mod soak;
 pub mod transport;

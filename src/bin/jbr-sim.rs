@@ -17,6 +17,9 @@ USAGE:
   jbr-sim jetbackup5api -F FUNCTION ...                   the same (for argv prefixes)
   jbr-sim --dump                                          print state, timeline, final state (JSON)
   jbr-sim --init FILE.json                                replace the state with FILE (a saved World)
+  jbr-sim soak --nights N --seed S [-v] [--threads T]
+                                                          seeded simulated nights of the real
+                                                          orchestrator (see SOAK below)
   jbr-sim --help
 
 ENVIRONMENT:
@@ -36,6 +39,21 @@ Settings per server: startup_delay, abort_delay, fail_fast (seconds), status_fam
 (oldest_first|newest_first), destination_state_fn (works|absent|ignored),
 disabled_trigger_reply (empty|job_object), exposure (seconds or null), version.
 
+SOAK: night i is generated from seed S+i alone: 1-12 servers with 1-6 jobs, random durations
+and outcomes, every API variant (flag styles, group and log orders, log types, missing log_id,
+status families, sub-status 30, manageDestinationState absent), yesterday's groups and logs,
+faults (garbage, success 0, exit codes, stalls past call_timeout, dropped connections, a server
+down for a while or for good), the servers' own schedulers, a foreign backup at the start, a
+destination disabled by someone else, a job disabled behind jbr's back, and a crash at a random
+call (then a restart on the same journal) or SIGTERM. The real orchestrator plays each night on
+a simulated clock; the invariants are checked on the simulator's ground truth: one NAS writer,
+nothing left enabled or running and the journal empty, the record true to each group (status,
+items, log), the exit code true to the record, every backup followed or reported, no job
+triggered twice unsaid, no call outside the contract's grammar. Each violation prints its seed
+and a replay command; the last line is `N nights, V violations` (exit 1 when V > 0). -v tells
+each night in full (fleet, faults, calls, reports, truth); the same seed, the same story.
+--threads defaults to the number of CPUs.
+
 EXIT STATUS: as jetbackup5api: 0 for every answered call, even success: 0 and unknown
 functions; non-zero for usage errors, state-file errors and injected exit faults.
 ";
@@ -51,6 +69,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// `jbr-sim soak --nights N --seed S [-v] [--threads T]`.
+fn soak(args: &[String]) -> Result<ExitCode, String> {
+    let mut nights = 100u64;
+    let mut seed = 1u64;
+    let mut verbose = false;
+    let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut number = |name: &str| -> Result<u64, String> {
+            let v = it.next().ok_or(format!("soak: {name} needs a number"))?;
+            v.parse::<u64>()
+                .map_err(|_| format!("soak: {name} {v:?} is not a whole number"))
+        };
+        match flag.as_str() {
+            "--nights" => nights = number("--nights")?,
+            "--seed" => seed = number("--seed")?,
+            "--threads" => threads = number("--threads")?.max(1) as usize,
+            "-v" | "--verbose" => verbose = true,
+            "-h" | "--help" => {
+                print!("{HELP}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            other => return Err(format!("soak: unknown argument {other:?} (see --help)")),
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let violations = jbr::soak::run(nights, seed, verbose, threads, &mut out);
+    Ok(if violations == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn run(args: &[String]) -> Result<ExitCode, String> {
     // A local argv prefix (`env JBR_SIM_STATE=… jbr-sim`) may be followed by the whole remote
     // argv, program name included: accept `jbr-sim jetbackup5api -F …` too.
@@ -61,6 +114,9 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     if args.is_empty() || args[0] == "--help" || args[0] == "-h" {
         print!("{HELP}");
         return Ok(ExitCode::SUCCESS);
+    }
+    if args[0] == "soak" {
+        return soak(&args[1..]);
     }
     let state_path = std::env::var_os("JBR_SIM_STATE")
         .map(PathBuf::from)

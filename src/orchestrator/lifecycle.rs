@@ -24,7 +24,9 @@ pub async fn set_destination<T: Transport>(
         .copied()
         .unwrap_or(DestinationMethod::State);
     let mut problems = Vec::new();
-    for method in [first, first.other()] {
+    // Twice round both calls: one refusal of a busy server must not count as "this call does
+    // not exist here" for good (setting a flag is idempotent, so repeating it is safe).
+    for method in [first, first.other(), first, first.other()] {
         let sent = retry::call(&ctx.policy, Kind::Write, &server, method.function(), || {
             client.set_destination_disabled(dest, disabled, method)
         })
@@ -63,7 +65,9 @@ pub async fn set_job<T: Transport>(
     disabled: bool,
 ) -> Result<(), String> {
     let server = client.server().to_string();
-    retry::call(&ctx.policy, Kind::Write, &server, "manageBackupJob", || {
+    // Setting a flag is idempotent, so it is retried like a read: a busy server's one
+    // `success: 0` ("database is locked") must not leave a job enabled all day.
+    retry::call(&ctx.policy, Kind::Read, &server, "manageBackupJob", || {
         client.set_job_disabled(job, disabled)
     })
     .await

@@ -30,6 +30,19 @@ pub fn replay_order(open: Vec<OpenChange>) -> Vec<OpenChange> {
 /// Undo everything the journal lists as open. Notes go to `record.recovered`; anything that
 /// cannot be undone is critical and halts the run.
 pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    // Said before anything else: this run triggers these jobs again, and the report must not
+    // make a second backup of the night look like the first (issue 9's invariant).
+    for t in ctx.journal.finished_triggers() {
+        let group = t
+            .group
+            .as_deref()
+            .map(|g| format!(" (queue group {g})"))
+            .unwrap_or_default();
+        ctx.record.recovered.push(format!(
+            "server {}: job {} was already triggered by the interrupted run {}{group} and ran to its end; this run triggers it again",
+            t.server, t.id, t.run
+        ));
+    }
     let open = replay_order(ctx.journal.open_changes());
     for change in open {
         let server = change.server().to_string();
@@ -71,7 +84,8 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                         "has ended"
                     };
                     ctx.record.recovered.push(format!(
-                        "server {server}: job {id} triggered by run {run} {how}"
+                        "server {server}: job {id} triggered by run {run} (queue group {}) {how}",
+                        outcome.groups.join(", ")
                     ));
                 }
             }
@@ -105,7 +119,8 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                     };
                     ctx.record.recovered.push(format!(
                         "server {server}: job {id}, left enabled by run {run}, was running \
-                         (started by the server's scheduler): {how}"
+                         (started by the server's scheduler; queue group {}): {how}",
+                        outcome.groups.join(", ")
                     ));
                 }
                 let before = ctx.record.critical.len();
@@ -126,7 +141,8 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                             };
                             ctx.record.recovered.push(format!(
                                 "server {server}: job {id} was queued again by the server's \
-                                 scheduler before jbr could disable it: {how}"
+                                 scheduler before jbr could disable it (queue group {}): {how}",
+                                late.groups.join(", ")
                             ));
                         }
                     }
@@ -158,6 +174,8 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
 struct JobSettled {
     /// How many groups were followed.
     followed: usize,
+    /// Their ids, for the report.
+    groups: Vec<String>,
     /// Every one reached a final status (by itself or aborted).
     all_stopped: bool,
     /// At least one had to be aborted.
@@ -233,6 +251,7 @@ async fn settle_job<T: Transport>(
     }
     let mut outcome = JobSettled {
         followed: groups.len(),
+        groups: groups.clone(),
         all_stopped: true,
         aborted: false,
     };

@@ -278,6 +278,9 @@ async fn wait_for_foreign<T: Transport>(
                     "; jbr waited {} for it to end",
                     crate::report::time::duration(started.elapsed().as_secs_f64())
                 ));
+            } else if ctx.cancelled() {
+                message
+                    .push_str("; jbr was stopped (SIGTERM) while it waited, and started nothing");
             } else {
                 message.push_str("; it did not end within job_timeout, so jbr started nothing");
                 if ctx.halted.is_none() && !ctx.cancelled() {
@@ -529,7 +532,9 @@ async fn run_one<T: Transport>(
 /// The server's own scheduler can queue the job again between the end of jbr's run and the
 /// disable (the job is enabled and idle for up to a poll interval). That run writes to the NAS:
 /// follow it to its end (aborting it at the job's timeout) before anything else starts, and
-/// note it. The job is disabled by now, so the loop ends; the bound is only a safety net.
+/// note it. One that already ended (it ran while jbr waited for the job to stop `running`) is
+/// noted too: every backup that wrote is in the report. The job is disabled by now, so the loop
+/// ends; the bound is only a safety net.
 async fn follow_scheduled<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
@@ -539,36 +544,54 @@ async fn follow_scheduled<T: Transport>(
     let server = job.server.as_str();
     let id = job.job_id.as_str();
     for _ in 0..3 {
-        let Some((group, followed)) = follow::late_group(ctx, client, job, &seen, true).await
-        else {
+        let Some(groups) = follow::unseen_groups(ctx, client, id, &seen).await else {
             return;
         };
-        seen.insert(group.clone());
-        let what = match followed {
-            Followed::Final(g) => {
-                ctx.journal_best_effort(Op::Ended {
-                    server: server.to_string(),
-                    id: id.to_string(),
-                });
-                format!("ended with status {} ({})", g.status.raw(), g.status.name())
-            }
-            Followed::NeverStarted(why) => why,
-            Followed::TimedOut { stop: Ok(_), .. } | Followed::Cancelled { stop: Ok(_), .. } => {
-                ctx.journal_best_effort(Op::Ended {
-                    server: server.to_string(),
-                    id: id.to_string(),
-                });
-                "aborted, stop confirmed".to_string()
-            }
-            Followed::TimedOut { stop: Err(why), .. }
-            | Followed::Cancelled { stop: Err(why), .. } => {
-                stuck(ctx, server, id, &group, why.clone());
-                format!("the abort was NOT confirmed: {why}")
-            }
-        };
-        ctx.record.server_mut(server).notes.push(format!(
-            "job {id}: the server's own scheduler queued it again (group {group}) before jbr could disable it; jbr followed that run too: {what}"
-        ));
+        if groups.is_empty() {
+            return;
+        }
+        for g in groups {
+            seen.insert(g.id.clone());
+            let what = if g.status.is_final() {
+                format!(
+                    "it had already ended, with status {} ({})",
+                    g.status.raw(),
+                    g.status.name()
+                )
+            } else {
+                match follow::follow_other(ctx, client, job, &g.id).await {
+                    Followed::Final(end) => {
+                        ctx.journal_best_effort(Op::Ended {
+                            server: server.to_string(),
+                            id: id.to_string(),
+                        });
+                        format!(
+                            "jbr followed it to its end: status {} ({})",
+                            end.status.raw(),
+                            end.status.name()
+                        )
+                    }
+                    Followed::NeverStarted(why) => why,
+                    Followed::TimedOut { stop: Ok(_), .. }
+                    | Followed::Cancelled { stop: Ok(_), .. } => {
+                        ctx.journal_best_effort(Op::Ended {
+                            server: server.to_string(),
+                            id: id.to_string(),
+                        });
+                        "jbr aborted it, stop confirmed".to_string()
+                    }
+                    Followed::TimedOut { stop: Err(why), .. }
+                    | Followed::Cancelled { stop: Err(why), .. } => {
+                        stuck(ctx, server, id, &g.id, why.clone());
+                        format!("the abort was NOT confirmed: {why}")
+                    }
+                }
+            };
+            ctx.record.server_mut(server).notes.push(format!(
+                "job {id}: the server's own scheduler queued it again (group {}) before jbr could disable it; {what}",
+                g.id
+            ));
+        }
     }
 }
 

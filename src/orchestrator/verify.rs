@@ -97,8 +97,15 @@ pub fn outcome(e: Evidence) -> (Outcome, Option<String>) {
             }
         }
     }
-    let result = worst(&verdicts);
-    let disagree = verdicts.iter().any(|(o, _)| rank(*o) != rank(result));
+    let mut result = worst(&verdicts);
+    if result == Outcome::Completed && e.items.is_none() {
+        // A success nobody could check item by item is not called "completed".
+        result = Outcome::Warnings;
+    }
+    // A disagreement worth saying: some source called the run clean while another did not
+    // (a failed item next to a failed status is one story, not two).
+    let disagree =
+        rank(worst(&verdicts)) > 0 && verdicts.iter().any(|(o, _)| *o == Outcome::Completed);
     let note = disagree.then(|| {
         let said: Vec<&str> = verdicts.iter().map(|(_, s)| s.as_str()).collect();
         format!("sources disagree ({}): the worse counts", said.join(", "))
@@ -323,7 +330,9 @@ mod tests {
     #[test]
     fn each_source_can_only_make_it_worse() {
         assert_eq!(ev(100, Some((0, 2)), Some(1)), Outcome::Completed);
-        assert_eq!(ev(100, None, None), Outcome::Completed);
+        // Unverified: the items could not be read.
+        assert_eq!(ev(100, None, None), Outcome::Warnings);
+        assert_eq!(ev(100, None, Some(1)), Outcome::Warnings);
         // Failed items under a success code.
         assert_eq!(ev(100, Some((1, 2)), Some(1)), Outcome::Partial);
         // The acceptance run's case: 102, 1 of 1 failed, a log that says completed.

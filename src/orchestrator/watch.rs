@@ -267,6 +267,13 @@ pub async fn follow_group<T: Transport>(
                     Ok(j) if !j.running => {
                         return Followed::Final(g);
                     }
+                    Ok(_) if another_run_active(ctx, client, id, group).await => {
+                        // `running` is another run's (the server's scheduler fired the job
+                        // again): ours is over. That run is followed next, before anything
+                        // else starts (`follow_scheduled`); waiting for it here would call
+                        // ours timed out.
+                        return Followed::Final(g);
+                    }
                     Ok(_) => {
                         errors_in_row = 0;
                         ctx.progress.emit(
@@ -334,6 +341,27 @@ pub async fn follow_group<T: Transport>(
     }
 }
 
+/// Whether a group of `job` other than `ours` is pending or processing.
+async fn another_run_active<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    client: &Client<T>,
+    job: &str,
+    ours: &str,
+) -> bool {
+    retry::once(
+        &ctx.policy,
+        client.server(),
+        "listQueueGroups",
+        client.list_backup_queue_groups(),
+    )
+    .await
+    .is_ok_and(|groups| {
+        groups
+            .iter()
+            .any(|g| g.job_id.as_deref() == Some(job) && g.id != ours && g.status.is_active())
+    })
+}
+
 /// After a job has been disabled: one more look for a group of it that jbr has not followed
 /// (`seen`: the groups that existed before its enable plus the one followed). Either a trigger
 /// that queued late, or a run the server's own scheduler queued in the moment between the end
@@ -373,6 +401,59 @@ pub async fn late_group<T: Transport>(
     Some((g.id, followed))
 }
 
+/// This job's groups that are not in `seen`, oldest first (`None`: the queue could not be
+/// read). A run the server's scheduler started and finished while jbr waited for the job to
+/// stop running is among them: it wrote to the NAS, so the report names it.
+pub async fn unseen_groups<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    client: &Client<T>,
+    job: &str,
+    seen: &BTreeSet<String>,
+) -> Option<Vec<QueueGroup>> {
+    let groups = retry::call(
+        &ctx.policy,
+        Kind::Read,
+        client.server(),
+        "listQueueGroups",
+        || client.list_backup_queue_groups(),
+    )
+    .await
+    .ok()?;
+    let mut mine: Vec<QueueGroup> = groups
+        .into_iter()
+        .filter(|g| g.job_id.as_deref() == Some(job) && !seen.contains(&g.id))
+        .collect();
+    let created = |g: &QueueGroup| g.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
+    mine.sort_by(|a, b| {
+        created(a)
+            .total_cmp(&created(b))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Some(mine)
+}
+
+/// Follow `group`, a run of `job` jbr did not trigger but must see end (journaled like a
+/// trigger, so a crash while following it follows it again).
+pub async fn follow_other<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    group: &str,
+) -> Followed {
+    let server = client.server().to_string();
+    ctx.journal_best_effort(Op::Trigger {
+        server: server.clone(),
+        id: job.job_id.clone(),
+    });
+    ctx.journal_best_effort(Op::Group {
+        server,
+        id: job.job_id.clone(),
+        group: group.to_string(),
+    });
+    let mut failed = 0;
+    follow_group(ctx, client, job, group, Instant::now(), &mut failed).await
+}
+
 /// `stopQueueGroup`, then poll every `stop_poll_interval` up to `stop_timeout` until the group
 /// is final: a stop is a signal, not a result.
 pub async fn stop_and_confirm<T: Transport>(
@@ -384,13 +465,26 @@ pub async fn stop_and_confirm<T: Transport>(
     let o = &ctx.config.orchestrator;
     let (stop_timeout, stop_poll) = (o.stop_timeout, o.stop_poll_interval);
     let sent_at = Instant::now();
-    let sent = retry::call(&ctx.policy, Kind::Write, &server, "stopQueueGroup", || {
+    let mut sent = retry::call(&ctx.policy, Kind::Write, &server, "stopQueueGroup", || {
         client.stop_queue_group(group)
     })
     .await;
     let deadline = sent_at + stop_timeout;
     let mut last;
+    let mut first_poll = true;
     loop {
+        // A stop that was refused (a busy server's `success: 0`) is sent again while the group
+        // is still active: a second stop signal is harmless, a lost one lets it write on.
+        if sent.is_err() && !first_poll {
+            sent = retry::once(
+                &ctx.policy,
+                &server,
+                "stopQueueGroup",
+                client.stop_queue_group(group),
+            )
+            .await;
+        }
+        first_poll = false;
         last = match retry::once(
             &ctx.policy,
             &server,

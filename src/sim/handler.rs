@@ -170,6 +170,7 @@ pub fn handle(
                         When::Call(k) => count == k,
                         When::Calls(a, b) => (a..=b).contains(&count),
                         When::WhileProcessing => processing,
+                        When::Between(from, until) => (from..until).contains(&now),
                         When::Always => true,
                     }
             })

@@ -22,7 +22,7 @@ mod render;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub use engine::{final_code, group_status};
+pub use engine::{final_code, group_status, item_status, log_status};
 pub use handler::{FUNCTIONS, Step, handle};
 pub use model::{
     CallRecord, DestStateFn, Destination, DisabledTriggerReply, Fault, FaultKind, FinalState,
@@ -244,6 +244,9 @@ impl WorldBuilder {
         let mut ids = engine::IdSource {
             next_id: &mut self.world.next_id,
         };
+        // Only the listed past runs: an enabled job must not be fired by the exposure
+        // scheduler all through yesterday.
+        let exposure = server.settings.exposure.take();
         for (job, ago, outcome, scheduled) in b.past {
             let at = now - ago;
             let id = server.queue_run(&mut ids, &job, at, scheduled);
@@ -256,6 +259,7 @@ impl WorldBuilder {
             }
             server.advance(&mut ids, at + 86_400.0_f64.min(ago));
         }
+        server.settings.exposure = exposure;
         for job in &mut server.jobs {
             job.idle_since = None;
         }

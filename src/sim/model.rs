@@ -277,6 +277,9 @@ pub enum When {
     Calls(u64, u64),
     /// Any call while a group of this server is processing.
     WhileProcessing,
+    /// Any call from epoch second `from` until (not including) `until`: a server that is
+    /// down for a while.
+    Between(f64, f64),
     Always,
 }
 
