@@ -40,7 +40,15 @@ pub enum Op {
         previous_disabled: bool,
     },
     /// About to trigger job `id`. Open until `Ended`: it may be writing to the NAS.
-    Trigger { server: String, id: String },
+    Trigger {
+        server: String,
+        id: String,
+        /// The newest queue group of the job before the trigger (`""`: it had none), so a
+        /// replay can tell which runs came after it even when the trigger's own group was
+        /// never journaled. Absent in older journals.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<String>,
+    },
     /// The queue group the trigger produced, once known: lets a replay follow exactly it.
     Group {
         server: String,
@@ -91,6 +99,8 @@ pub enum OpenChange {
         server: String,
         id: String,
         group: Option<String>,
+        /// See `Op::Trigger::since`.
+        since: Option<String>,
         run: String,
         seq: u64,
     },
@@ -147,7 +157,7 @@ pub fn open_changes(records: &[Record]) -> Vec<OpenChange> {
                     });
                 }
             }
-            Op::Trigger { server, id } => {
+            Op::Trigger { server, id, since } => {
                 open.retain(|c| {
                     !matches!(c, OpenChange::Triggered { server: s, id: i, .. } if s == server && i == id)
                 });
@@ -155,6 +165,7 @@ pub fn open_changes(records: &[Record]) -> Vec<OpenChange> {
                     server: server.clone(),
                     id: id.clone(),
                     group: None,
+                    since: since.clone(),
                     run: r.run.clone(),
                     seq: r.seq,
                 });
@@ -364,7 +375,7 @@ impl Journal {
         let mut out: Vec<FinishedTrigger> = Vec::new();
         for r in self.records.iter().filter(|r| r.run != self.run) {
             match &r.op {
-                Op::Trigger { server, id } => out.push(FinishedTrigger {
+                Op::Trigger { server, id, .. } => out.push(FinishedTrigger {
                     server: server.clone(),
                     id: id.clone(),
                     group: None,

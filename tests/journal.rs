@@ -55,6 +55,7 @@ fn a_crash_mid_window_leaves_exactly_the_open_changes() {
         j.write(Op::Trigger {
             server: "web-01".into(),
             id: "j2".into(),
+            since: None,
         })
         .unwrap();
         // SIGKILL here: no Drop, no compaction.

@@ -24,9 +24,12 @@ pub async fn set_destination<T: Transport>(
         .copied()
         .unwrap_or(DestinationMethod::State);
     let mut problems = Vec::new();
-    // Twice round both calls: one refusal of a busy server must not count as "this call does
-    // not exist here" for good (setting a flag is idempotent, so repeating it is safe).
-    for method in [first, first.other(), first, first.other()] {
+    // A disable goes twice round both calls: one refusal of a busy server must not count as
+    // "this call does not exist here" and leave the destination enabled (setting a flag is
+    // idempotent, so repeating it is safe).
+    let rounds = if disabled { 2 } else { 1 };
+    let methods = [first, first.other()].repeat(rounds);
+    for method in methods {
         let sent = retry::call(&ctx.policy, Kind::Write, &server, method.function(), || {
             client.set_destination_disabled(dest, disabled, method)
         })
@@ -65,9 +68,11 @@ pub async fn set_job<T: Transport>(
     disabled: bool,
 ) -> Result<(), String> {
     let server = client.server().to_string();
-    // Setting a flag is idempotent, so it is retried like a read: a busy server's one
-    // `success: 0` ("database is locked") must not leave a job enabled all day.
-    retry::call(&ctx.policy, Kind::Read, &server, "manageBackupJob", || {
+    // A disable is retried like a read, `success: 0` included: it is idempotent, and a busy
+    // server's one "database is locked" must not leave a job enabled all day. An enable that
+    // the server refuses stays refused (the job is reported, not run).
+    let kind = if disabled { Kind::Read } else { Kind::Write };
+    retry::call(&ctx.policy, kind, &server, "manageBackupJob", || {
         client.set_job_disabled(job, disabled)
     })
     .await

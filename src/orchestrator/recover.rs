@@ -43,6 +43,7 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
             t.server, t.id, t.run
         ));
     }
+    report_runs_after_finished_triggers(ctx).await;
     let open = replay_order(ctx.journal.open_changes());
     for change in open {
         let server = change.server().to_string();
@@ -60,14 +61,20 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
             continue;
         };
         match change {
-            OpenChange::Triggered { id, group, run, .. } => {
+            OpenChange::Triggered {
+                id,
+                group,
+                since,
+                run,
+                ..
+            } => {
                 let Some(outcome) = settle_job(
                     ctx,
                     client,
                     &server,
                     &id,
                     &run,
-                    Origin::Triggered(group.as_deref()),
+                    Origin::Triggered(group.as_deref(), since.as_deref()),
                 )
                 .await
                 else {
@@ -170,6 +177,35 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
     }
 }
 
+/// The interrupted run saw these jobs end, but may have died before it could see (or report)
+/// a run the server's scheduler started right after: one listing per server names them.
+async fn report_runs_after_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    let finished = ctx.journal.finished_triggers();
+    let mut servers: Vec<&str> = finished.iter().map(|t| t.server.as_str()).collect();
+    servers.dedup();
+    for server in servers {
+        let Some(client) = ctx.client(server) else {
+            continue;
+        };
+        let Ok(groups) = retry::call(
+            &ctx.policy,
+            retry::Kind::Read,
+            server,
+            "listQueueGroups",
+            || client.list_backup_queue_groups(),
+        )
+        .await
+        else {
+            continue;
+        };
+        for t in finished.iter().filter(|t| t.server == server) {
+            if let Some(group) = &t.group {
+                unwatched_runs(ctx, server, &t.id, &t.run, Some(group), None, &groups);
+            }
+        }
+    }
+}
+
 /// What became of the running backups of one job.
 struct JobSettled {
     /// How many groups were followed.
@@ -186,7 +222,8 @@ struct JobSettled {
 #[derive(Clone, Copy)]
 enum Origin<'a> {
     /// The earlier run triggered it; its queue group when that was journaled.
-    Triggered(Option<&'a str>),
+    /// `since`: the newest group of the job before the trigger (`""`: none), when journaled.
+    Triggered(Option<&'a str>, Option<&'a str>),
     /// The earlier run enabled it (the server's scheduler may have fired it since).
     LeftEnabled,
 }
@@ -205,7 +242,7 @@ async fn settle_job<T: Transport>(
     origin: Origin<'_>,
 ) -> Option<JobSettled> {
     let journaled = match origin {
-        Origin::Triggered(group) => group,
+        Origin::Triggered(group, _) => group,
         Origin::LeftEnabled => None,
     };
     let timeout = ctx
@@ -226,6 +263,11 @@ async fn settle_job<T: Transport>(
     .await;
     match listed {
         Ok(gs) => {
+            let since = match origin {
+                Origin::Triggered(_, since) => since,
+                Origin::LeftEnabled => None,
+            };
+            unwatched_runs(ctx, server, id, run, journaled, since, &gs);
             for g in gs {
                 if g.job_id.as_deref() == Some(id)
                     && g.status.is_active()
@@ -235,7 +277,7 @@ async fn settle_job<T: Transport>(
                 }
             }
         }
-        Err(e) if groups.is_empty() && matches!(origin, Origin::Triggered(_)) => {
+        Err(e) if groups.is_empty() && matches!(origin, Origin::Triggered(..)) => {
             ctx.critical(server, "job", id, format!("journal: job {id} on server {server} was triggered by run {run} and may still run, but its queue cannot be read ({e}); nothing started"));
             ctx.halted = Some("a job from an earlier run may still be running".into());
             return None;
@@ -273,6 +315,54 @@ async fn settle_job<T: Transport>(
         }
     }
     Some(outcome)
+}
+
+/// Runs of job `id` that came after the earlier run's own group (the journaled one; else the
+/// newest before its trigger, `since`; else the last its journal saw end) and had already
+/// ended when this run looked: they ran while nobody watched (the server's scheduler, or the
+/// earlier run's own trigger whose answer died with it). They wrote to the NAS, so the report
+/// names them.
+fn unwatched_runs<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    server: &str,
+    id: &str,
+    run: &str,
+    journaled: Option<&str>,
+    since: Option<&str>,
+    groups: &[crate::api::QueueGroup],
+) {
+    let reference = journaled.or(since).map(str::to_string).or_else(|| {
+        ctx.journal
+            .finished_triggers()
+            .into_iter()
+            .rev()
+            .find(|t| t.server == server && t.id == id)
+            .and_then(|t| t.group)
+    });
+    let Some(reference) = reference else {
+        return;
+    };
+    let created = |g: &crate::api::QueueGroup| g.created.as_ref().and_then(|t| t.epoch);
+    let reference_created = groups.iter().find(|g| g.id == reference).and_then(created);
+    // Newer than the reference: by creation time when both are known, else by id (ObjectIds
+    // grow with time; `""` is older than every id).
+    let newer = |g: &crate::api::QueueGroup| match (reference_created, created(g)) {
+        (Some(r), Some(c)) => c >= r,
+        _ => g.id.as_str() > reference.as_str(),
+    };
+    for g in groups.iter().filter(|g| {
+        g.job_id.as_deref() == Some(id) && g.id != reference && g.status.is_final() && newer(g)
+    }) {
+        let line = format!(
+            "server {server}: job {id} ran while jbr was not watching (after run {run}; queue group {}): it ended with status {} ({})",
+            g.id,
+            g.status.raw(),
+            g.status.name()
+        );
+        if !ctx.record.recovered.contains(&line) {
+            ctx.record.recovered.push(line);
+        }
+    }
 }
 
 fn describe(c: &OpenChange) -> (&'static str, String) {

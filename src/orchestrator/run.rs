@@ -477,6 +477,10 @@ async fn run_one<T: Transport>(
             r.outcome = Outcome::Failed;
             r.message = why;
         }
+        // An enable whose answer was lost may have taken effect, and the server's scheduler
+        // may have fired the job before the disable: that run writes, so it ends before
+        // anything else starts (soak seed 20399).
+        follow_scheduled(ctx, client, job, before).await;
         return;
     }
 
@@ -621,7 +625,30 @@ async fn record_followed<T: Transport>(
             rec.outcome = Outcome::NotStarted;
             rec.message = why;
         }
-        Followed::TimedOut { group, stop } => match stop {
+        Followed::TimedOut {
+            group,
+            stop,
+            signalled,
+        } => match stop {
+            Ok(g) if !signalled => {
+                // The stop never got through (the server was unreachable, or refused it), and
+                // the group ended by itself: report what it did, not an abort that never was.
+                ctx.journal_best_effort(Op::Ended {
+                    server: server.to_string(),
+                    id: id.to_string(),
+                });
+                verify::verify(&ctx.policy, client, &g, rec).await;
+                let details = std::mem::take(&mut rec.message);
+                rec.message = format!(
+                    "ran past its timeout {} s; stopQueueGroup could not be sent, and it ended by itself with status {} ({})",
+                    job.timeout.as_secs_f64(),
+                    g.status.raw(),
+                    g.status.name()
+                );
+                if !details.is_empty() {
+                    rec.message.push_str(&format!(" ({details})"));
+                }
+            }
             Ok(g) => {
                 ctx.journal_best_effort(Op::Ended {
                     server: server.to_string(),

@@ -23,10 +23,12 @@ pub enum Followed {
     Final(QueueGroup),
     /// No queue group appeared within `startup_timeout` (or the trigger was refused).
     NeverStarted(String),
-    /// Ran past its timeout; `stop` says whether the abort was confirmed.
+    /// Ran past its timeout; `stop` says whether the abort was confirmed, `signalled` whether
+    /// the server ever took the stop (a group can end by itself while the stop cannot be sent).
     TimedOut {
         group: String,
         stop: Result<QueueGroup, String>,
+        signalled: bool,
     },
     /// SIGTERM while it ran; aborted like a timeout.
     Cancelled {
@@ -122,9 +124,16 @@ pub async fn run_job<T: Transport>(
     };
 
     watched.before = before.clone();
+    // SIGTERM (or a halt) may have come while the job was being enabled: start nothing new.
+    if let Some(why) = ctx.stopping() {
+        watched.followed = Followed::NeverStarted(format!("not triggered: {why}"));
+        return watched;
+    }
     if let Err(e) = ctx.journal(Op::Trigger {
         server: server.clone(),
         id: id.to_string(),
+        // ObjectIds grow with time: the greatest is the newest.
+        since: Some(before.iter().max().cloned().unwrap_or_default()),
     }) {
         ctx.halted = Some(format!(
             "the journal cannot be written ({e}); nothing more is started"
@@ -314,10 +323,11 @@ pub async fn follow_group<T: Transport>(
                 "timed out: aborting",
                 triggered.elapsed(),
             );
-            let stop = stop_and_confirm(ctx, client, group).await;
+            let (stop, signalled) = stop_and_confirm_signalled(ctx, client, group).await;
             return Followed::TimedOut {
                 group: group.to_string(),
                 stop,
+                signalled,
             };
         }
         let base = if errors_in_row > 0 {
@@ -390,6 +400,7 @@ pub async fn late_group<T: Transport>(
     ctx.journal_best_effort(Op::Trigger {
         server: server.clone(),
         id: job.job_id.clone(),
+        since: None,
     });
     ctx.journal_best_effort(Op::Group {
         server: server.clone(),
@@ -444,6 +455,7 @@ pub async fn follow_other<T: Transport>(
     ctx.journal_best_effort(Op::Trigger {
         server: server.clone(),
         id: job.job_id.clone(),
+        since: None,
     });
     ctx.journal_best_effort(Op::Group {
         server,
@@ -461,6 +473,15 @@ pub async fn stop_and_confirm<T: Transport>(
     client: &Client<T>,
     group: &str,
 ) -> Result<QueueGroup, String> {
+    stop_and_confirm_signalled(ctx, client, group).await.0
+}
+
+/// [`stop_and_confirm`], and whether a `stopQueueGroup` was ever answered OK.
+pub async fn stop_and_confirm_signalled<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    group: &str,
+) -> (Result<QueueGroup, String>, bool) {
     let server = client.server().to_string();
     let o = &ctx.config.orchestrator;
     let (stop_timeout, stop_poll) = (o.stop_timeout, o.stop_poll_interval);
@@ -504,7 +525,7 @@ pub async fn stop_and_confirm<T: Transport>(
                     ),
                     true,
                 );
-                return Ok(g);
+                return (Ok(g), sent.is_ok());
             }
             Ok(g) => format!("still status {} ({})", g.status.raw(), g.status.name()),
             Err(e) => e.to_string(),
@@ -515,7 +536,7 @@ pub async fn stop_and_confirm<T: Transport>(
         }
         tokio::time::sleep(stop_poll.min(deadline - now)).await;
     }
-    let why = match sent {
+    let why = match &sent {
         Ok(()) => format!(
             "sent stopQueueGroup, but after stop_timeout {} s: {last}",
             stop_timeout.as_secs_f64()
@@ -531,5 +552,5 @@ pub async fn stop_and_confirm<T: Transport>(
         why.clone(),
         false,
     );
-    Err(why)
+    (Err(why), sent.is_ok())
 }

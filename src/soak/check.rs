@@ -355,7 +355,19 @@ fn everything_reported(p: &Played, runs: &[(&str, &RunRecord)], out: &mut Vec<Vi
                 && p.sent
                     .iter()
                     .any(|c| c.run == 0 && c.argv.iter().any(|a| a.contains(g.id.as_str())));
-            if unwatched || followed_by_the_crashed_run {
+            // A foreign backup that was over before jbr first asked its server anything is
+            // one jbr could not see (it then wrote alone: pre-flight starts nothing).
+            let first_call = p
+                .sent
+                .iter()
+                .find(|c| &c.server == name)
+                .map_or(f64::INFINITY, |c| c.at);
+            // Or over before the restart looked, when the run that saw it crashed (a crash
+            // loses that run's report; the restart can only report what it sees).
+            let lost_with_the_crash = crashed && p.recovery_start.is_some_and(|r| ended <= r);
+            let unseen_foreign =
+                p.foreign_groups.contains(&g.id) && (ended <= first_call || lost_with_the_crash);
+            if unwatched || followed_by_the_crashed_run || unseen_foreign {
                 continue;
             }
             let job = s.job(&g.job_id).map(|j| j.name.as_str()).unwrap_or("?");
@@ -380,17 +392,31 @@ fn everything_reported(p: &Played, runs: &[(&str, &RunRecord)], out: &mut Vec<Vi
 /// jbr never triggers a job twice in one night without saying so: at most once per run, and
 /// a second trigger by the recovery run is named in its record.
 fn triggered_once(p: &Played, out: &mut Vec<Violation>) {
-    let split = p.recovery_start.unwrap_or(f64::INFINITY);
-    for (name, s) in &p.world.servers {
+    // The calls jbr sent, by run; a crash's last call never reached the server unless the
+    // crash came after it.
+    let mut sent: Vec<&super::play::Sent> = p.sent.iter().collect();
+    if let super::night::Interruption::Crash { after: false, .. } = p.night.interruption
+        && p.first.is_none()
+        && let Some(last) = sent.iter().rposition(|c| c.run == 0)
+    {
+        sent.remove(last);
+    }
+    for name in p.world.servers.keys() {
         let mut count: BTreeMap<(&str, usize), u32> = BTreeMap::new();
-        for c in s
-            .call_log
-            .iter()
-            .filter(|c| c.function == "runBackupJobManually")
-        {
-            let run = usize::from(c.at - BASE >= split);
-            let id = c.params.get("_id").map(String::as_str).unwrap_or("");
-            *count.entry((id, run)).or_default() += 1;
+        for c in sent.iter().filter(|c| &c.server == name) {
+            let a: Vec<&str> = c.argv.iter().map(String::as_str).collect();
+            if let [
+                "jetbackup5api",
+                "-F",
+                "runBackupJobManually",
+                "-D",
+                data,
+                ..,
+            ] = a.as_slice()
+            {
+                let id = data.strip_prefix("_id=").unwrap_or(data);
+                *count.entry((id, c.run)).or_default() += 1;
+            }
         }
         for ((id, run), n) in &count {
             if *n > 1 {

@@ -20,7 +20,7 @@ pub const BASE: f64 = 1_795_000_000.0;
 /// The orchestrator's waits, production-like; the clock is simulated.
 pub const POLL: f64 = 30.0;
 pub const STARTUP_TIMEOUT: f64 = 120.0;
-pub const JOB_TIMEOUT: f64 = 3600.0;
+pub const JOB_TIMEOUT: f64 = 1200.0;
 pub const STOP_TIMEOUT: f64 = 120.0;
 pub const STOP_POLL: f64 = 10.0;
 pub const CALL_TIMEOUT: f64 = 60.0;
@@ -149,7 +149,7 @@ pub fn generate(seed: u64) -> Night {
             call: r.range(1, calls),
         },
     };
-    let span = (jobs as f64) * 900.0;
+    let span = (jobs as f64) * 500.0;
     let ticks = (0..r.range(0, 3))
         .map(|_| {
             (
@@ -207,7 +207,7 @@ fn server(r: &mut Rng, index: usize) -> ServerSpec {
     let down = match r.range(0, 99) {
         0..=2 => Down::ForGood,
         3..=10 => {
-            let from = r.secs(0, 3600);
+            let from = r.secs(0, 2400);
             Down::During(from, from + r.secs(10, 600))
         }
         _ => Down::Never,
@@ -255,11 +255,12 @@ fn job(r: &mut Rng, server: usize, index: usize) -> JobSpec {
         .collect();
     JobSpec {
         name: format!("s{}j{}", server + 1, index + 1),
-        duration: r.secs(60, 2400),
+        // A few to a few dozen polls: what matters is the interleavings, not the poll count.
+        duration: r.secs(30, 900),
         outcome: r.weighted(OUTCOMES),
         items: r.range(1, 4) as u32,
         timeout: if r.percent(15) {
-            Some(r.secs(300, 3000))
+            Some(r.secs(120, 1000))
         } else {
             None
         },

@@ -312,6 +312,7 @@ pub fn write_window_to_group(j: &mut Journal, group: &str) {
     j.write(Op::Trigger {
         server: "web-01".into(),
         id: "j1".into(),
+        since: None,
     })
     .unwrap();
     j.write(Op::Group {
