@@ -112,6 +112,8 @@ pub struct FinishedTrigger {
     pub server: String,
     pub id: String,
     pub group: Option<String>,
+    /// The trigger's `since`: the job's newest group before it.
+    pub since: Option<String>,
     pub run: String,
     pub ended: bool,
 }
@@ -375,20 +377,32 @@ impl Journal {
         let mut out: Vec<FinishedTrigger> = Vec::new();
         for r in self.records.iter().filter(|r| r.run != self.run) {
             match &r.op {
-                Op::Trigger { server, id, .. } => out.push(FinishedTrigger {
-                    server: server.clone(),
-                    id: id.clone(),
-                    group: None,
-                    run: r.run.clone(),
-                    ended: false,
-                }),
+                Op::Trigger { server, id, since } => {
+                    // Without `since` it re-opens a run jbr only followed (a late or scheduler
+                    // run of a job it already triggered): one entry per job and run.
+                    let known = out
+                        .iter()
+                        .any(|t| &t.server == server && &t.id == id && t.run == r.run);
+                    if since.is_none() && known {
+                        continue;
+                    }
+                    out.push(FinishedTrigger {
+                        server: server.clone(),
+                        id: id.clone(),
+                        group: None,
+                        since: since.clone(),
+                        run: r.run.clone(),
+                        ended: false,
+                    })
+                }
                 Op::Group { server, id, group } => {
                     if let Some(t) = out
                         .iter_mut()
                         .rev()
                         .find(|t| &t.server == server && &t.id == id && t.run == r.run)
                     {
-                        t.group = Some(group.clone());
+                        // The trigger's own group: later ones are runs it only followed.
+                        t.group.get_or_insert_with(|| group.clone());
                     }
                 }
                 Op::Ended { server, id } => {

@@ -202,3 +202,44 @@ fn reopening_is_idempotent_and_enable_twice_keeps_the_oldest_previous_state() {
         matches!(&a[0], OpenChange::Enabled { previous_disabled: true, run, .. } if run == "run-1")
     );
 }
+
+/// A journal written before `trigger` carried `since` (issue 9) still reads, and a trigger it
+/// saw end is listed as finished; a new record without `since` reads in an old reader's shape.
+#[test]
+fn journals_from_before_trigger_since_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"seq":1,"run":"old","time":0.0,"op":"trigger","server":"web-01","id":"j1"}"#,
+            "\n",
+            r#"{"seq":2,"run":"old","time":0.0,"op":"group","server":"web-01","id":"j1","group":"g1"}"#,
+            "\n",
+            r#"{"seq":3,"run":"old","time":0.0,"op":"ended","server":"web-01","id":"j1"}"#,
+            "\n",
+            r#"{"seq":4,"run":"old","time":0.0,"op":"trigger","server":"web-01","id":"j2"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let j = Journal::open(&path, "new").unwrap();
+    assert_eq!(ids(&j.open_changes()), vec!["triggered web-01 j2 ?"]);
+    let done = j.finished_triggers();
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        (
+            done[0].id.as_str(),
+            done[0].group.as_deref(),
+            done[0].since.as_deref()
+        ),
+        ("j1", Some("g1"), None)
+    );
+    let line = serde_json::to_string(&Op::Trigger {
+        server: "web-01".into(),
+        id: "j3".into(),
+        since: None,
+    })
+    .unwrap();
+    assert_eq!(line, r#"{"op":"trigger","server":"web-01","id":"j3"}"#);
+}

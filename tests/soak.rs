@@ -63,6 +63,11 @@ fn the_same_seed_tells_the_same_story_byte_for_byte() {
         }
         assert!(story.ends_with("1 nights, 0 violations\n"), "{story}");
     }
+    // Whatever the number of threads: nights are played in parallel, printed in seed order.
+    let one = soak(&["--nights", "12", "--seed", "500", "-v", "--threads", "1"]);
+    let three = soak(&["--nights", "12", "--seed", "500", "-v", "--threads", "3"]);
+    assert!(one.status.success() && three.status.success());
+    assert_eq!(one.stdout, three.stdout);
     // Another seed, another night.
     let x = soak(&["--nights", "1", "--seed", "18", "-v"]);
     let y = soak(&["--nights", "1", "--seed", "17", "-v"]);

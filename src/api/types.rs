@@ -79,6 +79,10 @@ impl QueueStatus {
     pub fn is_success(self) -> bool {
         self.0 == 100
     }
+    /// 103 (JetApps' scripts) or 201 (the older tool): what a stopped group ends as.
+    pub fn is_aborted(self) -> bool {
+        matches!(self.0, 103 | 201)
+    }
     /// A best-known name for the code (sources disagree above 100; see jetbackup5-api.md).
     pub fn name(self) -> &'static str {
         match self.0 {

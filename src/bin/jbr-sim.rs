@@ -36,8 +36,10 @@ faults, calls). Build one in a test with `SimWorld::builder()...build_state()` a
 `serde_json::to_writer`, then `jbr-sim --init FILE` (or write it to $JBR_SIM_STATE directly).
 Settings per server: startup_delay, abort_delay, fail_fast (seconds), status_family
 (research|older_tool), flag_style (mixed|int|bool|string|null_missing), list_order
-(oldest_first|newest_first), destination_state_fn (works|absent|ignored),
-disabled_trigger_reply (empty|job_object), exposure (seconds or null), version.
+(oldest_first|newest_first), log_order (null: honour sort[start_time], or oldest_first|
+newest_first), manual_log_type (1, or 6 \"backup on demand\"), group_log_id (true|false),
+processing_code (2, or a sub-status such as 30), destination_state_fn (works|absent|ignored),
+disabled_trigger_reply (empty|job_object), exposure (seconds or null), list_cap, version.
 
 SOAK: night i is generated from seed S+i alone: 1-12 servers with 1-6 jobs, random durations
 and outcomes, every API variant (flag styles, group and log orders, log types, missing log_id,

@@ -29,7 +29,11 @@ pub async fn set_destination<T: Transport>(
     // idempotent, so repeating it is safe).
     let rounds = if disabled { 2 } else { 1 };
     let methods = [first, first.other()].repeat(rounds);
-    for method in methods {
+    for (i, method) in methods.into_iter().enumerate() {
+        if i == 2 {
+            // The second round: give a busy server a moment first.
+            tokio::time::sleep(ctx.policy.pause(1)).await;
+        }
         let sent = retry::call(&ctx.policy, Kind::Write, &server, method.function(), || {
             client.set_destination_disabled(dest, disabled, method)
         })

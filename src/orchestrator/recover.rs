@@ -39,7 +39,7 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
             .map(|g| format!(" (queue group {g})"))
             .unwrap_or_default();
         ctx.record.recovered.push(format!(
-            "server {}: job {} was already triggered by the interrupted run {}{group} and ran to its end; this run triggers it again",
+            "server {}: job {} already ran to its end in the interrupted run {}{group}; it runs again if this run selects it",
             t.server, t.id, t.run
         ));
     }
@@ -131,9 +131,12 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                     ));
                 }
                 let before = ctx.record.critical.len();
+                // Criticals of the disable itself, not of a run followed after it.
+                let after_disable;
                 match what {
                     Target::Job => {
                         lifecycle::disable_job(ctx, client, &id).await;
+                        after_disable = ctx.record.critical.len();
                         // The scheduler may have fired it again between that run's end and
                         // the disable: that run is jbr's doing too, and must not outlive it.
                         if let Some(late) =
@@ -153,14 +156,17 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                             ));
                         }
                     }
-                    Target::Destination => lifecycle::close_destination(ctx, client, &id).await,
+                    Target::Destination => {
+                        lifecycle::close_destination(ctx, client, &id).await;
+                        after_disable = ctx.record.critical.len();
+                    }
                 }
                 let word = if what == Target::Job {
                     "job"
                 } else {
                     "destination"
                 };
-                if ctx.record.critical.len() == before {
+                if after_disable == before {
                     ctx.record.recovered.push(format!(
                         "server {server}: {word} {id} enabled by run {run} is disabled again"
                     ));
@@ -182,12 +188,13 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
 async fn report_runs_after_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>) {
     let finished = ctx.journal.finished_triggers();
     let mut servers: Vec<&str> = finished.iter().map(|t| t.server.as_str()).collect();
+    servers.sort_unstable();
     servers.dedup();
     for server in servers {
         let Some(client) = ctx.client(server) else {
             continue;
         };
-        let Ok(groups) = retry::call(
+        let groups = match retry::call(
             &ctx.policy,
             retry::Kind::Read,
             server,
@@ -195,13 +202,18 @@ async fn report_runs_after_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>)
             || client.list_backup_queue_groups(),
         )
         .await
-        else {
-            continue;
+        {
+            Ok(g) => g,
+            Err(e) => {
+                ctx.record.recovered.push(format!(
+                    "server {server}: could not check for runs after the interrupted run's ({e})"
+                ));
+                continue;
+            }
         };
         for t in finished.iter().filter(|t| t.server == server) {
-            if let Some(group) = &t.group {
-                unwatched_runs(ctx, server, &t.id, &t.run, Some(group), None, &groups);
-            }
+            let (group, since) = (t.group.as_deref(), t.since.as_deref());
+            unwatched_runs(ctx, server, &t.id, &t.run, group, since, &groups);
         }
     }
 }
@@ -337,7 +349,7 @@ fn unwatched_runs<T: Transport>(
             .into_iter()
             .rev()
             .find(|t| t.server == server && t.id == id)
-            .and_then(|t| t.group)
+            .and_then(|t| t.group.or(t.since))
     });
     let Some(reference) = reference else {
         return;
@@ -354,7 +366,7 @@ fn unwatched_runs<T: Transport>(
         g.job_id.as_deref() == Some(id) && g.id != reference && g.status.is_final() && newer(g)
     }) {
         let line = format!(
-            "server {server}: job {id} ran while jbr was not watching (after run {run}; queue group {}): it ended with status {} ({})",
+            "server {server}: job {id} also ran after run {run}'s own run of it, while nobody watched or in that run's lost report (queue group {}): it ended with status {} ({})",
             g.id,
             g.status.raw(),
             g.status.name()

@@ -4,7 +4,7 @@
 //! Teardown lives with setup (style.md, "Teardown in one function"): `server_window` opens the
 //! destination, runs its jobs and closes it on every path, including cancellation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -480,7 +480,7 @@ async fn run_one<T: Transport>(
         // An enable whose answer was lost may have taken effect, and the server's scheduler
         // may have fired the job before the disable: that run writes, so it ends before
         // anything else starts (soak seed 20399).
-        follow_scheduled(ctx, client, job, before).await;
+        follow_scheduled(ctx, client, job, before, &BTreeSet::new()).await;
         return;
     }
 
@@ -503,18 +503,20 @@ async fn run_one<T: Transport>(
     lifecycle::disable_job(ctx, client, id).await;
 
     let mut seen = watched.before.clone();
-    if rec.outcome == Outcome::NotStarted && !ctx.cancelled() {
-        if let Some((group, followed)) = follow::late_group(ctx, client, job, &seen, false).await {
-            let why = std::mem::take(&mut rec.message);
-            seen.insert(group.clone());
-            rec.group_id = Some(group);
-            record_followed(ctx, client, job, &mut rec, followed).await;
-            rec.message = format!("its queue group appeared late ({why}); {}", rec.message);
-        }
-    } else if rec.group_id.is_some() {
-        seen.extend(rec.group_id.clone());
-        follow_scheduled(ctx, client, job, seen).await;
+    if rec.outcome == Outcome::NotStarted
+        && !ctx.cancelled()
+        && let Some((group, followed)) = follow::late_group(ctx, client, job, &seen, false).await
+    {
+        let why = std::mem::take(&mut rec.message);
+        rec.group_id = Some(group);
+        record_followed(ctx, client, job, &mut rec, followed).await;
+        rec.message = format!("its queue group appeared late ({why}); {}", rec.message);
     }
+    // On every path (SIGTERM before the trigger included): any other run of this job that
+    // writes ends before anything else starts, and is named in the report.
+    let ours: BTreeSet<String> = rec.group_id.iter().cloned().collect();
+    seen.extend(ours.iter().cloned());
+    follow_scheduled(ctx, client, job, seen, &ours).await;
 
     let end = ctx.clock.now();
     rec.end = Some(end);
@@ -543,19 +545,29 @@ async fn follow_scheduled<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &PlannedJob,
-    mut seen: std::collections::BTreeSet<String>,
+    mut seen: BTreeSet<String>,
+    ours: &BTreeSet<String>,
 ) {
     let server = job.server.as_str();
     let id = job.job_id.as_str();
+    let mut followed = ours.clone();
     for _ in 0..3 {
-        let Some(groups) = follow::unseen_groups(ctx, client, id, &seen).await else {
-            return;
+        let groups = match follow::other_runs(ctx, client, id, &seen, &followed).await {
+            Ok(g) => g,
+            Err(e) => {
+                ctx.record.server_mut(server).notes.push(format!(
+                    "job {id}: could not check for another run of it after its own ({e})"
+                ));
+                return;
+            }
         };
         if groups.is_empty() {
             return;
         }
         for g in groups {
+            let earlier = seen.contains(&g.id);
             seen.insert(g.id.clone());
+            followed.insert(g.id.clone());
             let what = if g.status.is_final() {
                 format!(
                     "it had already ended, with status {} ({})",
@@ -591,10 +603,21 @@ async fn follow_scheduled<T: Transport>(
                     }
                 }
             };
-            ctx.record.server_mut(server).notes.push(format!(
-                "job {id}: the server's own scheduler queued it again (group {}) before jbr could disable it; {what}",
-                g.id
-            ));
+            let which = if earlier {
+                format!(
+                    "a run of it that was queued before jbr enabled it (group {}) was still active",
+                    g.id
+                )
+            } else {
+                format!(
+                    "the server's own scheduler queued it again (group {}) before jbr could disable it",
+                    g.id
+                )
+            };
+            ctx.record
+                .server_mut(server)
+                .notes
+                .push(format!("job {id}: {which}; {what}"));
         }
     }
 }
@@ -630,9 +653,11 @@ async fn record_followed<T: Transport>(
             stop,
             signalled,
         } => match stop {
-            Ok(g) if !signalled => {
-                // The stop never got through (the server was unreachable, or refused it), and
-                // the group ended by itself: report what it did, not an abort that never was.
+            Ok(g) if !signalled && !g.status.is_aborted() => {
+                // No stop was ever answered OK (the server was unreachable, or refused it), and
+                // the group ended as something other than aborted: it ended by itself, so
+                // report what it did, not an abort that never was. (An aborted end may be our
+                // stop whose answer was lost: that is the branch below.)
                 ctx.journal_best_effort(Op::Ended {
                     server: server.to_string(),
                     id: id.to_string(),
@@ -640,7 +665,7 @@ async fn record_followed<T: Transport>(
                 verify::verify(&ctx.policy, client, &g, rec).await;
                 let details = std::mem::take(&mut rec.message);
                 rec.message = format!(
-                    "ran past its timeout {} s; stopQueueGroup could not be sent, and it ended by itself with status {} ({})",
+                    "ran past its timeout {} s; no stopQueueGroup was confirmed, and it ended by itself with status {} ({})",
                     job.timeout.as_secs_f64(),
                     g.status.raw(),
                     g.status.name()

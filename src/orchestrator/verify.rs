@@ -82,18 +82,17 @@ pub fn outcome(e: Evidence) -> (Outcome, Option<String>) {
         };
         verdicts.push((by_items(failed), what));
     }
+    let mut odd_log = None;
     if let Some(log) = e.log {
         match by_log(log) {
             Some(o) => verdicts.push((o, format!("log says {}", log.name()))),
+            // No verdict, but said: it never makes the outcome better.
             None => {
-                return (
-                    worst(&verdicts),
-                    Some(format!(
-                        "the log says {} (status {}) for a finished run",
-                        log.name(),
-                        log.0
-                    )),
-                );
+                odd_log = Some(format!(
+                    "the log says {} (status {}) for a finished run",
+                    log.name(),
+                    log.0
+                ))
             }
         }
     }
@@ -110,6 +109,10 @@ pub fn outcome(e: Evidence) -> (Outcome, Option<String>) {
         let said: Vec<&str> = verdicts.iter().map(|(_, s)| s.as_str()).collect();
         format!("sources disagree ({}): the worse counts", said.join(", "))
     });
+    let note = match (note, odd_log) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
     (result, note)
 }
 
@@ -333,6 +336,8 @@ mod tests {
         // Unverified: the items could not be read.
         assert_eq!(ev(100, None, None), Outcome::Warnings);
         assert_eq!(ev(100, None, Some(1)), Outcome::Warnings);
+        assert_eq!(ev(100, None, Some(6)), Outcome::Warnings);
+        assert_eq!(ev(100, Some((0, 1)), Some(6)), Outcome::Completed);
         // Failed items under a success code.
         assert_eq!(ev(100, Some((1, 2)), Some(1)), Outcome::Partial);
         // The acceptance run's case: 102, 1 of 1 failed, a log that says completed.

@@ -412,15 +412,17 @@ pub async fn late_group<T: Transport>(
     Some((g.id, followed))
 }
 
-/// This job's groups that are not in `seen`, oldest first (`None`: the queue could not be
-/// read). A run the server's scheduler started and finished while jbr waited for the job to
-/// stop running is among them: it wrote to the NAS, so the report names it.
-pub async fn unseen_groups<T: Transport>(
+/// This job's runs jbr has not dealt with, oldest first: every group not in `seen`, and every
+/// *active* group not in `followed` (one queued before jbr enabled the job still writes). A
+/// run the server's scheduler started and finished while jbr waited for the job to stop
+/// running is among them: it wrote to the NAS, so the report names it.
+pub async fn other_runs<T: Transport>(
     ctx: &Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
     seen: &BTreeSet<String>,
-) -> Option<Vec<QueueGroup>> {
+    followed: &BTreeSet<String>,
+) -> Result<Vec<QueueGroup>, crate::api::ApiError> {
     let groups = retry::call(
         &ctx.policy,
         Kind::Read,
@@ -428,11 +430,11 @@ pub async fn unseen_groups<T: Transport>(
         "listQueueGroups",
         || client.list_backup_queue_groups(),
     )
-    .await
-    .ok()?;
+    .await?;
     let mut mine: Vec<QueueGroup> = groups
         .into_iter()
-        .filter(|g| g.job_id.as_deref() == Some(job) && !seen.contains(&g.id))
+        .filter(|g| g.job_id.as_deref() == Some(job))
+        .filter(|g| !seen.contains(&g.id) || (g.status.is_active() && !followed.contains(&g.id)))
         .collect();
     let created = |g: &QueueGroup| g.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
     mine.sort_by(|a, b| {
@@ -440,7 +442,7 @@ pub async fn unseen_groups<T: Transport>(
             .total_cmp(&created(b))
             .then_with(|| a.id.cmp(&b.id))
     });
-    Some(mine)
+    Ok(mine)
 }
 
 /// Follow `group`, a run of `job` jbr did not trigger but must see end (journaled like a

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::report::{Outcome, RunRecord};
-use crate::sim::{FinalState, Group, World, item_status, log_status, max_concurrent};
+use crate::sim::{
+    FinalState, Group, Outcome as SimOutcome, When, World, item_status, log_status, max_concurrent,
+};
 
 use super::night::BASE;
 use super::play::Played;
@@ -55,7 +57,7 @@ fn one_writer(p: &Played, out: &mut Vec<Violation>) {
     for (i, a) in tonight.iter().enumerate() {
         for b in &tonight[i + 1..] {
             let a_end = a.end.unwrap_or(f64::INFINITY);
-            if b.start < a_end {
+            if b.start < a_end && a.start < b.end.unwrap_or(f64::INFINITY) {
                 out.push(v(
                     "one writer",
                     format!(
@@ -79,12 +81,24 @@ fn one_writer(p: &Played, out: &mut Vec<Violation>) {
 
 /// What was enabled at the start by someone else (a foreign backup's destination) is not
 /// jbr's to judge; everything else must be disabled, nothing of tonight still running.
-fn leftovers(p: &Played, fin: &FinalState) -> Vec<String> {
+fn leftovers(p: &Played, fin: &FinalState, runs: &[&RunRecord]) -> Vec<String> {
+    // Someone else left a foreign backup's destination enabled: jbr closes it after a window
+    // it opened there, and leaves it as found if it never got to that server.
+    let windowed = |server: &str| {
+        runs.iter().any(|r| {
+            r.servers.iter().any(|s| {
+                s.server == server
+                    && s.actions
+                        .iter()
+                        .any(|a| a.what.starts_with("enable destination"))
+            })
+        })
+    };
     let exempt: Vec<String> = p
         .night
         .servers
         .iter()
-        .filter(|s| s.foreign.is_some())
+        .filter(|s| s.foreign.is_some() && !windowed(&s.name))
         .map(|s| format!("{}: destination nas (", s.name))
         .collect();
     let mut left: Vec<String> = fin
@@ -94,18 +108,16 @@ fn leftovers(p: &Played, fin: &FinalState) -> Vec<String> {
         .cloned()
         .collect();
     // A foreign backup that outlives job_timeout is not jbr's to stop (without --abort-foreign).
-    left.extend(
-        fin.running
-            .iter()
-            .filter(|r| !p.foreign_groups.iter().any(|g| r.contains(g.as_str())))
-            .cloned(),
-    );
+    let foreign_ok =
+        |r: &str| !p.night.abort_foreign && p.foreign_groups.iter().any(|g| r.contains(g.as_str()));
+    left.extend(fin.running.iter().filter(|r| !foreign_ok(r)).cloned());
     left
 }
 
 fn left_as_found(p: &Played, out: &mut Vec<Violation>) {
     let fin = p.world.final_state();
-    let left = leftovers(p, &fin);
+    let runs: Vec<&RunRecord> = [&p.first, &p.recovery].into_iter().flatten().collect();
+    let left = leftovers(p, &fin, &runs);
     if !left.is_empty() {
         out.push(v(
             "left as found",
@@ -123,7 +135,7 @@ fn left_as_found(p: &Played, out: &mut Vec<Violation>) {
         && let (Some(first), Some(after)) = (&p.first, &p.after_first)
         && first.critical.is_empty()
     {
-        let left = leftovers(p, after);
+        let left = leftovers(p, after, &[first]);
         if !left.is_empty() {
             out.push(v(
                 "left as found",
@@ -143,6 +155,16 @@ fn groups(world: &World) -> BTreeMap<(&str, &str), &Group> {
                 .map(move |g| ((name.as_str(), g.id.as_str()), g))
         })
         .collect()
+}
+
+/// Whether a fault on `server` can hide a log from jbr.
+fn log_faults(world: &World, server: &str) -> bool {
+    world.servers.get(server).is_some_and(|s| {
+        s.faults.iter().any(|f| match &f.function {
+            Some(name) => name == "getLog" || name == "listLogs",
+            None => !matches!(f.when, When::WhileProcessing),
+        })
+    })
 }
 
 /// Severity of a finished run's verdict, as the contract orders them.
@@ -256,6 +278,17 @@ fn record_is_true(p: &Played, run: &str, r: &RunRecord, out: &mut Vec<Violation>
                         ),
                     ));
                 }
+                // "No log" must be true: the simulator always has one for an ended group, so
+                // only a fault on the log calls (or the whole server) excuses it.
+                if msg.contains("no log for this run") && !log_faults(&p.world, &j.server) {
+                    out.push(v(
+                        "record is true",
+                        format!(
+                            "{who}: says \"no log for this run\", but its run's log is {}",
+                            g.log_id
+                        ),
+                    ));
+                }
                 if log && j.log_id.as_deref() != Some(g.log_id.as_str()) {
                     out.push(v(
                         "record is true",
@@ -272,8 +305,11 @@ fn record_is_true(p: &Played, run: &str, r: &RunRecord, out: &mut Vec<Violation>
                     format!("{who}: a success with no queue group"),
                 ));
             }
+            // Aborted: by jbr's stop, or it ended as aborted by itself past its timeout.
             (Outcome::TimedOutAborted, Some(g))
-                if g.ended.is_none() || g.stop_at.is_none() || g.status == Some(100) =>
+                if g.ended.is_none()
+                    || g.status == Some(100)
+                    || (g.stop_at.is_none() && g.final_outcome != Some(SimOutcome::Aborted)) =>
             {
                 out.push(v(
                     "record is true",
@@ -428,10 +464,15 @@ fn triggered_once(p: &Played, out: &mut Vec<Violation>) {
             // A crash's restart is the same night; after SIGTERM or a critical end, the next
             // run is a new one the operator (or the next timer) starts.
             if *run == 1 && p.first.is_none() && count.contains_key(&(*id, 0)) {
-                let said = p
-                    .recovery
-                    .as_ref()
-                    .is_some_and(|r| r.recovered.iter().any(|l| l.contains(id)));
+                let said = p.recovery.as_ref().is_some_and(|r| {
+                    r.recovered.iter().any(|l| {
+                        // The replay's own words for a trigger of the interrupted run:
+                        // seen to its end there, or still open and settled now.
+                        l.contains(id)
+                            && (l.contains("already ran to its end in the interrupted run")
+                                || l.contains("triggered by run"))
+                    })
+                });
                 if !said {
                     out.push(v(
                         "triggered once",

@@ -213,7 +213,9 @@ fn server(r: &mut Rng, index: usize) -> ServerSpec {
         _ => Down::Never,
     };
     let job_count = r.range(1, 6) as usize;
-    let jobs = (0..job_count).map(|j| job(r, index, j)).collect();
+    // A server that caps its lists at 100 keeps weeks of history, so paging matters there.
+    let history = if settings.list_cap.is_some() { 40 } else { 3 };
+    let jobs = (0..job_count).map(|j| job(r, index, j, history)).collect();
     let mut faults = Vec::new();
     for _ in 0..r.range(0, 3) {
         faults.push(fault(r, job_count));
@@ -238,8 +240,8 @@ fn server(r: &mut Rng, index: usize) -> ServerSpec {
     }
 }
 
-fn job(r: &mut Rng, server: usize, index: usize) -> JobSpec {
-    let past = (0..r.range(0, 3))
+fn job(r: &mut Rng, server: usize, index: usize, history: u64) -> JobSpec {
+    let past = (0..r.range(0, history))
         .map(|k| {
             let outcome = match r.weighted(OUTCOMES) {
                 // Yesterday's runs all ended.
@@ -334,12 +336,13 @@ pub fn build(night: &Night, dir: &Path) -> Built {
         if let Some(j) = spec.foreign {
             // Someone ran it by hand, then disabled it again; it is still writing.
             foreign_groups.extend(world.tick(&spec.name));
-            let name = &spec.jobs[j].name;
-            world.with_server(&spec.name, |s| {
-                for job in s.jobs.iter_mut().filter(|x| &x.name == name) {
-                    job.disabled = true;
-                }
-            });
+            if let Some(name) = spec.jobs.get(j).map(|x| x.name.clone()) {
+                world.with_server(&spec.name, |s| {
+                    for job in s.jobs.iter_mut().filter(|x| x.name == name) {
+                        job.disabled = true;
+                    }
+                });
+            }
         }
     }
 

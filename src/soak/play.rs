@@ -107,6 +107,14 @@ impl Transport for SoakTransport {
     }
 }
 
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Everything a night leaves for the checks and the story.
 pub struct Played {
     pub night: Night,
@@ -212,8 +220,9 @@ pub async fn play(night: Night, dir: &Path) -> Result<Played, String> {
     let built = night::build(&night, dir);
     let world = built.world.clone();
 
-    // The servers' own schedulers, beside jbr, for the whole night.
-    let ticker = {
+    // The servers' own schedulers, beside jbr, for the whole night (aborted on every way out:
+    // the runtime is reused for the next night).
+    let _ticker = AbortOnDrop({
         let world = world.clone();
         let mut ticks = night.ticks.clone();
         ticks.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -227,7 +236,7 @@ pub async fn play(night: Night, dir: &Path) -> Result<Played, String> {
                 }
             }
         })
-    };
+    });
 
     let mut state = built.state.clone();
     let (crash, sig) = match night.interruption {
@@ -299,7 +308,6 @@ pub async fn play(night: Night, dir: &Path) -> Result<Played, String> {
         recovery = Some(one_run(&built, &mut state, &night, &w, "recovery", cancel).await?);
         sent.extend(take_sent(&w));
     }
-    ticker.abort();
     let open_changes = Journal::open(&built.config.orchestrator.journal_file, "check")
         .map(|j| j.open_changes())
         .map_err(|e| format!("journal: {e}"))?;

@@ -20,7 +20,10 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
-        lo + self.next_u64() % (hi - lo + 1)
+        match (hi - lo).checked_add(1) {
+            Some(span) => lo + self.next_u64() % span,
+            None => self.next_u64(),
+        }
     }
 
     /// Whole seconds uniform in `lo..=hi`, as f64 (nights read better without fractions).
@@ -33,7 +36,8 @@ impl Rng {
         self.range(0, 99) < percent
     }
 
-    /// One of `items` (which must not be empty; an empty slice is a bug in the generator).
+    /// One of `items`. The generator only passes constant, non-empty slices; the index is
+    /// below `len` by construction.
     pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         let i = self.range(0, items.len().saturating_sub(1) as u64) as usize;
         items[i]
@@ -49,6 +53,8 @@ impl Rng {
             }
             roll -= w;
         }
+        // Unreachable with a non-empty slice (the rolls above cover `total`); the generator
+        // only passes constant, non-empty slices.
         items[items.len() - 1].1
     }
 }
