@@ -354,8 +354,9 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             if srv.settings.list_order == ListOrder::NewestFirst {
                 groups.reverse();
             }
-            let all = groups.into_iter().map(|g| render_group(srv, g)).collect();
-            Reply::ok(list(srv, inv, "groups", all))
+            Reply::ok(list_of(srv, inv, "groups", groups, |g| {
+                render_group(srv, g)
+            }))
         }
         "getQueueGroup" => match srv.groups.iter().find(|g| g.id == p("_id") && !g.cleared) {
             Some(g) => Reply::ok(render_group(srv, g)),
@@ -409,8 +410,7 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             if newest_first {
                 groups.reverse();
             }
-            let all = groups.into_iter().map(|g| render_log(srv, g)).collect();
-            Reply::ok(list(srv, inv, "logs", all))
+            Reply::ok(list_of(srv, inv, "logs", groups, |g| render_log(srv, g)))
         }
         "getLog" => match srv.groups.iter().find(|g| g.log_id == p("_id")) {
             Some(g) => Reply::ok(render_log(srv, g)),
@@ -455,11 +455,23 @@ fn set_destination(srv: &mut Server, id: &str, disabled: Option<&String>) -> Rep
 
 /// `{collection: [...], total}` with `limit` (default 100, as the real API) and `skip`.
 fn list(srv: &Server, inv: &Invocation, name: &str, all: Vec<Value>) -> Value {
+    list_of(srv, inv, name, all, |v| v)
+}
+
+/// [`list`], rendering only the entries on the page (a server with months of history would
+/// otherwise render all of them for every page).
+fn list_of<T>(
+    srv: &Server,
+    inv: &Invocation,
+    name: &str,
+    all: Vec<T>,
+    render: impl Fn(T) -> Value,
+) -> Value {
     let total = all.len();
     let number = |key: &str| inv.params.get(key).and_then(|s| s.parse::<usize>().ok());
     let skip = number("skip").unwrap_or(0);
     let limit = number("limit").unwrap_or(100);
     let limit = srv.settings.list_cap.map_or(limit, |cap| limit.min(cap));
-    let page: Vec<Value> = all.into_iter().skip(skip).take(limit).collect();
+    let page: Vec<Value> = all.into_iter().skip(skip).take(limit).map(render).collect();
     json!({ name: page, "total": total })
 }

@@ -202,7 +202,9 @@ fn server(r: &mut Rng, index: usize) -> ServerSpec {
             None
         },
         version: "5.3.3".to_string(),
-        list_cap: if r.percent(10) { Some(100) } else { None },
+        // A server that caps every list (the real one may stop at 100 whatever `limit` says);
+        // a small cap pages the same code as 100 would, at a fraction of the cost.
+        list_cap: if r.percent(10) { Some(10) } else { None },
     };
     let down = match r.range(0, 99) {
         0..=2 => Down::ForGood,
@@ -214,7 +216,12 @@ fn server(r: &mut Rng, index: usize) -> ServerSpec {
     };
     let job_count = r.range(1, 6) as usize;
     // A server that caps its lists at 100 keeps weeks of history, so paging matters there.
-    let history = if settings.list_cap.is_some() { 40 } else { 3 };
+    // Over the cap in all, so its lists page.
+    let history = if settings.list_cap.is_some() {
+        (2 * 12 / job_count as u64).max(3)
+    } else {
+        3
+    };
     let jobs = (0..job_count).map(|j| job(r, index, j, history)).collect();
     let mut faults = Vec::new();
     for _ in 0..r.range(0, 3) {
