@@ -173,22 +173,19 @@ pub fn scenario(args: DemoArgs, dir: &Path) -> Scenario {
         world.tick(&server_name(1, args.servers));
     }
 
-    let mut config = Config {
-        path: PathBuf::from("(built-in demo)"),
-        ..Config::default()
-    };
-    let o = &mut config.orchestrator;
-    o.poll_interval = Duration::from_secs_f64(POLL_INTERVAL);
-    o.startup_timeout = Duration::from_secs_f64(STARTUP_TIMEOUT);
-    o.job_timeout = Duration::from_secs_f64(JOB_TIMEOUT);
-    o.stop_timeout = Duration::from_secs_f64(STOP_TIMEOUT);
-    o.stop_poll_interval = Duration::from_secs_f64(STOP_POLL_INTERVAL);
-    o.call_timeout = Duration::from_secs_f64(CALL_TIMEOUT);
-    o.retry_backoff = Duration::from_secs_f64(RETRY_BACKOFF);
-    o.lock_file = dir.join("jbr.lock");
-    o.log_file = dir.join("jbr.log");
-    o.state_file = dir.join("last-run.json");
-    o.journal_file = dir.join("last-run.json.journal");
+    let mut config = simulated_config(
+        PathBuf::from("(built-in demo)"),
+        dir,
+        [
+            POLL_INTERVAL,
+            STARTUP_TIMEOUT,
+            JOB_TIMEOUT,
+            STOP_TIMEOUT,
+            STOP_POLL_INTERVAL,
+            CALL_TIMEOUT,
+            RETRY_BACKOFF,
+        ],
+    );
 
     let mut state = State::default();
     for s in 0..args.servers {
@@ -231,6 +228,29 @@ pub fn scenario(args: DemoArgs, dir: &Path) -> Scenario {
         state,
         faults,
     }
+}
+
+/// A config for simulated servers: `waits` are poll, startup, job, stop, stop-poll, call and
+/// retry-backoff seconds; the run's files live in `dir` (shared with `jbr-sim soak`).
+pub fn simulated_config(path: PathBuf, dir: &Path, waits: [f64; 7]) -> Config {
+    let mut config = Config {
+        path,
+        ..Config::default()
+    };
+    let o = &mut config.orchestrator;
+    let [poll, startup, job, stop, stop_poll, call, backoff] = waits.map(Duration::from_secs_f64);
+    o.poll_interval = poll;
+    o.startup_timeout = startup;
+    o.job_timeout = job;
+    o.stop_timeout = stop;
+    o.stop_poll_interval = stop_poll;
+    o.call_timeout = call;
+    o.retry_backoff = backoff;
+    o.lock_file = dir.join("jbr.lock");
+    o.log_file = dir.join("jbr.log");
+    o.state_file = dir.join("last-run.json");
+    o.journal_file = dir.join("last-run.json.journal");
+    config
 }
 
 /// A private directory for the run's lock, state and journal, removed on drop.

@@ -353,22 +353,19 @@ pub fn build(night: &Night, dir: &Path) -> Built {
         }
     }
 
-    let mut config = Config {
-        path: dir.join("config.json"),
-        ..Config::default()
-    };
-    let o = &mut config.orchestrator;
-    o.poll_interval = Duration::from_secs_f64(POLL);
-    o.startup_timeout = Duration::from_secs_f64(STARTUP_TIMEOUT);
-    o.job_timeout = Duration::from_secs_f64(JOB_TIMEOUT);
-    o.stop_timeout = Duration::from_secs_f64(STOP_TIMEOUT);
-    o.stop_poll_interval = Duration::from_secs_f64(STOP_POLL);
-    o.call_timeout = Duration::from_secs_f64(CALL_TIMEOUT);
-    o.retry_backoff = Duration::from_secs_f64(RETRY_BACKOFF);
-    o.lock_file = dir.join("jbr.lock");
-    o.log_file = dir.join("jbr.log");
-    o.state_file = dir.join("last-run.json");
-    o.journal_file = dir.join("last-run.json.journal");
+    let mut config = crate::commands::demo::simulated_config(
+        dir.join("config.json"),
+        dir,
+        [
+            POLL,
+            STARTUP_TIMEOUT,
+            JOB_TIMEOUT,
+            STOP_TIMEOUT,
+            STOP_POLL,
+            CALL_TIMEOUT,
+            RETRY_BACKOFF,
+        ],
+    );
 
     let mut state = State::default();
     for spec in &night.servers {
