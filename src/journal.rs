@@ -38,6 +38,11 @@ pub enum Op {
         what: Target,
         id: String,
         previous_disabled: bool,
+        /// A job's newest queue group before the enable (`""`: it had none): a replay names
+        /// the runs the server's scheduler made of a job left enabled by a run that died
+        /// before its trigger. Absent for destinations and in older journals.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<String>,
     },
     /// About to trigger job `id`. Open until `Ended`: it may be writing to the NAS.
     Trigger {
@@ -91,6 +96,8 @@ pub enum OpenChange {
         what: Target,
         id: String,
         previous_disabled: bool,
+        /// See `Op::Enable::since`.
+        since: Option<String>,
         run: String,
         seq: u64,
     },
@@ -141,6 +148,7 @@ pub fn open_changes(records: &[Record]) -> Vec<OpenChange> {
                 what,
                 id,
                 previous_disabled,
+                since,
             } => {
                 // Enabling the same thing twice keeps the oldest record: its previous state is
                 // the one from before jbr touched it.
@@ -154,6 +162,7 @@ pub fn open_changes(records: &[Record]) -> Vec<OpenChange> {
                         what: *what,
                         id: id.clone(),
                         previous_disabled: *previous_disabled,
+                        since: since.clone(),
                         run: r.run.clone(),
                         seq: r.seq,
                     });

@@ -115,6 +115,7 @@ fn the_last_run_and_open_journal_changes_are_shown() {
             what: Target::Destination,
             id: DEST1.into(),
             previous_disabled: true,
+            since: None,
         })
         .unwrap();
     drop(journal);

@@ -191,6 +191,7 @@ fn reopening_is_idempotent_and_enable_twice_keeps_the_oldest_previous_state() {
             what: Target::Job,
             id: "j1".into(),
             previous_disabled: false,
+            since: None,
         })
         .unwrap();
     }

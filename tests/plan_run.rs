@@ -205,6 +205,7 @@ async fn a_journal_naming_a_server_no_longer_configured_is_critical_and_starts_n
             what: Target::Job,
             id: "jx".into(),
             previous_disabled: true,
+            since: None,
         })
         .unwrap();
     }

@@ -9,6 +9,26 @@ use crate::transport::Transport;
 use super::context::Ctx;
 use super::retry::{self, Kind};
 
+/// A flag change that reads back as asked. `unanswered`: the call's own answer was an error
+/// (lost, or a refusal of a busy server), yet the read-back shows the change took effect.
+pub struct Confirmed {
+    pub method: Option<DestinationMethod>,
+    pub unanswered: Option<String>,
+}
+
+impl Confirmed {
+    /// The words after "read back: enabled/disabled" in the report.
+    fn detail(&self) -> String {
+        let method = self.method.map(|m| m.function());
+        match (method, &self.unanswered) {
+            (Some(m), None) => format!(" ({m})"),
+            (Some(m), Some(why)) => format!(" ({m}, although its answer was: {why})"),
+            (None, Some(why)) => format!(" (although the call's answer was: {why})"),
+            (None, None) => String::new(),
+        }
+    }
+}
+
 /// Set a destination's `disabled` flag and confirm by reading it back. Returns the method that
 /// worked, or a one-line reason.
 pub async fn set_destination<T: Transport>(
@@ -16,7 +36,7 @@ pub async fn set_destination<T: Transport>(
     client: &Client<T>,
     dest: &str,
     disabled: bool,
-) -> Result<DestinationMethod, String> {
+) -> Result<Confirmed, String> {
     let server = client.server().to_string();
     let first = ctx
         .methods
@@ -38,21 +58,37 @@ pub async fn set_destination<T: Transport>(
             client.set_destination_disabled(dest, disabled, method)
         })
         .await;
-        if let Err(e) = sent {
-            problems.push(e.to_string());
-            continue;
-        }
+        let unanswered = match sent {
+            Ok(_) => None,
+            Err(e) => {
+                problems.push(e.to_string());
+                // A disable whose answer was lost or refused may still have taken effect: the
+                // read-back decides, not the answer. A failed enable is closed by the caller.
+                if !disabled {
+                    continue;
+                }
+                Some(e.to_string())
+            }
+        };
         match retry::call(&ctx.policy, Kind::Read, &server, "getDestination", || {
             client.get_destination(dest)
         })
         .await
         {
             Ok(d) if d.disabled == disabled => {
-                ctx.methods.insert(server.clone(), method);
-                ctx.record.server_mut(&server).destination_method =
-                    Some(method.function().to_string());
-                return Ok(method);
+                // Only a call that answered OK proves which method works on this server.
+                let method = match unanswered {
+                    None => {
+                        ctx.methods.insert(server.clone(), method);
+                        ctx.record.server_mut(&server).destination_method =
+                            Some(method.function().to_string());
+                        Some(method)
+                    }
+                    Some(_) => None,
+                };
+                return Ok(Confirmed { method, unanswered });
             }
+            Ok(_) if unanswered.is_some() => {}
             Ok(d) => problems.push(format!(
                 "{} answered OK but getDestination still shows disabled={}",
                 method.function(),
@@ -70,35 +106,56 @@ pub async fn set_job<T: Transport>(
     client: &Client<T>,
     job: &str,
     disabled: bool,
-) -> Result<(), String> {
+) -> Result<Confirmed, String> {
     let server = client.server().to_string();
     // A disable is retried like a read, `success: 0` included: it is idempotent, and a busy
-    // server's one "database is locked" must not leave a job enabled all day. An enable that
-    // the server refuses stays refused (the job is reported, not run).
-    let kind = if disabled { Kind::Read } else { Kind::Write };
-    retry::call(&ctx.policy, kind, &server, "manageBackupJob", || {
-        client.set_job_disabled(job, disabled)
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let j = retry::call(&ctx.policy, Kind::Read, &server, "getBackupJob", || {
-        client.get_backup_job(job)
-    })
-    .await
-    .map_err(|e| format!("read back: {e}"))?;
-    if j.disabled == disabled {
-        Ok(())
+    // server's one "database is locked" must not leave a job enabled all day. It is read back
+    // even when its answer was lost (the read-back decides), and a second round follows a
+    // pause when either call failed. An enable that the server refuses stays refused (the job
+    // is reported, not run).
+    let (kind, rounds) = if disabled {
+        (Kind::Read, 2)
     } else {
-        Err(format!(
-            "getBackupJob still shows disabled={} after manageBackupJob disabled={}",
-            u8::from(j.disabled),
-            u8::from(disabled)
-        ))
+        (Kind::Write, 1)
+    };
+    let mut problems = Vec::new();
+    for round in 0..rounds {
+        if round > 0 {
+            tokio::time::sleep(ctx.policy.pause(1)).await;
+        }
+        let unanswered = match retry::call(&ctx.policy, kind, &server, "manageBackupJob", || {
+            client.set_job_disabled(job, disabled)
+        })
+        .await
+        {
+            Ok(_) => None,
+            Err(e) if disabled => {
+                problems.push(e.to_string());
+                Some(e.to_string())
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        match retry::call(&ctx.policy, Kind::Read, &server, "getBackupJob", || {
+            client.get_backup_job(job)
+        })
+        .await
+        {
+            Ok(j) if j.disabled == disabled => {
+                return Ok(Confirmed {
+                    method: None,
+                    unanswered,
+                });
+            }
+            Ok(_) if unanswered.is_some() => {}
+            Ok(j) => problems.push(format!(
+                "getBackupJob still shows disabled={} after manageBackupJob disabled={}",
+                u8::from(j.disabled),
+                u8::from(disabled)
+            )),
+            Err(e) => problems.push(format!("read back: {e}")),
+        }
     }
-}
-
-fn word(disabled: bool) -> &'static str {
-    if disabled { "disabled" } else { "enabled" }
+    Err(problems.join("; "))
 }
 
 /// Open the destination window: journal, enable, read back. `Err` = the server must be skipped
@@ -115,14 +172,15 @@ pub async fn open_destination<T: Transport>(
         what: Target::Destination,
         id: dest.to_string(),
         previous_disabled: true,
+        since: None,
     })?;
     ctx.state.note_destination(&server, dest, false);
     match set_destination(ctx, client, dest, false).await {
-        Ok(m) => {
+        Ok(c) => {
             ctx.action(
                 &server,
                 format!("enable destination {dest}"),
-                format!("read back: enabled ({})", m.function()),
+                format!("read back: enabled{}", c.detail()),
                 true,
             );
             Ok(())
@@ -150,11 +208,11 @@ pub async fn close_destination<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Clie
         id: dest.to_string(),
     });
     match set_destination(ctx, client, dest, true).await {
-        Ok(m) => {
+        Ok(c) => {
             ctx.action(
                 &server,
                 format!("disable destination {dest}"),
-                format!("read back: {} ({})", word(true), m.function()),
+                format!("read back: disabled{}", c.detail()),
                 true,
             );
             ctx.state.note_destination(&server, dest, true);
@@ -184,10 +242,12 @@ pub async fn close_destination<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Clie
 }
 
 /// Enable a job for its run. `Err` = the job must not be triggered (nothing left enabled).
+/// `since`: the job's newest queue group before the enable, for the journal.
 pub async fn enable_job<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
+    since: Option<String>,
 ) -> Result<(), String> {
     let server = client.server().to_string();
     ctx.journal(Op::Enable {
@@ -195,14 +255,15 @@ pub async fn enable_job<T: Transport>(
         what: Target::Job,
         id: job.to_string(),
         previous_disabled: true,
+        since,
     })?;
     ctx.state.note_job(&server, job, false);
     match set_job(ctx, client, job, false).await {
-        Ok(()) => {
+        Ok(c) => {
             ctx.action(
                 &server,
                 format!("enable job {job}"),
-                "read back: enabled",
+                format!("read back: enabled{}", c.detail()),
                 true,
             );
             Ok(())
@@ -224,11 +285,11 @@ pub async fn disable_job<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Client<T>,
         id: job.to_string(),
     });
     match set_job(ctx, client, job, true).await {
-        Ok(()) => {
+        Ok(c) => {
             ctx.action(
                 &server,
                 format!("disable job {job}"),
-                "read back: disabled",
+                format!("read back: disabled{}", c.detail()),
                 true,
             );
             ctx.state.note_job(&server, job, true);

@@ -3,6 +3,7 @@
 //! first (one writer), and so is any run the server's scheduler fired of a job jbr left enabled;
 //! then jobs and destinations jbr enabled are disabled, newest first.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -44,6 +45,25 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
         ));
     }
     report_runs_after_finished_triggers(ctx).await;
+    // Jobs an earlier run triggered: their runs are counted from the trigger. A job it only
+    // enabled (it died before the trigger) has its runs counted from the enable.
+    let triggered: BTreeSet<(String, String, String)> = ctx
+        .journal
+        .finished_triggers()
+        .into_iter()
+        .map(|t| (t.server, t.id, t.run))
+        .chain(
+            ctx.journal
+                .open_changes()
+                .into_iter()
+                .filter_map(|c| match c {
+                    OpenChange::Triggered {
+                        server, id, run, ..
+                    } => Some((server, id, run)),
+                    OpenChange::Enabled { .. } => None,
+                }),
+        )
+        .collect();
     let open = replay_order(ctx.journal.open_changes());
     for change in open {
         let server = change.server().to_string();
@@ -100,9 +120,13 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                 what,
                 id,
                 previous_disabled,
+                since,
                 run,
                 ..
             } => {
+                let never_triggered =
+                    !triggered.contains(&(server.clone(), id.clone(), run.clone()));
+                let origin = Origin::LeftEnabled(since.as_deref().filter(|_| never_triggered));
                 if !previous_disabled {
                     ctx.journal_best_effort(Op::Restored {
                         server: server.clone(),
@@ -114,8 +138,7 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                 // A job left enabled may have been started by the server's own scheduler
                 // while jbr was gone: that run is jbr's doing, so it ends before the disable.
                 if what == Target::Job
-                    && let Some(outcome) =
-                        settle_job(ctx, client, &server, &id, &run, Origin::LeftEnabled).await
+                    && let Some(outcome) = settle_job(ctx, client, &server, &id, &run, origin).await
                     && outcome.followed > 0
                     && outcome.all_stopped
                 {
@@ -140,7 +163,7 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                         // The scheduler may have fired it again between that run's end and
                         // the disable: that run is jbr's doing too, and must not outlive it.
                         if let Some(late) =
-                            settle_job(ctx, client, &server, &id, &run, Origin::LeftEnabled).await
+                            settle_job(ctx, client, &server, &id, &run, origin).await
                             && late.followed > 0
                             && late.all_stopped
                         {
@@ -213,7 +236,14 @@ async fn report_runs_after_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>)
         };
         for t in finished.iter().filter(|t| t.server == server) {
             let (group, since) = (t.group.as_deref(), t.since.as_deref());
-            unwatched_runs(ctx, server, &t.id, &t.run, group, since, &groups);
+            unwatched_runs(
+                ctx,
+                server,
+                &t.id,
+                &t.run,
+                Counted::AfterOwnRun(group, since),
+                &groups,
+            );
         }
     }
 }
@@ -237,7 +267,8 @@ enum Origin<'a> {
     /// `since`: the newest group of the job before the trigger (`""`: none), when journaled.
     Triggered(Option<&'a str>, Option<&'a str>),
     /// The earlier run enabled it (the server's scheduler may have fired it since).
-    LeftEnabled,
+    /// `since`: the job's newest group before that enable, when the run never triggered it.
+    LeftEnabled(Option<&'a str>),
 }
 
 /// Follow every backup of job `id` that may still be writing to its end: the group the
@@ -255,7 +286,7 @@ async fn settle_job<T: Transport>(
 ) -> Option<JobSettled> {
     let journaled = match origin {
         Origin::Triggered(group, _) => group,
-        Origin::LeftEnabled => None,
+        Origin::LeftEnabled(_) => None,
     };
     let timeout = ctx
         .config
@@ -275,11 +306,12 @@ async fn settle_job<T: Transport>(
     .await;
     match listed {
         Ok(gs) => {
-            let since = match origin {
-                Origin::Triggered(_, since) => since,
-                Origin::LeftEnabled => None,
+            let counted = match origin {
+                Origin::Triggered(_, since) => Counted::AfterOwnRun(journaled, since),
+                Origin::LeftEnabled(Some(since)) => Counted::AfterEnable(since),
+                Origin::LeftEnabled(None) => Counted::AfterOwnRun(None, None),
             };
-            unwatched_runs(ctx, server, id, run, journaled, since, &gs);
+            unwatched_runs(ctx, server, id, run, counted, &gs);
             for g in gs {
                 if g.job_id.as_deref() == Some(id)
                     && g.status.is_active()
@@ -329,8 +361,17 @@ async fn settle_job<T: Transport>(
     Some(outcome)
 }
 
-/// Runs of job `id` that came after the earlier run's own group (the journaled one; else the
-/// newest before its trigger, `since`; else the last its journal saw end) and had already
+/// From which group on a job's runs are the earlier run's doing.
+#[derive(Clone, Copy)]
+enum Counted<'a> {
+    /// After its own run: the journaled group, else the newest before its trigger (`since`),
+    /// else the last its journal saw end.
+    AfterOwnRun(Option<&'a str>, Option<&'a str>),
+    /// After its enable (it died before the trigger): the newest group before the enable.
+    AfterEnable(&'a str),
+}
+
+/// Runs of job `id` that came after the reference group (see [`Counted`]) and had already
 /// ended when this run looked: they ran while nobody watched (the server's scheduler, or the
 /// earlier run's own trigger whose answer died with it). They wrote to the NAS, so the report
 /// names them.
@@ -339,11 +380,14 @@ fn unwatched_runs<T: Transport>(
     server: &str,
     id: &str,
     run: &str,
-    journaled: Option<&str>,
-    since: Option<&str>,
+    counted: Counted<'_>,
     groups: &[crate::api::QueueGroup],
 ) {
-    let reference = journaled.or(since).map(str::to_string).or_else(|| {
+    let reference = match counted {
+        Counted::AfterOwnRun(journaled, since) => journaled.or(since),
+        Counted::AfterEnable(since) => Some(since),
+    };
+    let reference = reference.map(str::to_string).or_else(|| {
         ctx.journal
             .finished_triggers()
             .into_iter()
@@ -362,15 +406,40 @@ fn unwatched_runs<T: Transport>(
         (Some(r), Some(c)) => c >= r,
         _ => g.id.as_str() > reference.as_str(),
     };
-    for g in groups.iter().filter(|g| {
-        g.job_id.as_deref() == Some(id) && g.id != reference && g.status.is_final() && newer(g)
-    }) {
-        let line = format!(
-            "server {server}: job {id} also ran after run {run}'s own run of it, while nobody watched or in that run's lost report (queue group {}): it ended with status {} ({})",
-            g.id,
-            g.status.raw(),
-            g.status.name()
+    let mut ran: Vec<&crate::api::QueueGroup> = groups
+        .iter()
+        .filter(|g| {
+            g.job_id.as_deref() == Some(id)
+                && g.id != reference
+                && g.status.is_final()
+                && newer(g)
+                // Each group is named once: one this replay followed is not "unwatched".
+                && !ctx.record.recovered.iter().any(|l| l.contains(g.id.as_str()))
+        })
+        .collect();
+    // Oldest first, whatever order the server listed them in.
+    ran.sort_by(|a, b| {
+        let (ca, cb) = (
+            created(a).unwrap_or(f64::MIN),
+            created(b).unwrap_or(f64::MIN),
         );
+        ca.total_cmp(&cb).then_with(|| a.id.cmp(&b.id))
+    });
+    for g in ran {
+        let line = match counted {
+            Counted::AfterOwnRun(..) => format!(
+                "server {server}: job {id} also ran after run {run}'s own run of it, while nobody watched or in that run's lost report (queue group {}): it ended with status {} ({})",
+                g.id,
+                g.status.raw(),
+                g.status.name()
+            ),
+            Counted::AfterEnable(_) => format!(
+                "server {server}: job {id}, left enabled by run {run} before its trigger, ran while nobody watched (queue group {}, not started by jbr): it ended with status {} ({})",
+                g.id,
+                g.status.raw(),
+                g.status.name()
+            ),
+        };
         if !ctx.record.recovered.contains(&line) {
             ctx.record.recovered.push(line);
         }

@@ -390,6 +390,7 @@ async fn server_window<T: Transport>(
                 what: crate::journal::Target::Destination,
                 id: dest.clone(),
                 previous_disabled: true,
+                since: None,
             }) {
                 ctx.halted = Some(format!("the journal cannot be written ({e})"));
                 not_started(ctx, s, &format!("the journal cannot be written ({e})"));
@@ -454,12 +455,15 @@ async fn run_one<T: Transport>(
         }
     };
     let was_enabled = matches!(f.jobs.get(id), Some(Some(j)) if !j.disabled);
+    // ObjectIds grow with time: the greatest is the newest.
+    let since = Some(before.iter().max().cloned().unwrap_or_default());
     let enabled = if was_enabled {
         ctx.journal(Op::Enable {
             server: server.to_string(),
             what: crate::journal::Target::Job,
             id: id.to_string(),
             previous_disabled: true,
+            since,
         })
         .map(|()| {
             ctx.action(
@@ -470,7 +474,7 @@ async fn run_one<T: Transport>(
             )
         })
     } else {
-        lifecycle::enable_job(ctx, client, id).await
+        lifecycle::enable_job(ctx, client, id, since).await
     };
     if let Err(why) = enabled {
         if let Some(r) = job_rec(&mut ctx.record, server, id) {

@@ -81,7 +81,9 @@ fn one_writer(p: &Played, out: &mut Vec<Violation>) {
 
 /// What was enabled at the start by someone else (a foreign backup's destination) is not
 /// jbr's to judge; everything else must be disabled, nothing of tonight still running.
-fn leftovers(p: &Played, fin: &FinalState, runs: &[&RunRecord]) -> Vec<String> {
+/// `sigtermed`: the state right after a SIGTERMed run, which owes no abort of a foreign backup:
+/// that backup was running when jbr came, so leaving it running is leaving it as found.
+fn leftovers(p: &Played, fin: &FinalState, runs: &[&RunRecord], sigtermed: bool) -> Vec<String> {
     // Someone else left a foreign backup's destination enabled: jbr closes it after a window
     // it opened there, and leaves it as found if it never got to that server.
     let windowed = |server: &str| {
@@ -108,8 +110,10 @@ fn leftovers(p: &Played, fin: &FinalState, runs: &[&RunRecord]) -> Vec<String> {
         .cloned()
         .collect();
     // A foreign backup that outlives job_timeout is not jbr's to stop (without --abort-foreign).
-    let foreign_ok =
-        |r: &str| !p.night.abort_foreign && p.foreign_groups.iter().any(|g| r.contains(g.as_str()));
+    let foreign_ok = |r: &str| {
+        (!p.night.abort_foreign || sigtermed)
+            && p.foreign_groups.iter().any(|g| r.contains(g.as_str()))
+    };
     left.extend(fin.running.iter().filter(|r| !foreign_ok(r)).cloned());
     left
 }
@@ -117,7 +121,7 @@ fn leftovers(p: &Played, fin: &FinalState, runs: &[&RunRecord]) -> Vec<String> {
 fn left_as_found(p: &Played, out: &mut Vec<Violation>) {
     let fin = p.world.final_state();
     let runs: Vec<&RunRecord> = [&p.first, &p.recovery].into_iter().flatten().collect();
-    let left = leftovers(p, &fin, &runs);
+    let left = leftovers(p, &fin, &runs, false);
     if !left.is_empty() {
         out.push(v(
             "left as found",
@@ -135,7 +139,7 @@ fn left_as_found(p: &Played, out: &mut Vec<Violation>) {
         && let (Some(first), Some(after)) = (&p.first, &p.after_first)
         && first.critical.is_empty()
     {
-        let left = leftovers(p, after, &[first]);
+        let left = leftovers(p, after, &[first], true);
         if !left.is_empty() {
             out.push(v(
                 "left as found",
@@ -391,12 +395,14 @@ fn everything_reported(p: &Played, runs: &[(&str, &RunRecord)], out: &mut Vec<Vi
                 && p.sent
                     .iter()
                     .any(|c| c.run == 0 && c.argv.iter().any(|a| a.contains(g.id.as_str())));
-            // A foreign backup that was over before jbr first asked its server anything is
-            // one jbr could not see (it then wrote alone: pre-flight starts nothing).
+            // A foreign backup that was over before jbr first got the server's list of
+            // groups is one jbr could not see (it then wrote alone: pre-flight starts
+            // nothing). A list whose answer was lost, refused or garbled showed nothing.
             let first_call = p
                 .sent
                 .iter()
-                .find(|c| &c.server == name)
+                .filter(|c| &c.server == name && c.argv.iter().any(|a| a == "listQueueGroups"))
+                .find(|c| c.answered.is_some())
                 .map_or(f64::INFINITY, |c| c.at);
             // Or over before the restart looked, when the run that saw it crashed (a crash
             // loses that run's report; the restart can only report what it sees).

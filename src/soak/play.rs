@@ -33,6 +33,9 @@ pub struct Sent {
     pub argv: Vec<String>,
     /// Which run sent it (0 the night's, 1 the recovery).
     pub run: usize,
+    /// When an answer with `success: 1` came back (`None`: lost, refused, garbage or an
+    /// error). What jbr could have seen on the server dates from these.
+    pub answered: Option<f64>,
 }
 
 /// Shared by every server's transport of one run.
@@ -73,14 +76,16 @@ impl Transport for SoakTransport {
     async fn run(&self, argv: &[String]) -> Result<RawOutput, TransportError> {
         let w = &self.wire;
         let n = w.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if let Ok(mut sent) = w.sent.lock() {
+        let index = w.sent.lock().ok().map(|mut sent| {
             sent.push(Sent {
                 at: w.world.now() - BASE,
                 server: self.inner.server().to_string(),
                 argv: argv.to_vec(),
                 run: w.run,
+                answered: None,
             });
-        }
+            sent.len() - 1
+        });
         if let Some((at, tx)) = &w.sigterm
             && n == *at
         {
@@ -103,8 +108,23 @@ impl Transport for SoakTransport {
                 reason: "simulated: server down".to_string(),
             });
         }
-        self.inner.run(argv).await
+        let out = self.inner.run(argv).await;
+        if let (Ok(raw), Some(i)) = (&out, index)
+            && succeeded(raw)
+            && let Ok(mut sent) = w.sent.lock()
+            && let Some(call) = sent.get_mut(i)
+        {
+            call.answered = Some(w.world.now() - BASE);
+        }
+        out
     }
+}
+
+/// An answer jbr can use: exit 0 and an envelope with `success: 1`.
+fn succeeded(raw: &RawOutput) -> bool {
+    raw.status == Some(0)
+        && serde_json::from_slice::<serde_json::Value>(&raw.stdout)
+            .is_ok_and(|v| v.get("success").and_then(serde_json::Value::as_i64) == Some(1))
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

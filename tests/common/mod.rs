@@ -300,6 +300,7 @@ pub fn enable(server: &str, what: Target, id: &str) -> Op {
         what,
         id: id.into(),
         previous_disabled: true,
+        since: None,
     }
 }
 
