@@ -127,3 +127,68 @@ fn two_writers_something_left_enabled_and_an_unreported_backup_are_caught() {
     assert!(broken(&v, "left as found"), "{v:?}");
     assert!(broken(&v, "every backup followed or reported"), "{v:?}");
 }
+
+/// A backup started outside jbr that jbr could see (its server's list of groups was answered
+/// while it wrote) must be named: leaving it out of the record is caught. The exemption for a
+/// foreign backup jbr never saw stays that narrow.
+#[test]
+fn a_foreign_backup_jbr_saw_but_left_out_is_caught() {
+    let mut n = night(Outcome::Completed);
+    n.servers[0].foreign = Some(0);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let mut p = rt.block_on(play(n, dir.path())).unwrap();
+    assert_eq!(check(&p), Vec::new());
+    let foreign = p.foreign_groups[0].clone();
+    let rec = p.first.as_mut().unwrap();
+    let json = jbr::report::to_json(rec).replace(&foreign, "someone-else");
+    *rec = serde_json::from_str(&json).unwrap();
+    let v = check(&p);
+    assert!(broken(&v, "every backup followed or reported"), "{v:?}");
+}
+
+/// After a SIGTERM a foreign backup may still run (it was running when jbr came, and a run told
+/// to stop aborts nobody's backup, `--abort-foreign` or not), but one of jbr's own groups may
+/// not: that is caught.
+#[test]
+fn a_sigtermed_run_that_leaves_its_own_group_running_is_caught() {
+    let mut n = night(Outcome::Completed);
+    n.servers[0].foreign = Some(0);
+    n.abort_foreign = true;
+    n.interruption = Interruption::Sigterm { call: 3 };
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let mut p = rt.block_on(play(n, dir.path())).unwrap();
+    let foreign = p.foreign_groups[0].clone();
+    let stops = |run| {
+        p.sent
+            .iter()
+            .filter(|c| c.run == run && c.argv.iter().any(|a| a == "stopQueueGroup"))
+            .count()
+    };
+    assert_eq!(stops(0), 0, "the SIGTERMed run aborted a foreign backup");
+    let text = jbr::report::text::render(p.first.as_ref().unwrap());
+    assert!(text.contains("it was left running"), "{text}");
+    let after = p.after_first.as_mut().unwrap();
+    assert!(
+        after.running.iter().any(|r| r.contains(&foreign)),
+        "{:?}",
+        after.running
+    );
+    assert_eq!(check(&p), Vec::new());
+    p.after_first
+        .as_mut()
+        .unwrap()
+        .running
+        .push("web-02: group 6a00ffffffffffffffffffff of job b processing".into());
+    let v = check(&p);
+    assert!(broken(&v, "left as found"), "{v:?}");
+}

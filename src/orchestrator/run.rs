@@ -228,7 +228,13 @@ async fn wait_for_foreign<T: Transport>(
         let mut message = format!(
             "server {server}: a backup jbr did not start (queue group {group}, job {job_txt}) was writing to the NAS"
         );
-        if ctx.options.abort_foreign {
+        if let Some(why) = ctx.stopping() {
+            // Told to stop (SIGTERM, or a halt): abort nobody's backup on the way out. It was
+            // running when jbr came, so leaving it running leaves the server as found.
+            message.push_str(&format!(
+                "; {why} before jbr could deal with it: it was left running, and nothing was started"
+            ));
+        } else if ctx.options.abort_foreign {
             match follow::stop_and_confirm(ctx, client, &group).await {
                 Ok(_) => message.push_str("; aborted (--abort-foreign)"),
                 Err(why) => {
