@@ -34,13 +34,18 @@ fn night(outcome: Outcome) -> Night {
 }
 
 fn played(outcome: Outcome) -> Played {
+    play_night(night(outcome))
+}
+
+/// Plays `n` on a paused clock, as `jbr-sim soak` does.
+fn play_night(n: Night) -> Played {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .unwrap();
-    rt.block_on(play(night(outcome), dir.path())).unwrap()
+    rt.block_on(play(n, dir.path())).unwrap()
 }
 
 fn broken(v: &[Violation], invariant: &str) -> bool {
@@ -135,13 +140,7 @@ fn two_writers_something_left_enabled_and_an_unreported_backup_are_caught() {
 fn a_foreign_backup_jbr_saw_but_left_out_is_caught() {
     let mut n = night(Outcome::Completed);
     n.servers[0].foreign = Some(0);
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let mut p = rt.block_on(play(n, dir.path())).unwrap();
+    let mut p = play_night(n);
     assert_eq!(check(&p), Vec::new());
     let foreign = p.foreign_groups[0].clone();
     let rec = p.first.as_mut().unwrap();
@@ -160,13 +159,7 @@ fn a_sigtermed_run_that_leaves_its_own_group_running_is_caught() {
     n.servers[0].foreign = Some(0);
     n.abort_foreign = true;
     n.interruption = Interruption::Sigterm { call: 3 };
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let mut p = rt.block_on(play(n, dir.path())).unwrap();
+    let mut p = play_night(n);
     let foreign = p.foreign_groups[0].clone();
     let stops = |run| {
         p.sent
