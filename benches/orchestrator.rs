@@ -77,7 +77,12 @@ fn run_once(servers: usize, jobs: usize) -> Run {
             .config
             .servers
             .keys()
-            .map(|n| (n.clone(), Client::new(sc.world.transport(n))))
+            .map(|n| {
+                (
+                    n.clone(),
+                    Client::new(SimTransport::new(sc.world.clone(), n)),
+                )
+            })
             .collect();
         let (_tx, cancel) = tokio::sync::watch::channel(false);
         let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -130,10 +135,10 @@ fn run_once(servers: usize, jobs: usize) -> Run {
 
         let mut calls = BTreeMap::new();
         for server in sc.config.servers.keys() {
-            for f in jbr::sim::FUNCTIONS {
+            for f in jbr::sim::functions() {
                 let n = sc.world.calls(server, f);
                 if n > 0 {
-                    *calls.entry(*f).or_insert(0) += n;
+                    *calls.entry(f).or_insert(0) += n;
                 }
             }
         }

@@ -15,7 +15,7 @@ async fn wait(secs: f64) {
 }
 
 fn client(world: &SimWorld, server: &str) -> Client<SimTransport> {
-    Client::new(world.transport(server))
+    Client::new(SimTransport::new(world.clone(), server))
 }
 
 fn one_server(f: impl FnOnce(jbr::sim::ServerBuilder) -> jbr::sim::ServerBuilder) -> SimWorld {
@@ -640,7 +640,7 @@ async fn the_simulated_gate_denies_what_the_real_gate_would() {
             .contains("jbr-gate: denied: function \"editBackupJob\" is not allowed"),
         "{e}"
     );
-    let t = world.transport("web-01");
+    let t = SimTransport::new(world.clone(), "web-01");
     let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     for bad in [
         argv(&["sh", "-c", "reboot"]),

@@ -172,7 +172,7 @@ async fn crashed_run(world: &SimWorld, c: &Config, n: u64, side: Side) -> bool {
         .keys()
         .map(|s| {
             let t = DiesAt {
-                inner: world.transport(s),
+                inner: SimTransport::new(world.clone(), s),
                 calls: Arc::clone(&calls),
                 at: n,
                 side,
@@ -203,7 +203,7 @@ async fn sigtermed_run(
         .keys()
         .map(|s| {
             let t = SigtermAt {
-                inner: world.transport(s),
+                inner: SimTransport::new(world.clone(), s),
                 calls: Arc::clone(&calls),
                 at: n,
                 sigterm: Arc::clone(&tx),

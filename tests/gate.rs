@@ -78,33 +78,22 @@ fn run_gate(shell: &[String], fake: &FakeApi, command: Option<&OsStr>) -> GateRu
     }
 }
 
-/// The legitimate lines: what jbr sends (as the openssh crate quotes it) and the equivalent bare,
-/// single- and double-quoted forms, with and without `-O`, with the argv each must produce.
 /// The functions the contract lets through the gate (clearQueue, optional there, is not among
 /// them). The test's own statement of the contract, kept apart from the code under test.
-const FUNCTIONS: &[&str] = &[
-    "getBackupJob",
-    "listBackupJobs",
-    "runBackupJobManually",
-    "manageBackupJob",
-    "getDestination",
-    "listDestinations",
-    "manageDestinationState",
-    "manageDestination",
-    "listQueueGroups",
-    "getQueueGroup",
-    "listQueueItems",
-    "stopQueueGroup",
-    "listLogs",
-    "getLog",
-    "listLogItems",
-    "getLogItem",
-];
+/// Written as one line of prose (jbr-contract.md, "Remote calls"), so it stays a statement of
+/// its own rather than a copy of jbr's table.
+const CONTRACT_FUNCTIONS: &str = "getBackupJob listBackupJobs runBackupJobManually manageBackupJob getDestination listDestinations manageDestinationState manageDestination listQueueGroups getQueueGroup listQueueItems stopQueueGroup listLogs getLog listLogItems getLogItem";
 
+fn functions() -> Vec<&'static str> {
+    CONTRACT_FUNCTIONS.split(' ').collect()
+}
+
+/// The legitimate lines: what jbr sends (as the openssh crate quotes it) and the equivalent bare,
+/// single- and double-quoted forms, with and without `-O`, with the argv each must produce.
 fn legit_forms() -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    for f in FUNCTIONS {
+    for f in functions() {
         out.push((
             format!("jetbackup5api -F {f} -O json"),
             v(&["-F", f, "-O", "json"]),
@@ -962,7 +951,7 @@ fn jbr_and_the_gate_agree_on_random_calls() {
     let (mut sent, mut refused) = (0, 0);
     let mut failures = Vec::new();
     for case in 0..600 {
-        let function = *rng.pick(FUNCTIONS);
+        let function = *rng.pick(&functions());
         let pairs: Vec<(String, String)> = (0..rng.below(4))
             .map(|_| {
                 // About one call in three carries one character from outside the grammar.
@@ -1019,4 +1008,19 @@ fn jbr_and_the_gate_agree_on_random_calls() {
         "sent {sent}, refused {refused}"
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The gate (shell), jbr's contract module and this test's own statement list the same
+/// functions, in the same order: a function added to one and not the others is caught here.
+#[test]
+fn the_gate_and_the_contract_module_allow_the_same_functions() {
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/server/jbr-gate"))
+        .expect("read server/jbr-gate");
+    let line = script
+        .lines()
+        .find_map(|l| l.strip_prefix("FUNCTIONS='"))
+        .expect("a FUNCTIONS='…' line in server/jbr-gate");
+    let gate: Vec<&str> = line.trim_end_matches('\'').split('|').collect();
+    assert_eq!(gate, jbr::contract::ALLOWED_FUNCTIONS);
+    assert_eq!(functions(), jbr::contract::ALLOWED_FUNCTIONS);
 }

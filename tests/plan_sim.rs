@@ -345,8 +345,7 @@ async fn perf(servers: usize, jobs: usize) {
         .servers
         .keys()
         .map(|s| {
-            jbr::sim::FUNCTIONS
-                .iter()
+            jbr::sim::functions()
                 .map(|f| world.calls(s, f))
                 .sum::<u64>()
         })

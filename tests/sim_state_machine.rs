@@ -12,7 +12,7 @@ async fn wait(secs: f64) {
 }
 
 fn client(world: &SimWorld, server: &str) -> Client<SimTransport> {
-    Client::new(world.transport(server))
+    Client::new(SimTransport::new(world.clone(), server))
 }
 
 async fn statuses(c: &Client<SimTransport>) -> Vec<i64> {

@@ -1,28 +1,10 @@
-//! The contract's call grammar, and nothing else:
-//! `jetbackup5api -F FN [-D 'k1=v1&k2=v2'] -O json` as an argv (the transport escapes; no quotes
-//! here). A key or value outside the grammar is refused before anything is sent: it could only
-//! come from a typo in the config or a server we should not trust.
+//! One call as an argv: `jetbackup5api -F FN [-D 'k1=v1&k2=v2'] -O json` (the transport
+//! escapes; no quotes here). A key or value outside the contract's grammar is refused before
+//! anything is sent: it could only come from a typo in the config or a server we should not
+//! trust.
 
 use super::ApiError;
-
-/// The program every API call runs on the server.
-pub const PROGRAM: &str = "jetbackup5api";
-
-/// Key characters: `[A-Za-z0-9_.\[\]]+` (brackets for `find[info.ID]`).
-pub fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'[' | b']'))
-}
-
-/// Value characters: `[A-Za-z0-9_.:-]*`. No `&`, `=`, quotes, spaces or `%`: nothing that could
-/// split a pair, reach a shell or need percent-encoding.
-pub fn valid_value(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-'))
-}
+use crate::contract::{PROGRAM, valid_key, valid_value};
 
 /// Builds the argv for one call, checking every pair first.
 pub fn build_argv(

@@ -1,18 +1,14 @@
-//! The only code that knows jetbackup5api function names, the `-D` grammar, envelopes and status
-//! codes. Returns typed values. No policy (that is the orchestrator's).
-//!
-//! INTERFACE CONTRACT (skeleton): the orchestrator is written against the `Client` methods and the
-//! types below; the API issue fills in the bodies (command building, envelope parsing) without
-//! changing these signatures. Add methods freely; do not remove or rename.
+//! A typed client for `jetbackup5api`: one method per function, the envelopes and the status
+//! codes. Returns typed values. No policy (that is the orchestrator's). The call grammar is
+//! `contract`'s.
 
 mod command;
 mod envelope;
 mod timestamp;
 mod types;
 
-pub use command::{PROGRAM, build_argv, valid_key, valid_value};
+pub use command::build_argv;
 pub use envelope::{Ctx, Envelope, parse_reply, truthy};
-pub use timestamp::{format_iso8601, parse_iso8601};
 pub use types::*;
 
 use crate::transport::Transport;

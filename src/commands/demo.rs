@@ -404,7 +404,12 @@ pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -
         .config
         .servers
         .keys()
-        .map(|n| (n.clone(), Client::new(sc.world.transport(n))))
+        .map(|n| {
+            (
+                n.clone(),
+                Client::new(SimTransport::new(sc.world.clone(), n)),
+            )
+        })
         .collect();
 
     let mut line = ProgressLine::new(out, tty);

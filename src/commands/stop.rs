@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::servers;
-use crate::api::{self, Client, QueueGroup};
+use crate::api::{Client, QueueGroup};
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::logging;
@@ -23,7 +23,7 @@ pub fn run(config_path: &Path, server: &str, group_id: &str) -> Exit {
         Err(exit) => return exit,
     };
     // Checked here so a bad id is a usage error that never reaches a server.
-    if group_id.is_empty() || !api::valid_value(group_id) {
+    if group_id.is_empty() || !crate::contract::valid_value(group_id) {
         servers::print_errors(&[format!(
             "GROUP_ID {group_id:?}: not a queue group id (allowed: A-Z a-z 0-9 _ . : -, not empty); nothing sent"
         )]);

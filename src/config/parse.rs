@@ -90,12 +90,12 @@ pub fn known_keys() -> Vec<String> {
 }
 
 /// The contract's value set for anything that ends up in a remote command line.
-pub(crate) const VALUE_SET: &str = "letters, digits, '_', '.', ':', '-'";
+pub(crate) const VALUE_SET: &str = crate::contract::VALUE_CHARS;
 
+/// A non-empty value in the contract's `-D` grammar: every id and name the config gives ends up
+/// in a remote call.
 pub(crate) fn in_value_set(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
+    !s.is_empty() && crate::contract::valid_value(s)
 }
 
 /// Inputs besides the JSON itself.

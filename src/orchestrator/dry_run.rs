@@ -38,7 +38,7 @@ impl RemoteCall {
 
     /// Would change something on the server: refused by a dry run.
     pub fn is_write(&self) -> bool {
-        is_write_function(self.function)
+        crate::contract::is_write(self.function)
     }
 
     /// The command line, as an operator would type it.
@@ -55,19 +55,10 @@ impl RemoteCall {
     }
 }
 
-/// `manage*`, `run*`, `stop*` (and `clearQueue`) change a server; everything else only reads.
-pub fn is_write_function(function: &str) -> bool {
-    ["manage", "run", "stop", "clear"]
-        .iter()
-        .any(|p| function.starts_with(p))
-}
-
 /// A value the contract's `-D` grammar allows (`[A-Za-z0-9_.:-]*`). Placeholders (`<group>`)
 /// are allowed in the rendering only.
 fn value_ok(v: &str) -> bool {
-    (v.starts_with('<') && v.ends_with('>'))
-        || v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
+    (v.starts_with('<') && v.ends_with('>')) || crate::contract::valid_value(v)
 }
 
 /// One line of the dry run: a call, or a note between calls.
@@ -339,7 +330,7 @@ impl<T: crate::transport::Transport> crate::transport::Transport for ReadOnly<T>
             .position(|a| a == "-F")
             .and_then(|i| argv.get(i + 1));
         if let Some(f) = function
-            && is_write_function(f)
+            && crate::contract::is_write(f)
         {
             return Err(crate::transport::TransportError::Other {
                 server: self.0.server().to_string(),

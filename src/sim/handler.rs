@@ -14,7 +14,7 @@ use super::render::{
     envelope, log_items, log_start, log_type, queue_items, render_destination, render_group,
     render_job, render_log,
 };
-use crate::transport::RawOutput;
+use crate::contract::RawOutput;
 
 /// The answer to one call, or "answer later" (a stall fault).
 #[derive(Debug, Clone, PartialEq)]
@@ -29,27 +29,17 @@ pub enum Step {
     Disconnect,
 }
 
-/// The functions the simulator knows. Anything else is "not found" (success 0, exit 0).
-pub const FUNCTIONS: &[&str] = &[
-    "getBackupJob",
-    "listBackupJobs",
-    "runBackupJobManually",
-    "manageBackupJob",
-    "getDestination",
-    "listDestinations",
-    "manageDestinationState",
-    "manageDestination",
-    "listQueueGroups",
-    "getQueueGroup",
-    "listQueueItems",
-    "getQueueItem",
-    "stopQueueGroup",
-    "listLogs",
-    "getLog",
-    "listLogItems",
-    "getLogItem",
-    "clearQueue",
-];
+/// What the simulator answers beyond the gate's functions: `getQueueItem`, and the contract's
+/// optional `clearQueue`. Anything else is "not found" (success 0, exit 0).
+const BEYOND_THE_GATE: &[&str] = &["getQueueItem", "clearQueue"];
+
+/// Every function the simulator knows.
+pub fn functions() -> impl Iterator<Item = &'static str> {
+    crate::contract::ALLOWED_FUNCTIONS
+        .iter()
+        .chain(BEYOND_THE_GATE)
+        .copied()
+}
 
 fn output(status: i32, stdout: impl Into<Vec<u8>>, stderr: impl Into<Vec<u8>>) -> Step {
     Step::Done(RawOutput {

@@ -11,7 +11,7 @@
 //!     .server("web-01", |s| s.destination("nas").job("accounts", 3.0))
 //!     .server("web-02", |s| s.destination("nas").job_with("db", 2.0, |j| j.outcome(Outcome::Failed)))
 //!     .build();
-//! let _transport = world.transport("web-01");
+//! let _transport = jbr::transport::simulated::SimTransport::new(world.clone(), "web-01");
 //! assert!(world.final_state().is_clean());
 //! ```
 
@@ -23,14 +23,12 @@ mod render;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use engine::{final_code, group_status, item_status, log_status};
-pub use handler::{FUNCTIONS, Step, handle};
+pub use handler::{Step, functions, handle};
 pub use model::{
     CallRecord, DestStateFn, Destination, DisabledTriggerReply, Fault, FaultKind, FinalState,
     FlagStyle, Group, Job, ListOrder, Outcome, Server, Settings, StatusFamily, When, World,
     WriteInterval, max_concurrent,
 };
-
-use crate::transport::simulated::SimTransport;
 
 /// Seconds, for builder calls that read well: `.job("accounts", secs(3))`.
 pub fn secs(s: impl Into<f64>) -> f64 {
@@ -94,11 +92,6 @@ impl SimWorld {
 
     fn locked_now(inner: &Inner) -> f64 {
         inner.base + inner.start.elapsed().as_secs_f64()
-    }
-
-    /// A `Transport` that talks to one server of this world.
-    pub fn transport(&self, server: &str) -> SimTransport {
-        SimTransport::new(self.clone(), server)
     }
 
     /// One `jetbackup5api` call (everything after the program name) at the current time.

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::engine::{group_status, item_status, log_status};
 use super::model::{FlagStyle, Group, Outcome, Server};
-use crate::api::format_iso8601;
+use crate::contract::time::format_iso8601;
 
 pub(super) fn iso(t: Option<f64>) -> Value {
     t.map_or(Value::Null, |t| Value::String(format_iso8601(t)))

@@ -506,7 +506,7 @@ fn grammar(p: &Played, out: &mut Vec<Violation>) {
         let ok = match a.as_slice() {
             ["echo", "jbr-ping"] => true,
             ["jetbackup5api", "-F", f, rest @ ..] => {
-                let allowed = crate::transport::simulated::GATE_FUNCTIONS.contains(f);
+                let allowed = crate::contract::ALLOWED_FUNCTIONS.contains(f);
                 let data_ok = match rest {
                     ["-D", data, "-O", "json"] => data.split('&').all(|pair| {
                         pair.split_once('=')

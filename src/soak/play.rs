@@ -182,7 +182,7 @@ async fn one_run(
         .keys()
         .map(|s| {
             let t = SoakTransport {
-                inner: built.world.transport(s),
+                inner: SimTransport::new(built.world.clone(), s),
                 wire: Arc::clone(wire),
             };
             (s.clone(), Client::new(t))

@@ -1,11 +1,10 @@
 //! One transport type for a run whose servers differ: SSH for real servers, a local program for
-//! `local_command` servers, the in-process simulator for `jbr demo`. The orchestrator is generic
-//! over `Transport`; commands pick this enum so one run can mix them.
+//! `local_command` servers. The orchestrator is generic over `Transport`; commands pick this
+//! enum so one run can mix them (`jbr demo` uses the simulator's transport directly).
 
 use crate::config::{Config, Server};
 
 use super::local::LocalTransport;
-use super::simulated::SimTransport;
 use super::ssh::{SshOptions, SshTransport};
 use super::{RawOutput, Transport, TransportError};
 
@@ -13,7 +12,6 @@ pub enum AnyTransport {
     // Boxed: a session builder is large, and there are few of these (one per server).
     Ssh(Box<SshTransport>),
     Local(LocalTransport),
-    Sim(SimTransport),
 }
 
 impl AnyTransport {
@@ -41,7 +39,6 @@ impl Transport for AnyTransport {
         match self {
             AnyTransport::Ssh(t) => t.server(),
             AnyTransport::Local(t) => t.server(),
-            AnyTransport::Sim(t) => t.server(),
         }
     }
 
@@ -49,7 +46,6 @@ impl Transport for AnyTransport {
         match self {
             AnyTransport::Ssh(t) => t.run(argv).await,
             AnyTransport::Local(t) => t.run(argv).await,
-            AnyTransport::Sim(t) => t.run(argv).await,
         }
     }
 }

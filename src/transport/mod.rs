@@ -12,23 +12,7 @@ pub mod ssh;
 use std::future::Future;
 use std::time::Duration;
 
-/// What a remote command gave back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawOutput {
-    /// Exit status; `None` when the process was killed by a signal.
-    pub status: Option<i32>,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-}
-
-impl RawOutput {
-    pub fn stdout_lossy(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-    pub fn stderr_lossy(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
-    }
-}
+pub use crate::contract::RawOutput;
 
 /// A failure to get *any* answer from the server. Never means "the job ended".
 #[derive(Debug, Clone, thiserror::Error)]

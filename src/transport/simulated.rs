@@ -1,6 +1,7 @@
 //! `Transport` for one server of an in-process [`SimWorld`]. It parses the argv exactly as the
 //! gate and the real CLI would, so the client's command building is what gets tested.
 
+use crate::contract;
 use crate::sim::{SimWorld, Step};
 
 use super::{RawOutput, Transport, TransportError};
@@ -20,68 +21,6 @@ impl SimTransport {
 
     pub fn world(&self) -> &SimWorld {
         &self.world
-    }
-}
-
-/// What `server/jbr-gate` lets through (shared/jbr-contract.md, "Remote calls and the SSH
-/// gate"), so a client bug that the real gate would stop is stopped here too. Like the real gate,
-/// it leaves out the contract's optional `clearQueue`: it clears every finished group on the
-/// server, and jbr never needs it.
-pub const GATE_FUNCTIONS: &[&str] = &[
-    "getBackupJob",
-    "listBackupJobs",
-    "runBackupJobManually",
-    "manageBackupJob",
-    "getDestination",
-    "listDestinations",
-    "manageDestinationState",
-    "manageDestination",
-    "listQueueGroups",
-    "getQueueGroup",
-    "listQueueItems",
-    "stopQueueGroup",
-    "listLogs",
-    "getLog",
-    "listLogItems",
-    "getLogItem",
-];
-
-/// `-F FN [-D DATA] [-O json|plain]`, in that order, DATA in the pair grammar.
-fn gate_check(args: &[String]) -> Result<(), String> {
-    let mut rest = args;
-    match rest {
-        [f, function, tail @ ..] if f == "-F" => {
-            if !GATE_FUNCTIONS.contains(&function.as_str()) {
-                return Err(format!("function {function:?} is not allowed"));
-            }
-            rest = tail;
-        }
-        _ => return Err("expected -F FUNCTION first".to_string()),
-    }
-    if let [d, data, tail @ ..] = rest
-        && d == "-D"
-    {
-        for pair in data.split('&') {
-            let (k, v) = pair
-                .split_once('=')
-                .ok_or(format!("malformed pair {pair:?}"))?;
-            if !crate::api::valid_key(k) || !crate::api::valid_value(v) {
-                return Err(format!("pair {pair:?} is outside the allowed grammar"));
-            }
-        }
-        rest = tail;
-    }
-    if let [o, format, tail @ ..] = rest
-        && o == "-O"
-    {
-        if format != "json" && format != "plain" {
-            return Err(format!("output format {format:?} is not allowed"));
-        }
-        rest = tail;
-    }
-    match rest {
-        [] => Ok(()),
-        [extra, ..] => Err(format!("unexpected argument {extra:?}")),
     }
 }
 
@@ -111,13 +50,16 @@ impl Transport for SimTransport {
         };
         match program.as_str() {
             // What the gate answers for its connectivity check.
-            "echo" if args == ["jbr-ping"] || args == ["jetbackup-remote-ok"] => Ok(RawOutput {
-                status: Some(0),
-                stdout: format!("{}\n", args[0]).into_bytes(),
-                stderr: Vec::new(),
-            }),
-            "jetbackup5api" => {
-                if let Err(reason) = gate_check(args) {
+            "echo" if args == [contract::PING] || args == [contract::PING_LEGACY] => {
+                Ok(RawOutput {
+                    status: Some(0),
+                    stdout: format!("{}\n", args[0]).into_bytes(),
+                    stderr: Vec::new(),
+                })
+            }
+            contract::PROGRAM => {
+                // What the real gate would refuse is refused here too, so a client bug shows.
+                if let Err(reason) = contract::check_call(args) {
                     return Ok(denied(&reason));
                 }
                 let mut after_stall = false;

@@ -133,7 +133,7 @@ pub fn two_servers(dir: &Path) -> Config {
 pub fn sim_clients(world: &SimWorld, c: &Config) -> BTreeMap<String, Client<SimTransport>> {
     c.servers
         .keys()
-        .map(|n| (n.clone(), Client::new(world.transport(n))))
+        .map(|n| (n.clone(), Client::new(SimTransport::new(world.clone(), n))))
         .collect()
 }
 
