@@ -23,6 +23,11 @@ pub struct RunOptions {
     pub abort_foreign: bool,
 }
 
+/// Why nothing more may start, once something said so (see [`Ctx::halt`]); private, so no step
+/// can overwrite the first reason.
+#[derive(Debug, Default)]
+pub struct Halt(Option<String>);
+
 pub struct Ctx<'a, T: Transport> {
     pub config: &'a Config,
     pub clients: &'a BTreeMap<String, Client<T>>,
@@ -35,8 +40,8 @@ pub struct Ctx<'a, T: Transport> {
     pub progress: Progress,
     pub clock: Clock,
     /// Set when nothing more may start anywhere (a group that would not stop, a journal that
-    /// cannot be written, cancellation), with the reason.
-    pub halted: Option<String>,
+    /// cannot be written), with the first reason: only [`Ctx::halt`] sets it.
+    pub halted: Halt,
     /// Per server: the destination call that worked.
     pub methods: BTreeMap<String, DestinationMethod>,
 }
@@ -46,9 +51,17 @@ impl<'a, T: Transport> Ctx<'a, T> {
         *self.cancel.borrow()
     }
 
+    /// Nothing more starts anywhere, for `reason`. The first reason is kept: it is the cause,
+    /// and what follows from it must not take its place in the report.
+    pub fn halt(&mut self, reason: impl Into<String>) {
+        if self.halted.0.is_none() {
+            self.halted.0 = Some(reason.into());
+        }
+    }
+
     /// Nothing new may start: halted or cancelled.
     pub fn stopping(&self) -> Option<String> {
-        if let Some(h) = &self.halted {
+        if let Some(h) = &self.halted.0 {
             return Some(h.clone());
         }
         if self.cancelled() {
@@ -92,11 +105,9 @@ impl<'a, T: Transport> Ctx<'a, T> {
     /// another server's job must not write to the NAS beside it.
     pub fn critical(&mut self, server: &str, what: &str, id: &str, message: String) {
         tracing::error!(server, "{message}");
-        if self.halted.is_none() {
-            self.halted = Some(format!(
-                "{what} {id} on server {server} is left in an unsafe state"
-            ));
-        }
+        self.halt(format!(
+            "{what} {id} on server {server} is left in an unsafe state"
+        ));
         self.record.critical.push(Critical {
             server: server.to_string(),
             what: what.to_string(),
@@ -110,9 +121,7 @@ impl<'a, T: Transport> Ctx<'a, T> {
     pub fn journal(&mut self, op: Op) -> Result<(), String> {
         self.journal.write(op).map(|_| ()).map_err(|e| {
             let e = e.to_string();
-            if self.halted.is_none() {
-                self.halted = Some(format!("the journal cannot be written ({e})"));
-            }
+            self.halt(format!("the journal cannot be written ({e})"));
             e
         })
     }
@@ -123,5 +132,52 @@ impl<'a, T: Transport> Ctx<'a, T> {
         if let Err(e) = self.journal.write(op) {
             tracing::error!("{e}; going ahead with the undo");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::simulated::SimTransport;
+
+    /// A critical after a journal failure must not rename the cause: the report's "not
+    /// started: …" names the first reason, and a SIGTERM never hides a halt.
+    #[test]
+    fn the_first_reason_to_halt_is_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config::default();
+        let clients: BTreeMap<String, Client<SimTransport>> = BTreeMap::new();
+        let mut journal = Journal::open(&dir.path().join("j"), "run-1").expect("journal");
+        let mut state = State::default();
+        let (tx, cancel) = watch::channel(false);
+        let mut ctx = Ctx {
+            config: &config,
+            clients: &clients,
+            journal: &mut journal,
+            state: &mut state,
+            record: RunRecord::new("run-1", 0.0),
+            options: RunOptions::default(),
+            policy: Policy::from_config(&config.orchestrator),
+            cancel,
+            progress: Progress::none(),
+            clock: Clock::at(0.0),
+            halted: Halt::default(),
+            methods: BTreeMap::new(),
+        };
+        assert_eq!(ctx.stopping(), None);
+        ctx.halt("the journal cannot be written (disk full)");
+        ctx.critical(
+            "web-01",
+            "job",
+            "j1",
+            "server web-01: job j1 is ENABLED".into(),
+        );
+        ctx.halt("a later reason");
+        tx.send(true).expect("send");
+        assert_eq!(
+            ctx.stopping().as_deref(),
+            Some("the journal cannot be written (disk full)")
+        );
+        assert_eq!(ctx.record.critical.len(), 1);
     }
 }

@@ -69,15 +69,16 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
         let server = change.server().to_string();
         let Some(client) = ctx.client(&server) else {
             let (what, id) = describe(&change);
+            // The cause first (a critical halts too, in more general words).
+            ctx.halt(format!(
+                "the journal lists changes on unknown server {server}"
+            ));
             ctx.critical(
                 &server,
                 what,
                 &id,
                 format!("journal: jbr changed {what} {id} on server {server}, which is not in the config any more; check it by hand"),
             );
-            ctx.halted = Some(format!(
-                "the journal lists changes on unknown server {server}"
-            ));
             continue;
         };
         match change {
@@ -194,7 +195,7 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                         "server {server}: {word} {id} enabled by run {run} is disabled again"
                     ));
                 } else {
-                    ctx.halted = Some(format!(
+                    ctx.halt(format!(
                         "{word} {id} on server {server} could not be disabled"
                     ));
                 }
@@ -322,8 +323,8 @@ async fn settle_job<T: Transport>(
             }
         }
         Err(e) if groups.is_empty() && matches!(origin, Origin::Triggered(..)) => {
+            ctx.halt("a job from an earlier run may still be running");
             ctx.critical(server, "job", id, format!("journal: job {id} on server {server} was triggered by run {run} and may still run, but its queue cannot be read ({e}); nothing started"));
-            ctx.halted = Some("a job from an earlier run may still be running".into());
             return None;
         }
         Err(e) => {
@@ -353,8 +354,8 @@ async fn settle_job<T: Transport>(
             Settled::Aborted => outcome.aborted = true,
             Settled::NotStopped => {
                 outcome.all_stopped = false;
+                ctx.halt(format!("queue group {g} on server {server} would not stop"));
                 ctx.critical(server, "queue group", &g, format!("journal: queue group {g} of job {id} on server {server} (run {run}) would not stop; nothing started"));
-                ctx.halted = Some(format!("queue group {g} on server {server} would not stop"));
             }
         }
     }

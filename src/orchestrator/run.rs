@@ -18,7 +18,7 @@ use crate::report::{Alert, AlertKind, JobRecord, Outcome, RunRecord};
 use crate::transport::Transport;
 
 use super::clock::Clock;
-use super::context::{Ctx, RunOptions};
+use super::context::{Ctx, Halt, RunOptions};
 use super::lifecycle;
 use super::plan::{Plan, PlannedJob, ServerPlan};
 use super::preflight::{self, Facts};
@@ -65,7 +65,7 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         cancel,
         progress,
         clock,
-        halted: None,
+        halted: Halt::default(),
         methods: BTreeMap::new(),
     };
     for (server, function) in &ctx.state.destination_methods {
@@ -239,7 +239,7 @@ async fn wait_for_foreign<T: Transport>(
                 Ok(_) => message.push_str("; aborted (--abort-foreign)"),
                 Err(why) => {
                     message.push_str(&format!("; --abort-foreign could not stop it: {why}"));
-                    ctx.halted = Some(format!(
+                    ctx.halt(format!(
                         "a foreign backup on server {server} is still writing to the NAS"
                     ));
                 }
@@ -289,8 +289,8 @@ async fn wait_for_foreign<T: Transport>(
                     .push_str("; jbr was stopped (SIGTERM) while it waited, and started nothing");
             } else {
                 message.push_str("; it did not end within job_timeout, so jbr started nothing");
-                if ctx.halted.is_none() && !ctx.cancelled() {
-                    ctx.halted = Some(format!(
+                if !ctx.cancelled() {
+                    ctx.halt(format!(
                         "a foreign backup on server {server} is still writing to the NAS"
                     ));
                 }
@@ -398,7 +398,7 @@ async fn server_window<T: Transport>(
                 previous_disabled: true,
                 since: None,
             }) {
-                ctx.halted = Some(format!("the journal cannot be written ({e})"));
+                ctx.halt(format!("the journal cannot be written ({e})"));
                 not_started(ctx, s, &format!("the journal cannot be written ({e})"));
                 return;
             }
@@ -748,13 +748,14 @@ async fn record_followed<T: Transport>(
 
 /// A group that would not stop: report critical and start nothing more anywhere.
 fn stuck<T: Transport>(ctx: &mut Ctx<'_, T>, server: &str, job: &str, group: &str, why: String) {
+    // The cause first: the critical's own "left in an unsafe state" must not take its place.
+    ctx.halt(format!(
+        "queue group {group} on server {server} would not stop"
+    ));
     ctx.critical(
         server,
         "queue group",
         group,
         format!("server {server}, job {job}: queue group {group} would not stop ({why}); it may still write to the NAS, jbr started nothing more — stop it by hand (jbr stop --server {server} {group})"),
     );
-    ctx.halted = Some(format!(
-        "queue group {group} on server {server} would not stop"
-    ));
 }

@@ -135,7 +135,7 @@ pub async fn run_job<T: Transport>(
         // ObjectIds grow with time: the greatest is the newest.
         since: Some(before.iter().max().cloned().unwrap_or_default()),
     }) {
-        ctx.halted = Some(format!(
+        ctx.halt(format!(
             "the journal cannot be written ({e}); nothing more is started"
         ));
         watched.followed = Followed::NeverStarted(format!("not triggered: {e}"));
