@@ -96,7 +96,8 @@ pub enum Command {
     /// out, was partial or skipped; 2 usage or config error (nothing changed); 3 another run
     /// holds the lock; 4 something jbr enabled could not be disabled (the report says what).
     Run {
-        /// Print the plan and every remote call it would make, in order; change nothing.
+        /// Print every remote call a run would make now, in order, and change nothing: the
+        /// servers are read (reads only), then the run is rehearsed on that snapshot.
         #[arg(long)]
         dry_run: bool,
         /// Only this server's jobs (repeatable).

@@ -1,4 +1,4 @@
-//! The plan: order, grouping, selection, disabled jobs, and the dry-run rendering.
+//! The plan: order, grouping, selection, disabled jobs (the dry run's own listing is in tests/dry_run.rs).
 
 mod common;
 
@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jbr::api::DestinationMethod;
 use jbr::config::*;
-use jbr::orchestrator::dry_run::{self, Timing};
+use jbr::orchestrator::dry_run;
 use jbr::orchestrator::plan::{self, PlanError, Selection};
 
 fn server(name: &str, dest: Option<&str>) -> Server {
@@ -172,70 +171,9 @@ fn disabled_in_config_is_reported_not_run() {
     assert!(p.servers.iter().all(|s| s.server != "web-03"));
     assert_eq!(p.disabled_in_config.len(), 1);
     assert_eq!(p.disabled_in_config[0].job_id, "c1");
-    let text = dry_run::render(&p, &[]).unwrap();
+    let text = dry_run::render(&p, &[], &jbr::report::RunRecord::new("dry-run", 0.0));
     assert!(
         text.contains("skip c1 \"files\" on web-03: disabled in config"),
         "{text}"
-    );
-}
-
-#[test]
-fn dry_run_lists_every_call_in_order_and_writes_only_inside_windows() {
-    let c = config(
-        vec![server("web-01", Some("6508e9aed49adbd1660f0000"))],
-        vec![job("6508e9aed49adbd1660f06d9", "web-01", 0)],
-    );
-    let p = plan::build(&c, &Selection::default()).unwrap();
-    let timing = Timing {
-        poll_interval: Duration::from_secs(30),
-        startup_timeout: Duration::from_secs(120),
-    };
-    let steps = dry_run::steps(&p, DestinationMethod::State, timing);
-    let text = dry_run::render(&p, &steps).unwrap();
-    let calls: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.contains(" # "))
-        .skip(1)
-        .collect();
-    let expected = [
-        "[web-01] read   jetbackup5api -F getDestination -D '_id=6508e9aed49adbd1660f0000' -O json",
-        "[web-01] read   jetbackup5api -F getBackupJob -D '_id=6508e9aed49adbd1660f06d9' -O json",
-        "[web-01] read   jetbackup5api -F listQueueGroups -D 'type=1' -O json",
-        "[web-01] read   jetbackup5api -F listBackupJobs -O json",
-        "[web-01] CHANGE jetbackup5api -F manageDestinationState -D '_id=6508e9aed49adbd1660f0000&disabled=0' -O json",
-        "[web-01] read   jetbackup5api -F getDestination -D '_id=6508e9aed49adbd1660f0000' -O json",
-        "[web-01] CHANGE jetbackup5api -F manageBackupJob -D '_id=6508e9aed49adbd1660f06d9&action=modify&disabled=0' -O json",
-        "[web-01] read   jetbackup5api -F getBackupJob -D '_id=6508e9aed49adbd1660f06d9' -O json",
-        "[web-01] read   jetbackup5api -F listQueueGroups -D 'type=1' -O json",
-        "[web-01] CHANGE jetbackup5api -F runBackupJobManually -D '_id=6508e9aed49adbd1660f06d9' -O json",
-        "[web-01] read   jetbackup5api -F listQueueGroups -D 'type=1' -O json   (every 30 s until its new group appears (at most 120 s))",
-        "[web-01] read   jetbackup5api -F getQueueGroup -D '_id=<group>' -O json   (every 30 s until final)",
-        "[web-01] read   jetbackup5api -F getBackupJob -D '_id=6508e9aed49adbd1660f06d9' -O json   (until running is false)",
-        "[web-01] read   jetbackup5api -F listQueueItems -D 'group_id=<group>' -O json",
-        "[web-01] CHANGE jetbackup5api -F manageBackupJob -D '_id=6508e9aed49adbd1660f06d9&action=modify&disabled=1' -O json",
-        "[web-01] read   jetbackup5api -F getBackupJob -D '_id=6508e9aed49adbd1660f06d9' -O json",
-        "[web-01] CHANGE jetbackup5api -F manageDestinationState -D '_id=6508e9aed49adbd1660f0000&disabled=1' -O json",
-        "[web-01] read   jetbackup5api -F getDestination -D '_id=6508e9aed49adbd1660f0000' -O json",
-    ];
-    assert_eq!(calls, expected, "\n{text}");
-    assert!(text.starts_with("dry run: 1 job(s) on 1 server(s); nothing will be changed\n"));
-}
-
-#[test]
-fn dry_run_refuses_values_outside_the_grammar() {
-    let c = config(
-        vec![server("web-01", None)],
-        vec![job("abc;rm -rf /", "web-01", 0)],
-    );
-    let p = plan::build(&c, &Selection::default()).unwrap();
-    let timing = Timing {
-        poll_interval: Duration::from_secs(1),
-        startup_timeout: Duration::from_secs(1),
-    };
-    let err =
-        dry_run::render(&p, &dry_run::steps(&p, DestinationMethod::Modify, timing)).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "server web-01: getBackupJob: refusing to send _id=\"abc;rm -rf /\": outside [A-Za-z0-9_.:-]"
     );
 }

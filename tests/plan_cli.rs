@@ -151,27 +151,48 @@ fn a_destination_disabled_by_someone_else_is_skipped_with_exit_1() {
 #[test]
 fn dry_run_and_usage_errors_touch_nothing() {
     let lab = lab(two_servers);
+    // The lab's destinations are disabled and the state file does not say jbr did it: a run
+    // would skip both servers, and the dry run says so (exit 1, as the run would).
     let out = jbr(&lab, &["run", "--dry-run"]);
     let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stdout.starts_with("dry run: 3 job(s) on 2 server(s); nothing will be changed\n"),
         "{stdout}"
     );
     assert!(
+        stdout.contains("server web-01 would be skipped: destination ")
+            && stdout.contains("is disabled by someone else (skip_if_disabled"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("CHANGE"), "{stdout}");
+    assert!(
+        !stderr.contains("skipped"),
+        "the rehearsal's log leaked: {stderr}"
+    );
+
+    let out = jbr(&lab, &["run", "--dry-run", "--force-activate"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
         stdout.contains("CHANGE jetbackup5api -F runBackupJobManually -D '_id="),
         "{stdout}"
     );
+    // The snapshot reads; nothing that changes a server was sent, and nothing was written.
     let d = dump(&lab);
     for server in ["web-01", "web-02"] {
-        let calls = &d["world"]["servers"][server]["calls"];
-        assert!(calls.is_object(), "{d:#}");
-        assert_eq!(
-            calls,
-            &serde_json::json!({}),
-            "a dry run made calls on {server}"
-        );
+        let calls = d["world"]["servers"][server]["calls"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{d:#}"));
+        assert!(calls.contains_key("listQueueGroups"), "{calls:?}");
+        for function in calls.keys() {
+            assert!(
+                !jbr::contract::is_write(function),
+                "a dry run sent {function} to {server}"
+            );
+        }
     }
+    assert_eq!(dump(&lab)["timeline"], serde_json::json!([]));
 
     let out = jbr(&lab, &["run", "--server", "nope"]);
     let (stdout, stderr) = text(&out);

@@ -270,14 +270,17 @@ mod command {
     use jbr::commands::run::{RunArgs, execute};
     use jbr::orchestrator::dry_run::ReadOnly;
 
-    /// Counts calls; answers nothing.
+    /// Counts calls (and, with a log, keeps their function names); answers nothing useful.
     struct Counting(String, Arc<AtomicU32>);
     impl Transport for Counting {
         fn server(&self) -> &str {
             &self.0
         }
-        async fn run(&self, _argv: &[String]) -> Result<RawOutput, TransportError> {
+        async fn run(&self, argv: &[String]) -> Result<RawOutput, TransportError> {
             self.1.fetch_add(1, Ordering::SeqCst);
+            if argv.iter().any(|a| jbr::contract::is_write(a)) {
+                panic!("a write reached server {}: {argv:?}", self.0);
+            }
             Ok(RawOutput {
                 status: Some(0),
                 stdout: b"ok".to_vec(),
@@ -332,8 +335,10 @@ mod command {
         assert!(!c.orchestrator.lock_file.exists() && !c.orchestrator.state_file.exists());
     }
 
+    /// The snapshot reads (here the servers answer garbage, so a run would skip both); no
+    /// write ever leaves, and no run file is written.
     #[tokio::test(start_paused = true)]
-    async fn dry_run_prints_the_calls_and_sends_nothing() {
+    async fn dry_run_reads_and_never_writes() {
         let dir = tempfile::tempdir().unwrap();
         let c = common::two_servers(dir.path());
         let calls = Arc::new(AtomicU32::new(0));
@@ -347,10 +352,13 @@ mod command {
             ..Default::default()
         };
         let (exit, out, err) = exec(&c, &args, &clients).await;
-        assert_eq!(exit, Exit::Ok, "{err}");
+        assert_eq!(exit, Exit::JobsFailed, "{err}");
         assert!(out.starts_with("dry run: 2 job(s) on 2 server(s); nothing will be changed\n  skip j3 on web-02: disabled in config\n"), "{out}");
-        assert!(out.contains("[web-02] CHANGE jetbackup5api -F manageBackupJob -D '_id=j2&action=modify&disabled=0' -O json"), "{out}");
-        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert!(
+            out.contains("server web-02 would be skipped: unreachable: "),
+            "{out}"
+        );
+        assert!(calls.load(Ordering::SeqCst) > 0);
         assert!(!c.orchestrator.state_file.exists() && !c.orchestrator.journal_file.exists());
     }
 

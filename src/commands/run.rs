@@ -1,22 +1,21 @@
 //! `jbr run`: lock, journal, state, plan, the orchestrator, the report, the exit code.
-//!
-//! Not wired into the CLI yet: it needs the SSH/local transports and the API client bodies.
-//! `execute` is the whole command once clients exist; `main` will only build the clients, the
-//! runtime and the cancel signal around it.
+//! `execute` is the whole command given a client per server; `main` builds the clients, the
+//! runtime and the cancel signal around it. `--dry-run` rehearses the same orchestrator on a
+//! snapshot (see `orchestrator::dry_run`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use tokio::sync::watch;
 
-use crate::api::{Client, DestinationMethod};
+use crate::api::Client;
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::journal::Journal;
 use crate::lock;
 use crate::orchestrator::clock::Clock;
 use crate::orchestrator::context::RunOptions;
-use crate::orchestrator::dry_run::{self, Timing};
+use crate::orchestrator::dry_run;
 use crate::orchestrator::plan::{self, Selection};
 use crate::orchestrator::progress::Progress;
 use crate::orchestrator::run::{self, Inputs};
@@ -53,21 +52,7 @@ pub async fn execute<T: Transport>(
     };
 
     if args.dry_run {
-        let timing = Timing {
-            poll_interval: config.orchestrator.poll_interval,
-            startup_timeout: config.orchestrator.startup_timeout,
-        };
-        let steps = dry_run::steps(&plan, DestinationMethod::State, timing);
-        return match dry_run::render(&plan, &steps) {
-            Ok(text) => {
-                let _ = out.write_all(text.as_bytes());
-                Exit::Ok
-            }
-            Err(e) => {
-                let _ = writeln!(err, "jbr: {e}");
-                Exit::Usage
-            }
-        };
+        return dry_run(config, args, &plan, clients, out, err).await;
     }
 
     let _guard = match lock::acquire(&config.orchestrator.lock_file) {
@@ -146,6 +131,55 @@ pub async fn execute<T: Transport>(
     )
     .await;
     exit
+}
+
+/// `run --dry-run`: read each server, rehearse the run on that snapshot, print its calls. No
+/// lock (it changes nothing); the state file and the journal are read, never written. The exit
+/// code is the one the rehearsed run would have.
+async fn dry_run<T: Transport>(
+    config: &Config,
+    args: &RunArgs,
+    plan: &plan::Plan,
+    clients: &BTreeMap<String, Client<T>>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let state = state::load(&config.orchestrator.state_file).unwrap_or_else(|e| {
+        let _ = writeln!(err, "jbr: warning: {e}; rehearsing with an empty state");
+        state::State::default()
+    });
+    let snapshot = dry_run::snapshot(plan, clients).await;
+    let scratch = std::env::temp_dir().join(format!("jbr-dry-run-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&scratch) {
+        let _ = writeln!(err, "jbr: cannot create {}: {e}", scratch.display());
+        return Exit::Usage;
+    }
+    let options = RunOptions {
+        force_activate: args.force_activate,
+        abort_foreign: args.abort_foreign,
+    };
+    let rehearsed = dry_run::rehearse(
+        config,
+        plan,
+        &snapshot,
+        &state,
+        options,
+        &config.orchestrator.journal_file,
+        &scratch,
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    match rehearsed {
+        Ok(r) => {
+            let known = dry_run::known_ids(config, &snapshot);
+            let lines = dry_run::listing(&r.sent, &known, config.orchestrator.poll_interval);
+            let _ = out.write_all(dry_run::render(plan, &lines, &r.record).as_bytes());
+            r.record.exit()
+        }
+        Err(e) => {
+            let _ = writeln!(err, "jbr: dry run: {e}");
+            Exit::Usage
+        }
+    }
 }
 
 /// A cancel signal that turns true on the first SIGTERM or SIGINT (systemd stop, Ctrl-C). The

@@ -1,269 +1,380 @@
-//! `run --dry-run`: the plan and every remote call it would make, in order. Changes nothing.
+//! `run --dry-run`: every remote call a run would make tonight, in order, and nothing changed.
 //!
-//! Plan, show, act (style.md): this walks the same plan the orchestrator runs and writes down
-//! the calls the orchestrator makes for it, in the contract's grammar
-//! (`jetbackup5api -F FN -D 'k=v&k=v' -O json`), so an operator can read exactly what a night
-//! will send. Calls whose arguments are only known at run time (the queue group id) show a
-//! placeholder in angle brackets.
+//! The dry run *is* the run (style.md, "dry run as a wrapper"), so the listing cannot drift
+//! from what the orchestrator does:
+//! 1. **Snapshot**: each selected server is read live, reads only: its NAS destination, its
+//!    jobs, its queue groups. A server that cannot be read is noted as unreachable.
+//! 2. **Rehearse**: the real orchestrator (`run::run`, journal replay included, with a copy of
+//!    the journal and the state file) runs against an in-process simulator seeded with that
+//!    snapshot, on a paused clock. Writes change only the simulator; the servers never see one.
+//! 3. **Show**: the calls the rehearsal sent, one line each, in the contract's grammar, with
+//!    the ids only a real run learns (its queue group, its log) as `<group>` and `<log>`. A
+//!    call repeated back to back (polling) is shown once, with how it repeats.
+//!
+//! Every job is assumed to complete (in about a second) and every call to be answered; what
+//! the rehearsal's run would report (a server skipped, a job missing) follows the listing. A
+//! job that fails adds one read to a real run (its log items); a server that has never been
+//! run and lacks `manageDestinationState` adds the fallback call the first time.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use crate::api::DestinationMethod;
+use crate::api::{BackupJob, Client, Destination};
+use crate::config::Config;
+use crate::contract::RawOutput;
+use crate::journal::Journal;
+use crate::orchestrator::clock::Clock;
+use crate::orchestrator::context::RunOptions;
 use crate::orchestrator::plan::Plan;
+use crate::orchestrator::progress::Progress;
+use crate::orchestrator::run::{self, Inputs};
+use crate::report::RunRecord;
+use crate::report::state::State;
+use crate::sim::{self, SimWorld};
+use crate::transport::simulated::SimTransport;
+use crate::transport::{Transport, TransportError};
 
-/// One remote call, as the transport would send it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteCall {
-    pub function: &'static str,
-    pub params: Vec<(&'static str, String)>,
+/// What each selected server looked like, read live. `Err`: it could not be read (why).
+pub type Snapshot = BTreeMap<String, Result<ServerSnapshot, String>>;
+
+#[derive(Debug, Clone)]
+pub struct ServerSnapshot {
+    pub destination: Option<Destination>,
+    pub jobs: Vec<BackupJob>,
+    /// Active queue groups: (group id, job id, processing).
+    pub active: Vec<(String, Option<String>, bool)>,
 }
 
-impl RemoteCall {
-    fn new(function: &'static str, params: &[(&'static str, &str)]) -> Self {
-        RemoteCall {
-            function,
-            params: params.iter().map(|(k, v)| (*k, v.to_string())).collect(),
-        }
-    }
-
-    /// The `-D` string: one, `&`-joined (several `-D` flags are mis-handled by some functions).
-    pub fn data(&self) -> String {
-        self.params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&")
-    }
-
-    /// Would change something on the server: refused by a dry run.
-    pub fn is_write(&self) -> bool {
-        crate::contract::is_write(self.function)
-    }
-
-    /// The command line, as an operator would type it.
-    pub fn command_line(&self) -> String {
-        if self.params.is_empty() {
-            format!("jetbackup5api -F {} -O json", self.function)
-        } else {
-            format!(
-                "jetbackup5api -F {} -D '{}' -O json",
-                self.function,
-                self.data()
-            )
-        }
-    }
-}
-
-/// A value the contract's `-D` grammar allows (`[A-Za-z0-9_.:-]*`). Placeholders (`<group>`)
-/// are allowed in the rendering only.
-fn value_ok(v: &str) -> bool {
-    (v.starts_with('<') && v.ends_with('>')) || crate::contract::valid_value(v)
-}
-
-/// One line of the dry run: a call, or a note between calls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Call {
-        server: String,
-        call: RemoteCall,
-        /// e.g. "every 30 s until final".
-        repeat: Option<String>,
-    },
-    Note {
-        server: String,
-        text: String,
-    },
-}
-
-/// Timing the rendering mentions.
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    pub poll_interval: Duration,
-    pub startup_timeout: Duration,
-}
-
-/// Every call a run of `plan` makes, in order, assuming every job completes normally and each
-/// server's destination method is `method` (the first one tried).
-pub fn steps(plan: &Plan, method: DestinationMethod, timing: Timing) -> Vec<Step> {
-    let poll = secs(timing.poll_interval);
-    let mut out = Vec::new();
-    let call = |server: &str, call: RemoteCall, repeat: Option<String>| Step::Call {
-        server: server.to_string(),
-        call,
-        repeat,
-    };
-    let note = |server: &str, text: String| Step::Note {
-        server: server.to_string(),
-        text,
-    };
-
-    // Pre-flight on every selected server before anything is enabled anywhere.
+/// Reads each selected server. Only reads are sent (see [`ReadOnly`] for commands that want
+/// that enforced by the transport).
+pub async fn snapshot<T: Transport>(
+    plan: &Plan,
+    clients: &BTreeMap<String, Client<T>>,
+) -> Snapshot {
+    let mut out = BTreeMap::new();
     for s in &plan.servers {
-        let name = s.server.as_str();
-        out.push(note(
-            name,
-            "pre-flight: reachable? destination and jobs exist? a backup already writing?".into(),
-        ));
-        out.push(note(name, "echo jbr-ping".into()));
-        if let Some(dest) = &s.destination_id {
-            out.push(call(
-                name,
-                RemoteCall::new("getDestination", &[("_id", dest)]),
-                None,
-            ));
-        }
-        for j in &s.jobs {
-            out.push(call(
-                name,
-                RemoteCall::new("getBackupJob", &[("_id", &j.job_id)]),
-                None,
-            ));
-        }
-        out.push(call(
-            name,
-            RemoteCall::new("listQueueGroups", &[("type", "1")]),
-            None,
-        ));
-        out.push(call(name, RemoteCall::new("listBackupJobs", &[]), None));
-    }
-
-    for s in &plan.servers {
-        let name = s.server.as_str();
-        if let Some(dest) = &s.destination_id {
-            out.push(note(
-                name,
-                format!("window opens: journal, then enable destination {dest}"),
-            ));
-            out.push(call(name, set_destination(dest, false, method), None));
-            out.push(call(
-                name,
-                RemoteCall::new("getDestination", &[("_id", dest)]),
-                None,
-            ));
-        }
-        for j in &s.jobs {
-            let id = j.job_id.as_str();
-            out.push(note(
-                name,
-                format!("job {j}: timeout {} s", secs(j.timeout)),
-            ));
-            out.push(call(name, set_job(id, false), None));
-            out.push(call(
-                name,
-                RemoteCall::new("getBackupJob", &[("_id", id)]),
-                None,
-            ));
-            out.push(call(
-                name,
-                RemoteCall::new("listQueueGroups", &[("type", "1")]),
-                None,
-            ));
-            out.push(call(
-                name,
-                RemoteCall::new("runBackupJobManually", &[("_id", id)]),
-                None,
-            ));
-            out.push(call(
-                name,
-                RemoteCall::new("listQueueGroups", &[("type", "1")]),
-                Some(format!(
-                    "every {poll} s until its new group appears (at most {} s)",
-                    secs(timing.startup_timeout)
-                )),
-            ));
-            out.push(call(
-                name,
-                RemoteCall::new("getQueueGroup", &[("_id", "<group>")]),
-                Some(format!("every {poll} s until final")),
-            ));
-            out.push(call(
-                name,
-                RemoteCall::new("getBackupJob", &[("_id", id)]),
-                Some("until running is false".into()),
-            ));
-            out.push(call(
-                name,
-                RemoteCall::new("listQueueItems", &[("group_id", "<group>")]),
-                None,
-            ));
-            out.push(call(name, set_job(id, true), None));
-            out.push(call(
-                name,
-                RemoteCall::new("getBackupJob", &[("_id", id)]),
-                None,
-            ));
-        }
-        if let Some(dest) = &s.destination_id {
-            out.push(note(
-                name,
-                format!("window closes: disable destination {dest}"),
-            ));
-            out.push(call(name, set_destination(dest, true, method), None));
-            out.push(call(
-                name,
-                RemoteCall::new("getDestination", &[("_id", dest)]),
-                None,
-            ));
-        }
+        let planned = s.jobs.iter().map(|j| j.job_id.as_str());
+        let read = match clients.get(&s.server) {
+            Some(client) => read_server(client, s.destination_id.as_deref(), planned).await,
+            None => Err("no client for this server".to_string()),
+        };
+        out.insert(s.server.clone(), read);
     }
     out
 }
 
-fn set_job(id: &str, disabled: bool) -> RemoteCall {
-    RemoteCall::new(
-        "manageBackupJob",
-        &[
-            ("_id", id),
-            ("action", "modify"),
-            ("disabled", flag(disabled)),
-        ],
-    )
-}
-
-fn set_destination(id: &str, disabled: bool, method: DestinationMethod) -> RemoteCall {
-    match method {
-        DestinationMethod::State => RemoteCall::new(
-            "manageDestinationState",
-            &[("_id", id), ("disabled", flag(disabled))],
+async fn read_server<'a, T: Transport>(
+    client: &Client<T>,
+    dest: Option<&str>,
+    planned: impl Iterator<Item = &'a str>,
+) -> Result<ServerSnapshot, String> {
+    client
+        .ping()
+        .await
+        .map_err(|e| format!("unreachable: {e}"))?;
+    let destination = match dest {
+        Some(d) => Some(
+            client
+                .get_destination(d)
+                .await
+                .map_err(|e| format!("destination {d}: {e}"))?,
         ),
-        DestinationMethod::Modify => RemoteCall::new(
-            "manageDestination",
-            &[
-                ("_id", id),
-                ("action", "modify"),
-                ("disabled", flag(disabled)),
-            ],
-        ),
+        None => None,
+    };
+    let mut jobs = client
+        .list_backup_jobs()
+        .await
+        .map_err(|e| format!("listBackupJobs: {e}"))?;
+    // A planned job the list leaves out (a capped list) is read by itself; one the server
+    // does not have stays out, and the rehearsal reports it missing, as a run would.
+    for id in planned {
+        if !jobs.iter().any(|j| j.id == id)
+            && let Ok(j) = client.get_backup_job(id).await
+        {
+            jobs.push(j);
+        }
     }
+    let active = client
+        .list_backup_queue_groups()
+        .await
+        .map_err(|e| format!("listQueueGroups: {e}"))?
+        .into_iter()
+        .filter(|g| g.status.is_active())
+        .map(|g| {
+            let processing = g.status.raw() >= crate::api::QueueStatus::PROCESSING.raw();
+            (g.id, g.job_id, processing)
+        })
+        .collect();
+    Ok(ServerSnapshot {
+        destination,
+        jobs,
+        active,
+    })
 }
 
-fn flag(b: bool) -> &'static str {
-    if b { "1" } else { "0" }
-}
-
-fn secs(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{s:.0}")
-    } else {
-        format!("{s}")
+/// The simulated servers the rehearsal runs against: the snapshot's state, every job about a
+/// second long and completing.
+fn world_from(snapshot: &Snapshot) -> sim::World {
+    let mut world = sim::World {
+        // Ids the simulator makes up (groups, logs) must not look like any real one.
+        next_id: 0x00d7_7000_0000,
+        ..sim::World::default()
+    };
+    for (name, read) in snapshot {
+        let Ok(s) = read else { continue };
+        let mut server = sim::Server::default();
+        if let Some(d) = &s.destination {
+            server.destinations.push(sim::Destination {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                kind: d.kind.clone(),
+                disabled: d.disabled,
+            });
+        }
+        for j in &s.jobs {
+            server.jobs.push(sim::Job {
+                id: j.id.clone(),
+                name: j.name.clone(),
+                destinations: j.destinations.clone(),
+                duration: 1.0,
+                outcome: sim::Outcome::Completed,
+                items: 1,
+                disabled: j.disabled,
+                last_run: None,
+                idle_since: None,
+            });
+        }
+        world.servers.insert(name.clone(), server);
     }
+    for (name, read) in snapshot {
+        let Ok(s) = read else { continue };
+        for (id, job, processing) in &s.active {
+            let log_id = world.new_id();
+            if let Some(server) = world.servers.get_mut(name) {
+                server.groups.push(sim::Group {
+                    id: id.clone(),
+                    log_id,
+                    job_id: job.clone().unwrap_or_default(),
+                    created: 0.0,
+                    start_due: 0.0,
+                    started: processing.then_some(0.0),
+                    ended: None,
+                    status: None,
+                    final_outcome: None,
+                    stop_at: None,
+                    fail_at: None,
+                    duration: 1.0,
+                    outcome: sim::Outcome::Completed,
+                    item_ids: Vec::new(),
+                    scheduled: true,
+                    cleared: false,
+                });
+            }
+        }
+    }
+    world
 }
 
-/// A value from the config that the `-D` grammar does not allow: the dry run says so, as the
-/// real run would refuse to send it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("server {server}: {function}: refusing to send {key}={value:?}: outside [A-Za-z0-9_.:-]")]
-pub struct BadValue {
+/// One call the rehearsal sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
     pub server: String,
-    pub function: &'static str,
-    pub key: &'static str,
-    pub value: String,
+    pub argv: Vec<String>,
 }
 
-/// Render the steps as text, one call per line. Fails on the first value the grammar forbids.
-pub fn render(plan: &Plan, steps: &[Step]) -> Result<String, BadValue> {
+/// The rehearsal's transport: the simulator for a server the snapshot read, the snapshot's
+/// error for one it could not; every call recorded in order across servers.
+struct Rehearsal {
+    server: String,
+    sim: Option<SimTransport>,
+    unreachable: String,
+    sent: Arc<Mutex<Vec<Sent>>>,
+}
+
+impl Transport for Rehearsal {
+    fn server(&self) -> &str {
+        &self.server
+    }
+
+    async fn run(&self, argv: &[String]) -> Result<RawOutput, TransportError> {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push(Sent {
+                server: self.server.clone(),
+                argv: argv.to_vec(),
+            });
+        }
+        match &self.sim {
+            Some(t) => t.run(argv).await,
+            None => Err(TransportError::Other {
+                server: self.server.clone(),
+                reason: self.unreachable.clone(),
+            }),
+        }
+    }
+}
+
+/// What the rehearsal sent and what its run would report.
+pub struct Rehearsed {
+    pub sent: Vec<Sent>,
+    pub record: RunRecord,
+}
+
+/// Runs the real orchestrator against the snapshot, on its own thread and paused clock (the
+/// caller's runtime keeps its real one). `journal`: the real journal's file, copied first so
+/// the rehearsal replays what a run would; the copy stays in `scratch`. `state` is cloned,
+/// never saved.
+pub fn rehearse(
+    config: &Config,
+    plan: &Plan,
+    snapshot: &Snapshot,
+    state: &State,
+    options: RunOptions,
+    journal: &Path,
+    scratch: &Path,
+) -> Result<Rehearsed, String> {
+    let copy = scratch.join("journal");
+    if journal.exists() {
+        std::fs::copy(journal, &copy)
+            .map_err(|e| format!("cannot copy the journal {}: {e}", journal.display()))?;
+    }
+    let now = sim::wall_clock().floor();
+    std::thread::scope(|scope| {
+        let rehearsal = scope.spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .start_paused(true)
+                .build()
+                .map_err(|e| format!("cannot start the rehearsal's runtime: {e}"))?;
+            // The rehearsal's own log lines ("skipped: …") are not the operator's: the listing
+            // and its summary say what the run would do.
+            let _quiet =
+                tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
+            runtime.block_on(async {
+                let world = SimWorld::from_world_at(world_from(snapshot), now);
+                let sent = Arc::new(Mutex::new(Vec::new()));
+                let clients: BTreeMap<String, Client<Rehearsal>> = snapshot
+                    .iter()
+                    .map(|(name, read)| {
+                        let t = Rehearsal {
+                            server: name.clone(),
+                            sim: read.is_ok().then(|| SimTransport::new(world.clone(), name)),
+                            unreachable: read.as_ref().err().cloned().unwrap_or_default(),
+                            sent: sent.clone(),
+                        };
+                        (name.clone(), Client::new(t))
+                    })
+                    .collect();
+                let mut journal = Journal::open(&copy, "dry-run").map_err(|e| e.to_string())?;
+                let mut state = state.clone();
+                // Held until the run ends: a dropped sender is not the same as "not cancelled".
+                let (_tx, cancel) = tokio::sync::watch::channel(false);
+                let record = run::run(Inputs {
+                    config,
+                    plan,
+                    clients: &clients,
+                    journal: &mut journal,
+                    state: &mut state,
+                    options,
+                    cancel,
+                    progress: Progress::none(),
+                    clock: Clock::at(now),
+                })
+                .await;
+                let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();
+                Ok(Rehearsed { sent, record })
+            })
+        });
+        rehearsal
+            .join()
+            .unwrap_or_else(|_| Err("the rehearsal panicked".to_string()))
+    })
+}
+
+/// The calls as lines: ids the run makes up become `<group>`/`<log>`; a call repeated back to
+/// back is one line. `known`: the ids of the config and the snapshot (see [`known_ids`]).
+pub fn listing(sent: &[Sent], known: &BTreeSet<String>, poll: std::time::Duration) -> Vec<String> {
+    let mut lines: Vec<(String, usize)> = Vec::new();
+    for s in sent {
+        let line = format!("[{}] {}", s.server, show(&s.argv, known));
+        match lines.last_mut() {
+            Some((last, n)) if *last == line => *n += 1,
+            _ => lines.push((line, 1)),
+        }
+    }
+    // How often a poll repeats depends on how long the job takes, which no snapshot knows.
+    let poll = secs(poll);
+    lines
+        .into_iter()
+        .map(|(line, n)| match n {
+            1 => line,
+            _ => format!("{line}   (repeated every {poll} s while it waits)"),
+        })
+        .collect()
+}
+
+fn show(argv: &[String], known: &BTreeSet<String>) -> String {
+    let after = |flag: &str| {
+        argv.iter()
+            .position(|a| a == flag)
+            .and_then(|i| argv.get(i + 1))
+    };
+    let Some(function) = after("-F").map(String::as_str) else {
+        return format!("read   {}", argv.join(" "));
+    };
+    let data = after("-D").map(|d| {
+        d.split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v)) if is_id(k) && !known.contains(v) => {
+                    format!("{k}={}", placeholder(function, k))
+                }
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    let mark = if crate::contract::is_write(function) {
+        "CHANGE"
+    } else {
+        "read  "
+    };
+    match data {
+        Some(d) => format!("{mark} jetbackup5api -F {function} -D '{d}' -O json"),
+        None => format!("{mark} jetbackup5api -F {function} -O json"),
+    }
+}
+
+fn is_id(key: &str) -> bool {
+    matches!(key, "_id" | "group_id" | "log_id")
+}
+
+fn placeholder(function: &str, key: &str) -> &'static str {
+    if key == "log_id" || function.contains("Log") {
+        "<log>"
+    } else {
+        "<group>"
+    }
+}
+
+/// Every id the operator knows before the run: the config's and the snapshot's.
+pub fn known_ids(config: &Config, snapshot: &Snapshot) -> BTreeSet<String> {
+    let mut known: BTreeSet<String> = config
+        .servers
+        .values()
+        .filter_map(|s| s.destination_id.clone())
+        .chain(config.jobs.iter().map(|j| j.job_id.clone()))
+        .collect();
+    for s in snapshot.values().flatten() {
+        known.extend(s.destination.iter().map(|d| d.id.clone()));
+        known.extend(s.jobs.iter().map(|j| j.id.clone()));
+        known.extend(s.active.iter().map(|(g, _, _)| g.clone()));
+    }
+    known
+}
+
+/// The whole text: a header, the calls, what the run would report.
+pub fn render(plan: &Plan, listing: &[String], record: &RunRecord) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -279,36 +390,50 @@ pub fn render(plan: &Plan, steps: &[Step]) -> Result<String, BadValue> {
             d.server
         );
     }
-    for step in steps {
-        match step {
-            Step::Note { server, text } => {
-                let _ = writeln!(out, "[{server}] # {text}");
-            }
-            Step::Call {
-                server,
-                call,
-                repeat,
-            } => {
-                for (key, value) in &call.params {
-                    if !value_ok(value) {
-                        return Err(BadValue {
-                            server: server.clone(),
-                            function: call.function,
-                            key,
-                            value: value.clone(),
-                        });
-                    }
-                }
-                let mark = if call.is_write() { "CHANGE" } else { "read  " };
-                let _ = write!(out, "[{server}] {mark} {}", call.command_line());
-                if let Some(r) = repeat {
-                    let _ = write!(out, "   ({r})");
-                }
-                out.push('\n');
-            }
+    if !listing.is_empty() {
+        let _ = writeln!(
+            out,
+            "the calls a run would make now, in order (each job assumed to complete; only reads were sent, to take this snapshot):"
+        );
+    }
+    for line in listing {
+        let _ = writeln!(out, "{line}");
+    }
+    let mut would: Vec<String> = Vec::new();
+    for s in &record.servers {
+        if let Some(why) = &s.skipped {
+            would.push(format!("server {} would be skipped: {why}", s.server));
         }
     }
-    Ok(out)
+    for j in record.jobs.iter().filter(|j| !j.outcome.is_success()) {
+        would.push(format!(
+            "server {}, job {}: {}: {}",
+            j.server,
+            crate::orchestrator::plan::job_display(&j.job_id, &j.label),
+            j.outcome.as_str(),
+            j.message
+        ));
+    }
+    for c in &record.critical {
+        would.push(format!("CRITICAL: {}", c.message));
+    }
+    would.extend(record.recovered.iter().map(|r| format!("journal: {r}")));
+    if !would.is_empty() {
+        let _ = writeln!(out, "what the run would report:");
+        for w in would {
+            let _ = writeln!(out, "  {w}");
+        }
+    }
+    out
+}
+
+fn secs(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
+    }
 }
 
 /// A transport that lets reads through and refuses every write (`manage*`, `run*`, `stop*`,
