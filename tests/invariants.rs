@@ -13,7 +13,7 @@ mod common;
 use jbr::api::ApiError;
 use jbr::config::*;
 use jbr::exit::Exit;
-use jbr::orchestrator::retry::{self, Kind};
+use jbr::orchestrator::retry::{self, Repeat};
 use jbr::report::{JobRecord, Outcome as Rec, RunRecord};
 use jbr::sim::{DestStateFn, Fault, FaultKind, Outcome, SimWorld, When, WriteInterval};
 use std::collections::BTreeMap;
@@ -228,8 +228,8 @@ fn success_0_rule_read_retried_write_refused() {
         function: "getBackupJob",
         message: "busy".into(),
     };
-    assert!(retry::worth_retrying(Kind::Read, &refused));
-    assert!(!retry::worth_retrying(Kind::Write, &refused));
+    assert!(retry::worth_retrying(Repeat::Freely, &refused));
+    assert!(!retry::worth_retrying(Repeat::OnlyIfUnanswered, &refused));
 }
 
 /// End to end: a `success: 0` on the read-back of the job enable is retried and the run

@@ -14,7 +14,7 @@ use jbr::journal::{Journal, Op, Target};
 use jbr::orchestrator::context::RunOptions;
 use jbr::orchestrator::plan::Selection;
 use jbr::orchestrator::progress::Progress;
-use jbr::orchestrator::retry::{self, Kind, Policy};
+use jbr::orchestrator::retry::{self, Policy, Repeat};
 use jbr::report::Outcome;
 use jbr::report::state::State;
 use jbr::transport::{RawOutput, Transport, TransportError};
@@ -47,7 +47,7 @@ fn backoff_doubles_and_is_capped() {
 async fn transient_errors_are_retried_until_an_answer() {
     let tries = AtomicU32::new(0);
     let t0 = tokio::time::Instant::now();
-    let r = retry::call(&policy(), Kind::Read, "web-01", "getQueueGroup", || {
+    let r = retry::call(&policy(), Repeat::Freely, "web-01", "getQueueGroup", || {
         let n = tries.fetch_add(1, Ordering::SeqCst);
         async move {
             if n < 3 {
@@ -71,10 +71,16 @@ async fn a_refused_write_is_not_retried_but_a_refused_read_is() {
         message: "No job found".into(),
     };
     let tries = AtomicU32::new(0);
-    let r: Result<(), _> = retry::call(&policy(), Kind::Write, "web-01", "manageBackupJob", || {
-        tries.fetch_add(1, Ordering::SeqCst);
-        async { Err(refused()) }
-    })
+    let r: Result<(), _> = retry::call(
+        &policy(),
+        Repeat::OnlyIfUnanswered,
+        "web-01",
+        "manageBackupJob",
+        || {
+            tries.fetch_add(1, Ordering::SeqCst);
+            async { Err(refused()) }
+        },
+    )
     .await;
     assert_eq!(
         r.unwrap_err().to_string(),
@@ -84,7 +90,7 @@ async fn a_refused_write_is_not_retried_but_a_refused_read_is() {
 
     let tries = AtomicU32::new(0);
     let t0 = tokio::time::Instant::now();
-    let r: Result<(), _> = retry::call(&policy(), Kind::Read, "web-01", "getBackupJob", || {
+    let r: Result<(), _> = retry::call(&policy(), Repeat::Freely, "web-01", "getBackupJob", || {
         tries.fetch_add(1, Ordering::SeqCst);
         async { Err(refused()) }
     })
@@ -101,7 +107,7 @@ async fn a_call_that_hangs_times_out_as_a_transport_error() {
         window: Duration::ZERO,
         ..policy()
     };
-    let r: Result<(), _> = retry::call(&p, Kind::Read, "web-01", "getQueueGroup", || async {
+    let r: Result<(), _> = retry::call(&p, Repeat::Freely, "web-01", "getQueueGroup", || async {
         std::future::pending::<Result<(), ApiError>>().await
     })
     .await;

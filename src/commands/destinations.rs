@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::servers::{self, ReadClient};
+use super::fleet::{self, ReadClient};
 use crate::config::{Config, DestinationPolicy, Server};
 use crate::exit::Exit;
 use crate::report::state::{self, State};
@@ -41,7 +41,7 @@ struct Report {
 type Answer = Option<Result<crate::api::Destination, (bool, String)>>;
 
 pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
-    let (config, selected) = match servers::load_and_select(config_path, server) {
+    let (config, selected) = match fleet::load_and_select(config_path, server) {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };
@@ -53,7 +53,7 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
             None
         }
     };
-    let (config, answers) = match servers::ask_each(config, &selected, ask) {
+    let (config, answers) = match fleet::ask_each(config, &selected, ask) {
         Ok(asked) => asked,
         Err(exit) => return exit,
     };
@@ -78,7 +78,7 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         destinations: rows,
         errors,
     };
-    servers::finish(
+    fleet::finish(
         json,
         &report,
         |r| render(&r.destinations),
@@ -92,8 +92,8 @@ async fn ask(_config: Arc<Config>, server: Server, client: Arc<ReadClient>) -> A
         None => None,
         Some(dest) => Some(client.get_destination(dest).await.map_err(|e| {
             (
-                servers::is_not_found(&e),
-                servers::destination_error_line(&server.name, dest, &e),
+                fleet::is_not_found(&e),
+                fleet::destination_error_line(&server.name, dest, &e),
             )
         })),
     }
@@ -173,7 +173,7 @@ fn render(rows: &[Row]) -> String {
         .iter()
         .map(|r| {
             let state = match (r.disabled, &r.error) {
-                (Some(disabled), _) => servers::disabled_word(disabled).to_string(),
+                (Some(disabled), _) => fleet::disabled_word(disabled).to_string(),
                 (None, Some(_)) if r.exists == Some(false) => "MISSING".to_string(),
                 (None, Some(_)) => "UNREACHABLE".to_string(),
                 (None, None) => "-".to_string(),
@@ -195,7 +195,7 @@ fn render(rows: &[Row]) -> String {
             ]
         })
         .collect();
-    servers::table(
+    fleet::table(
         &["SERVER", "DESTINATION", "NAME", "STATE", "NEXT RUN"],
         &table_rows,
     )

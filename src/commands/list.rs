@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::servers::{self, ReadClient};
+use super::fleet::{self, ReadClient};
 use crate::api::BackupJob;
 use crate::config::{Config, Server};
 use crate::exit::Exit;
@@ -53,11 +53,11 @@ struct Report {
 }
 
 pub fn run(config_path: &Path, json: bool) -> Exit {
-    let Some(config) = servers::load_config(config_path) else {
+    let Some(config) = fleet::load_config(config_path) else {
         return Exit::Usage;
     };
     let selected: Vec<String> = config.servers.keys().cloned().collect();
-    let (config, answers) = match servers::ask_each(config, &selected, ask) {
+    let (config, answers) = match fleet::ask_each(config, &selected, ask) {
         Ok(asked) => asked,
         Err(exit) => return exit,
     };
@@ -79,7 +79,7 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
                 None
             }
         };
-        let configured = servers::jobs_of(&config, &name);
+        let configured = fleet::jobs_of(&config, &name);
         let ids: BTreeSet<&str> = configured.iter().map(|j| j.job_id.as_str()).collect();
         for job in configured {
             let found = live.map(|l| l.iter().find(|j| j.id == job.job_id));
@@ -101,7 +101,7 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
             match found {
                 Some(Some(j)) => fill(&mut row, j, dest),
                 Some(None) => {
-                    let e = servers::missing_job_line(&name, job);
+                    let e = fleet::missing_job_line(&name, job);
                     errors.push(e.clone());
                     row.error = Some(e);
                 }
@@ -151,7 +151,7 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
         jobs: rows,
         errors,
     };
-    servers::finish(json, &report, render, &report.errors, report.ok)
+    fleet::finish(json, &report, render, &report.errors, report.ok)
 }
 
 async fn ask(
@@ -162,7 +162,7 @@ async fn ask(
     client
         .list_backup_jobs()
         .await
-        .map_err(|e| servers::error_line(&server.name, None, &e))
+        .map_err(|e| fleet::error_line(&server.name, None, &e))
 }
 
 fn fill(row: &mut Row, job: &BackupJob, dest: Option<&str>) {
@@ -185,7 +185,7 @@ fn render(report: &Report) -> String {
             let live = match (&r.error, r.exists) {
                 (_, Some(true)) => {
                     let mut words =
-                        vec![servers::disabled_word(r.disabled == Some(true)).to_string()];
+                        vec![fleet::disabled_word(r.disabled == Some(true)).to_string()];
                     if r.running == Some(true) {
                         words.push("running".into());
                     }
@@ -207,7 +207,7 @@ fn render(report: &Report) -> String {
             };
             vec![
                 r.server.clone(),
-                servers::job_name(&r.job_id, &r.label),
+                fleet::job_name(&r.job_id, &r.label),
                 r.kind.unwrap_or("-").to_string(),
                 r.priority
                     .map(|p| p.to_string())
@@ -217,14 +217,14 @@ fn render(report: &Report) -> String {
             ]
         })
         .collect();
-    let mut out = servers::table(
+    let mut out = fleet::table(
         &["SERVER", "JOB", "TYPE", "PRIORITY", "CONFIG", "ON SERVER"],
         &rows,
     );
     let mut summary = vec![format!(
         "{} configured job{}",
         report.configured,
-        servers::plural(report.configured)
+        fleet::plural(report.configured)
     )];
     if report.missing > 0 {
         summary.push(format!("{} missing on the server", report.missing));
@@ -233,7 +233,7 @@ fn render(report: &Report) -> String {
         summary.push(format!(
             "{} unconfigured job{} targeting the NAS",
             report.unconfigured_targeting_nas,
-            servers::plural(report.unconfigured_targeting_nas)
+            fleet::plural(report.unconfigured_targeting_nas)
         ));
     }
     if !report.unreachable_servers.is_empty() {

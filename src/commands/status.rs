@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::servers::{self, ReadClient};
+use super::fleet::{self, ReadClient};
 use crate::api::{BackupJob, Destination, QueueGroup};
 use crate::config::{Config, Server};
 use crate::exit::Exit;
@@ -96,7 +96,7 @@ enum Live {
 }
 
 pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
-    let (config, selected) = match servers::load_and_select(config_path, server) {
+    let (config, selected) = match fleet::load_and_select(config_path, server) {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };
@@ -123,7 +123,7 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
             Vec::new()
         }
     };
-    let (config, answers) = match servers::ask_each(config, &selected, ask) {
+    let (config, answers) = match fleet::ask_each(config, &selected, ask) {
         Ok(asked) => asked,
         Err(exit) => return exit,
     };
@@ -147,31 +147,31 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         servers: states,
         errors,
     };
-    servers::finish(json, &report, render, &report.errors, report.ok)
+    fleet::finish(json, &report, render, &report.errors, report.ok)
 }
 
 async fn ask(_config: Arc<Config>, server: Server, client: Arc<ReadClient>) -> Live {
     let name = server.name.as_str();
     // The first failure to get any answer ends the questions: the next would wait out the
     // same timeout.
-    let down = |e: &crate::api::ApiError| Live::Unreachable(servers::error_line(name, None, e));
+    let down = |e: &crate::api::ApiError| Live::Unreachable(fleet::error_line(name, None, e));
     if let Err(e) = client.ping().await {
         return down(&e);
     }
     let destination = match &server.destination_id {
         Some(d) => match client.get_destination(d).await {
-            Err(e) if servers::is_unreachable(&e) => return down(&e),
+            Err(e) if fleet::is_unreachable(&e) => return down(&e),
             other => Some(other),
         },
         None => None,
     };
     let jobs = match client.list_backup_jobs().await {
-        Err(e) if servers::is_unreachable(&e) => return down(&e),
-        other => other.map_err(|e| servers::error_line(name, None, &e)),
+        Err(e) if fleet::is_unreachable(&e) => return down(&e),
+        other => other.map_err(|e| fleet::error_line(name, None, &e)),
     };
     let groups = match client.list_backup_queue_groups().await {
-        Err(e) if servers::is_unreachable(&e) => return down(&e),
-        other => other.map_err(|e| servers::error_line(name, None, &e)),
+        Err(e) if fleet::is_unreachable(&e) => return down(&e),
+        other => other.map_err(|e| fleet::error_line(name, None, &e)),
     };
     Live::Answered {
         destination,
@@ -214,26 +214,26 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
             disabled: Some(d.disabled),
         }),
         (Some(id), Some(Err(e))) => {
-            errors.push(servers::destination_error_line(name, &id, &e));
+            errors.push(fleet::destination_error_line(name, &id, &e));
             // Not found: MISSING. Any other error: a row that says its state is unknown, never
             // a guess (`disabled: null`).
             Some(DestinationState {
                 id,
-                exists: !servers::is_not_found(&e),
+                exists: !fleet::is_not_found(&e),
                 name: None,
                 disabled: None,
             })
         }
         _ => None,
     };
-    let configured = servers::jobs_of(config, name);
+    let configured = fleet::jobs_of(config, name);
     let mut jobs = Vec::new();
     match &live_jobs {
         Ok(list) => {
             for job in &configured {
                 let found = list.iter().find(|j| j.id == job.job_id);
                 if found.is_none() {
-                    errors.push(servers::missing_job_line(name, job));
+                    errors.push(fleet::missing_job_line(name, job));
                 }
                 jobs.push(JobState {
                     job_id: job.job_id.clone(),
@@ -360,7 +360,7 @@ fn render(report: &Report) -> String {
                 out.push_str(&format!(
                     "  {} {}: {}{}\n",
                     j.server,
-                    servers::job_name(&j.job_id, &j.label),
+                    fleet::job_name(&j.job_id, &j.label),
                     j.outcome.as_str(),
                     if j.message.is_empty() {
                         String::new()
@@ -380,7 +380,7 @@ fn render(report: &Report) -> String {
         out.push_str(&format!(
             "journal: {} open change{} (a run in progress, or one that was killed: the next run undoes them)\n",
             report.journal.open_changes.len(),
-            servers::plural(report.journal.open_changes.len())
+            fleet::plural(report.journal.open_changes.len())
         ));
         for c in &report.journal.open_changes {
             out.push_str(&format!("  {c}\n"));
@@ -405,7 +405,7 @@ fn render(report: &Report) -> String {
             let state = match (d.exists, d.disabled) {
                 (false, _) => "MISSING".to_string(),
                 (true, None) => "UNKNOWN (could not be read)".to_string(),
-                (true, Some(disabled)) => servers::disabled_word(disabled).to_string(),
+                (true, Some(disabled)) => fleet::disabled_word(disabled).to_string(),
             };
             let name = d
                 .name
@@ -423,17 +423,17 @@ fn render(report: &Report) -> String {
                 (false, _, _) => "MISSING".to_string(),
                 (true, _, Some(true)) => "running".to_string(),
                 (true, None, _) => "UNKNOWN (could not be read)".to_string(),
-                (true, Some(disabled), _) => servers::disabled_word(disabled).to_string(),
+                (true, Some(disabled), _) => fleet::disabled_word(disabled).to_string(),
             };
             rows.push(vec![
                 s.server.clone(),
-                format!("job {}", servers::job_name(&j.job_id, &j.label)),
+                format!("job {}", fleet::job_name(&j.job_id, &j.label)),
                 state,
             ]);
         }
         for g in &s.active_groups {
             let job = match &g.job_id {
-                Some(id) if g.configured => format!("job {}", servers::job_name(id, &g.label)),
+                Some(id) if g.configured => format!("job {}", fleet::job_name(id, &g.label)),
                 Some(id) => format!("job {} (not configured)", short_id(id)),
                 None => "job unknown".to_string(),
             };
@@ -461,6 +461,6 @@ fn render(report: &Report) -> String {
             ]);
         }
     }
-    out.push_str(&servers::table(&["SERVER", "WHAT", "STATE"], &rows));
+    out.push_str(&fleet::table(&["SERVER", "WHAT", "STATE"], &rows));
     out
 }

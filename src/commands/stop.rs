@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::servers;
+use super::fleet;
 use crate::api::{Client, QueueGroup};
 use crate::config::Config;
 use crate::exit::Exit;
@@ -18,13 +18,13 @@ use crate::logging;
 use crate::transport::any::AnyTransport;
 
 pub fn run(config_path: &Path, server: &str, group_id: &str) -> Exit {
-    let config = match servers::load_and_select(config_path, Some(server)) {
+    let config = match fleet::load_and_select(config_path, Some(server)) {
         Ok((config, _)) => config,
         Err(exit) => return exit,
     };
     // Checked here so a bad id is a usage error that never reaches a server.
     if group_id.is_empty() || !crate::contract::valid_value(group_id) {
-        servers::print_errors(&[format!(
+        fleet::print_errors(&[format!(
             "GROUP_ID {group_id:?}: not a queue group id (allowed: A-Z a-z 0-9 _ . : -, not empty); nothing sent"
         )]);
         return Exit::Usage;
@@ -33,16 +33,16 @@ pub fn run(config_path: &Path, server: &str, group_id: &str) -> Exit {
     if let Err(e) = logging::attach_config(&config.orchestrator) {
         tracing::warn!("{e}; continuing without the log file");
     }
-    let rt = match servers::runtime() {
+    let rt = match fleet::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            servers::print_errors(&[e]);
+            fleet::print_errors(&[e]);
             return Exit::JobsFailed;
         }
     };
     let (lines, errors, exit) = rt.block_on(stop(&config, server, group_id));
-    servers::print_text(&lines);
-    servers::print_errors(&errors);
+    fleet::print_text(&lines);
+    fleet::print_errors(&errors);
     exit
 }
 
@@ -76,17 +76,17 @@ async fn stop_with(
     // Read first: a group that does not exist or already ended needs no write at all.
     let group = match client.get_queue_group(group_id).await {
         Ok(g) => g,
-        Err(e) if servers::is_not_found(&e) => {
+        Err(e) if fleet::is_not_found(&e) => {
             return fail(format!(
                 "{}; nothing sent",
-                servers::error_line(&name, None, &e).replacen(
+                fleet::error_line(&name, None, &e).replacen(
                     ": getQueueGroup:",
                     &format!(": no {what}: getQueueGroup:"),
                     1
                 )
             ));
         }
-        Err(e) => return fail(servers::error_line(&name, None, &e)),
+        Err(e) => return fail(fleet::error_line(&name, None, &e)),
     };
     let job = job_of(config, &name, &group);
     if group.status.is_final() {
@@ -104,7 +104,7 @@ async fn stop_with(
     // stdout's.
     tracing::info!(server = %name, group = %group_id, status = %status_text(&group), "operator stop: sending stopQueueGroup");
     if let Err(e) = client.stop_queue_group(group_id).await {
-        let line = servers::error_line(&name, None, &e);
+        let line = fleet::error_line(&name, None, &e);
         tracing::warn!(server = %name, group = %group_id, error = %e, "operator stop: stopQueueGroup failed");
         return fail(format!("{line} ({what} was {})", status_text(&group)));
     }
@@ -138,7 +138,7 @@ async fn stop_with(
             Ok(g) => last = Some(status_text(&g)),
             // A read that fails is not "stopped": keep asking until the deadline.
             Err(e) => {
-                let line = servers::error_line(&name, None, &e);
+                let line = fleet::error_line(&name, None, &e);
                 tracing::warn!("{line}; asking again until stop_timeout");
                 last = Some(format!("unknown ({line})"));
             }
@@ -166,7 +166,7 @@ fn job_of(config: &Config, server: &str, group: &QueueGroup) -> String {
         .find(|j| j.server == server && &j.job_id == id)
         .map(|j| j.label.as_str())
         .unwrap_or("");
-    format!(" (job {})", servers::job_name(id, label))
+    format!(" (job {})", fleet::job_name(id, label))
 }
 
 fn status_text(g: &QueueGroup) -> String {

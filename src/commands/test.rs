@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::servers::{self, ReadClient};
+use super::fleet::{self, ReadClient};
 use crate::config::{Config, Server};
 use crate::exit::Exit;
 use crate::report::text::short_id;
@@ -34,7 +34,7 @@ impl Status {
     }
     /// A server that answered "no such thing" (missing) versus any other failed answer.
     fn of_error(e: &crate::api::ApiError) -> Status {
-        if servers::is_not_found(e) {
+        if fleet::is_not_found(e) {
             Status::Missing
         } else {
             Status::Failed
@@ -72,11 +72,11 @@ struct Report {
 }
 
 pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
-    let (config, selected) = match servers::load_and_select(config_path, server) {
+    let (config, selected) = match fleet::load_and_select(config_path, server) {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };
-    let (_, answers) = match servers::ask_each(config, &selected, check_server) {
+    let (_, answers) = match fleet::ask_each(config, &selected, check_server) {
         Ok(asked) => asked,
         Err(exit) => return exit,
     };
@@ -95,7 +95,7 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         servers: reports,
         errors,
     };
-    servers::finish(
+    fleet::finish(
         json,
         &report,
         |r| render(&r.servers),
@@ -127,7 +127,7 @@ async fn check_server(
     let name = server.name.as_str();
     let mut errors = Vec::new();
     if let Err(e) = client.ping().await {
-        let line = servers::error_line(name, None, &e);
+        let line = fleet::error_line(name, None, &e);
         return (unreachable(name, &line), vec![line]);
     }
     let mut checks = vec![Check {
@@ -160,12 +160,12 @@ async fn check_server(
                     ),
                 ),
                 Err(e) => {
-                    let line = servers::error_line(name, None, &e);
-                    if servers::is_unreachable(&e) {
+                    let line = fleet::error_line(name, None, &e);
+                    if fleet::is_unreachable(&e) {
                         return (unreachable(name, &line), vec![line]);
                     }
                     let status = Status::of_error(&e);
-                    errors.push(servers::destination_error_line(name, dest, &e));
+                    errors.push(fleet::destination_error_line(name, dest, &e));
                     (status, line)
                 }
             };
@@ -179,13 +179,13 @@ async fn check_server(
         }
     }
 
-    for job in servers::jobs_of(&config, name) {
-        let who = servers::job_name(&job.job_id, &job.label);
+    for job in fleet::jobs_of(&config, name) {
+        let who = fleet::job_name(&job.job_id, &job.label);
         let (status, detail) = match client.get_backup_job(&job.job_id).await {
             Ok(j) => {
                 let mut notes = vec![
                     format!("\"{}\"", j.name),
-                    servers::disabled_word(j.disabled).to_string(),
+                    fleet::disabled_word(j.disabled).to_string(),
                 ];
                 if j.running {
                     notes.push("running".to_string());
@@ -222,8 +222,8 @@ async fn check_server(
                 (status, notes.join(", "))
             }
             Err(e) => {
-                let line = servers::error_line(name, Some(&who), &e);
-                if servers::is_unreachable(&e) {
+                let line = fleet::error_line(name, Some(&who), &e);
+                if fleet::is_unreachable(&e) {
                     return (unreachable(name, &line), vec![line]);
                 }
                 errors.push(line.clone());
@@ -260,7 +260,7 @@ fn render(reports: &[ServerReport]) -> String {
                 ("ping", _) => "ssh + api".to_string(),
                 ("job", Some(id)) => format!(
                     "job {}",
-                    servers::job_name(id, c.label.as_deref().unwrap_or(""))
+                    fleet::job_name(id, c.label.as_deref().unwrap_or(""))
                 ),
                 (kind, Some(id)) => format!("{kind} {}", short_id(id)),
                 (kind, None) => kind.to_string(),
@@ -273,15 +273,15 @@ fn render(reports: &[ServerReport]) -> String {
             ]);
         }
     }
-    let mut out = servers::table(&["SERVER", "CHECK", "RESULT", "DETAIL"], &rows);
+    let mut out = fleet::table(&["SERVER", "CHECK", "RESULT", "DETAIL"], &rows);
     let bad = reports.iter().filter(|r| !r.ok).count();
     let n = reports.len();
     out.push_str(&if bad == 0 {
-        format!("test: {n} server{} ok\n", servers::plural(n))
+        format!("test: {n} server{} ok\n", fleet::plural(n))
     } else {
         format!(
             "test: {n} server{} checked, {bad} with problems\n",
-            servers::plural(n)
+            fleet::plural(n)
         )
     });
     out

@@ -7,7 +7,7 @@ use crate::journal::{Op, Target};
 use crate::transport::Transport;
 
 use super::context::Ctx;
-use super::retry::{self, Kind};
+use super::retry::{self, Repeat};
 
 /// A flag change that reads back as asked. `unanswered`: the call's own answer was an error
 /// (lost, or a refusal of a busy server), yet the read-back shows the change took effect.
@@ -54,9 +54,13 @@ pub async fn set_destination<T: Transport>(
             // The second round: give a busy server a moment first.
             tokio::time::sleep(ctx.policy.pause(1)).await;
         }
-        let sent = retry::call(&ctx.policy, Kind::Write, &server, method.function(), || {
-            client.set_destination_disabled(dest, disabled, method)
-        })
+        let sent = retry::call(
+            &ctx.policy,
+            Repeat::OnlyIfUnanswered,
+            &server,
+            method.function(),
+            || client.set_destination_disabled(dest, disabled, method),
+        )
         .await;
         let unanswered = match sent {
             Ok(_) => None,
@@ -70,9 +74,13 @@ pub async fn set_destination<T: Transport>(
                 Some(e.to_string())
             }
         };
-        match retry::call(&ctx.policy, Kind::Read, &server, "getDestination", || {
-            client.get_destination(dest)
-        })
+        match retry::call(
+            &ctx.policy,
+            Repeat::Freely,
+            &server,
+            "getDestination",
+            || client.get_destination(dest),
+        )
         .await
         {
             Ok(d) if d.disabled == disabled => {
@@ -114,9 +122,9 @@ pub async fn set_job<T: Transport>(
     // pause when either call failed. An enable that the server refuses stays refused (the job
     // is reported, not run).
     let (kind, rounds) = if disabled {
-        (Kind::Read, 2)
+        (Repeat::Freely, 2)
     } else {
-        (Kind::Write, 1)
+        (Repeat::OnlyIfUnanswered, 1)
     };
     let mut problems = Vec::new();
     for round in 0..rounds {
@@ -135,7 +143,7 @@ pub async fn set_job<T: Transport>(
             }
             Err(e) => return Err(e.to_string()),
         };
-        match retry::call(&ctx.policy, Kind::Read, &server, "getBackupJob", || {
+        match retry::call(&ctx.policy, Repeat::Freely, &server, "getBackupJob", || {
             client.get_backup_job(job)
         })
         .await

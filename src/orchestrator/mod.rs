@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod context;
 pub mod dry_run;
+pub mod follow;
 pub mod lifecycle;
 pub mod plan;
 pub mod preflight;
@@ -13,4 +14,3 @@ pub mod recover;
 pub mod retry;
 pub mod run;
 pub mod verify;
-pub mod watch;

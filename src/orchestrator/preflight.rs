@@ -11,7 +11,7 @@ use crate::transport::Transport;
 
 use super::context::Ctx;
 use super::plan::ServerPlan;
-use super::retry::{self, Kind};
+use super::retry::{self, Repeat};
 
 /// What pre-flight found on one server that may run.
 #[derive(Debug, Clone)]
@@ -23,6 +23,13 @@ pub struct Facts {
     pub foreign: Vec<QueueGroup>,
 }
 
+impl Facts {
+    /// The planned job `id` as the server has it; `None` when the server does not have it.
+    pub fn job(&self, id: &str) -> Option<&BackupJob> {
+        self.jobs.get(id).and_then(Option::as_ref)
+    }
+}
+
 /// `Err` = skip this server, with the reason.
 pub async fn check<T: Transport>(
     ctx: &mut Ctx<'_, T>,
@@ -31,7 +38,7 @@ pub async fn check<T: Transport>(
 ) -> Result<Facts, String> {
     let server = plan.server.as_str();
     let policy = ctx.policy;
-    retry::call(&policy, Kind::Read, server, "echo jbr-ping", || {
+    retry::call(&policy, Repeat::Freely, server, "echo jbr-ping", || {
         client.ping()
     })
     .await
@@ -39,7 +46,7 @@ pub async fn check<T: Transport>(
 
     let destination = match &plan.destination_id {
         Some(d) => Some(
-            retry::call(&policy, Kind::Read, server, "getDestination", || {
+            retry::call(&policy, Repeat::Freely, server, "getDestination", || {
                 client.get_destination(d)
             })
             .await
@@ -50,11 +57,15 @@ pub async fn check<T: Transport>(
 
     let mut jobs = BTreeMap::new();
     for j in &plan.jobs {
-        // Kind::Write: retried only when no answer came; a refusal is the server saying the
+        // Repeat::OnlyIfUnanswered: retried only when no answer came; a refusal is the server saying the
         // job does not exist, and must not be retried into a skip of the whole server.
-        let found = match retry::call(&policy, Kind::Write, server, "getBackupJob", || {
-            client.get_backup_job(&j.job_id)
-        })
+        let found = match retry::call(
+            &policy,
+            Repeat::OnlyIfUnanswered,
+            server,
+            "getBackupJob",
+            || client.get_backup_job(&j.job_id),
+        )
         .await
         {
             Ok(job) => Some(job),
@@ -67,7 +78,7 @@ pub async fn check<T: Transport>(
     }
 
     // Which jobs write to the NAS: needed both for the alert and to judge running groups.
-    let all_jobs = retry::call(&policy, Kind::Read, server, "listBackupJobs", || {
+    let all_jobs = retry::call(&policy, Repeat::Freely, server, "listBackupJobs", || {
         client.list_backup_jobs()
     })
     .await;
@@ -89,7 +100,7 @@ pub async fn check<T: Transport>(
     if let Some(list) = &all_jobs {
         for (id, found) in jobs.iter_mut() {
             if found.is_none() && list.iter().any(|b| b.id == *id) {
-                let again = retry::call(&policy, Kind::Read, server, "getBackupJob", || {
+                let again = retry::call(&policy, Repeat::Freely, server, "getBackupJob", || {
                     client.get_backup_job(id)
                 })
                 .await
@@ -146,9 +157,13 @@ pub async fn foreign_writers<T: Transport>(
     jobs: Option<&[BackupJob]>,
 ) -> Result<Vec<QueueGroup>, String> {
     let server = client.server();
-    let groups = retry::call(&ctx.policy, Kind::Read, server, "listQueueGroups", || {
-        client.list_backup_queue_groups()
-    })
+    let groups = retry::call(
+        &ctx.policy,
+        Repeat::Freely,
+        server,
+        "listQueueGroups",
+        || client.list_backup_queue_groups(),
+    )
     .await
     .map_err(|e| format!("cannot tell whether a backup is already running: {e}"))?;
     Ok(groups

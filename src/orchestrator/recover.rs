@@ -12,9 +12,9 @@ use crate::journal::{Op, OpenChange, Target};
 use crate::transport::Transport;
 
 use super::context::Ctx;
+use super::follow;
 use super::lifecycle;
 use super::retry;
-use super::watch;
 
 /// The order a replay undoes `open` in: every triggered job first (journal order), then the
 /// enables, newest first (a job before the destination whose window it ran in).
@@ -220,7 +220,7 @@ async fn report_runs_after_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>)
         };
         let groups = match retry::call(
             &ctx.policy,
-            retry::Kind::Read,
+            retry::Repeat::Freely,
             server,
             "listQueueGroups",
             || client.list_backup_queue_groups(),
@@ -299,7 +299,7 @@ async fn settle_job<T: Transport>(
     let mut groups: Vec<String> = journaled.map(str::to_string).into_iter().collect();
     let listed = retry::call(
         &ctx.policy,
-        retry::Kind::Read,
+        retry::Repeat::Freely,
         server,
         "listQueueGroups",
         || client.list_backup_queue_groups(),
@@ -497,13 +497,13 @@ async fn follow_to_end<T: Transport>(
         }
         let now = Instant::now();
         if now >= deadline || ctx.cancelled() {
-            return match watch::stop_and_confirm(ctx, client, group).await {
+            return match follow::stop_and_confirm(ctx, client, group).await {
                 Ok(_) => Settled::Aborted,
                 Err(_) => Settled::NotStopped,
             };
         }
         let wait = ctx.config.orchestrator.poll_interval.min(deadline - now);
         // Cancelled while waiting: the next turn aborts it (after one last look).
-        watch::pause(ctx, wait).await;
+        follow::pause(ctx, wait).await;
     }
 }

@@ -40,19 +40,21 @@ impl Policy {
     }
 }
 
-/// Whether a read or a write: a read may be retried on any answer that is not a refusal to
-/// send (`success: 0` on a read is transient: the server is busy or mid-update); a write only
-/// on errors that say nothing reached the server or the answer was unreadable.
+/// When a failed call may be sent again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Read,
-    Write,
+pub enum Repeat {
+    /// On any failure but a value jbr refused to send: reads, and writes that are idempotent
+    /// (a disable). `success: 0` on a read is transient (the server is busy or mid-update).
+    Freely,
+    /// Only when nothing reached the server or the answer was unreadable: an enable, a
+    /// trigger, and reads whose refusal is an answer ("no such job").
+    OnlyIfUnanswered,
 }
 
-pub fn worth_retrying(kind: Kind, e: &ApiError) -> bool {
-    match kind {
-        Kind::Read => !matches!(e, ApiError::BadValue { .. }),
-        Kind::Write => e.is_transient(),
+pub fn worth_retrying(repeat: Repeat, e: &ApiError) -> bool {
+    match repeat {
+        Repeat::Freely => !matches!(e, ApiError::BadValue { .. }),
+        Repeat::OnlyIfUnanswered => e.is_transient(),
     }
 }
 
@@ -81,7 +83,7 @@ where
 /// Retry `f` until it succeeds, fails for good, or `policy.window` has passed.
 pub async fn call<R, F, Fut>(
     policy: &Policy,
-    kind: Kind,
+    repeat: Repeat,
     server: &str,
     function: &'static str,
     mut f: F,
@@ -98,7 +100,7 @@ where
             Err(e) => {
                 attempt += 1;
                 let pause = policy.pause(attempt);
-                if !worth_retrying(kind, &e) || Instant::now() + pause > deadline {
+                if !worth_retrying(repeat, &e) || Instant::now() + pause > deadline {
                     return Err(e);
                 }
                 tracing::warn!(

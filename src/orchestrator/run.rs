@@ -19,13 +19,13 @@ use crate::transport::Transport;
 
 use super::clock::Clock;
 use super::context::{Ctx, Halt, RunOptions};
+use super::follow::{self, Followed};
 use super::lifecycle;
 use super::plan::{Plan, PlannedJob, ServerPlan};
 use super::preflight::{self, Facts};
 use super::progress::{Progress, Repeats};
 use super::retry::{self, Policy};
 use super::verify;
-use super::watch::{self as follow, Followed};
 
 /// Everything a run needs from its caller.
 pub struct Inputs<'a, T: Transport> {
@@ -321,7 +321,7 @@ async fn server_window<T: Transport>(
     // then must end before this window opens.
     let jobs = retry::call(
         &ctx.policy,
-        retry::Kind::Read,
+        retry::Repeat::Freely,
         server,
         "listBackupJobs",
         || client.list_backup_jobs(),
@@ -352,7 +352,7 @@ async fn server_window<T: Transport>(
         // Read it fresh: pre-flight may be a foreign backup's length ago.
         let now = retry::call(
             &ctx.policy,
-            retry::Kind::Read,
+            retry::Repeat::Freely,
             server,
             "getDestination",
             || client.get_destination(dest),
@@ -417,9 +417,9 @@ async fn server_window<T: Transport>(
             not_started(ctx, s, &why);
             break;
         }
-        match f.jobs.get(&job.job_id) {
-            Some(Some(_)) => run_one(ctx, client, job, f).await,
-            _ => {
+        match f.job(&job.job_id) {
+            Some(_) => run_one(ctx, client, job, f).await,
+            None => {
                 if let Some(r) = job_rec(&mut ctx.record, server, &job.job_id) {
                     r.outcome = Outcome::MissingOnServer;
                     r.message = format!("job {} does not exist on server {server}", job.job_id);
@@ -460,7 +460,7 @@ async fn run_one<T: Transport>(
             return;
         }
     };
-    let was_enabled = matches!(f.jobs.get(id), Some(Some(j)) if !j.disabled);
+    let was_enabled = f.job(id).is_some_and(|j| !j.disabled);
     // ObjectIds grow with time: the greatest is the newest.
     let since = Some(before.iter().max().cloned().unwrap_or_default());
     let enabled = if was_enabled {
@@ -515,7 +515,7 @@ async fn run_one<T: Transport>(
     let mut seen = watched.before.clone();
     if rec.outcome == Outcome::NotStarted
         && !ctx.cancelled()
-        && let Some((group, followed)) = follow::late_group(ctx, client, job, &seen, false).await
+        && let Some((group, followed)) = follow::late_group(ctx, client, job, &seen).await
     {
         let why = std::mem::take(&mut rec.message);
         rec.group_id = Some(group);

@@ -14,7 +14,7 @@ use crate::api::{ApiError, Client, LogEntry, LogStatus, QueueGroup, QueueStatus}
 use crate::report::{JobRecord, Outcome};
 use crate::transport::Transport;
 
-use super::retry::{self, Kind, Policy};
+use super::retry::{self, Policy, Repeat};
 
 /// How many failure messages the record keeps per job.
 pub const MAX_FAILURES: usize = 5;
@@ -135,14 +135,16 @@ async fn log_of_run<T: Transport>(
     let belongs = |l: &LogEntry| l.job_id.as_deref().is_none_or(|j| j == job_id);
     if let Some(id) = &group.log_id {
         // The group names its log: ask for exactly that one.
-        if let Ok(log) =
-            retry::call(policy, Kind::Read, &server, "getLog", || client.get_log(id)).await
+        if let Ok(log) = retry::call(policy, Repeat::Freely, &server, "getLog", || {
+            client.get_log(id)
+        })
+        .await
             && &log.id == id
             && belongs(&log)
         {
             return Ok(Ok(log));
         }
-        let logs = retry::call(policy, Kind::Read, &server, "listLogs", || {
+        let logs = retry::call(policy, Repeat::Freely, &server, "listLogs", || {
             client.list_job_logs(job_id)
         })
         .await?;
@@ -151,7 +153,7 @@ async fn log_of_run<T: Transport>(
             .find(|l| &l.id == id && belongs(l))
             .ok_or_else(|| format!("no log for this run (its log {id} is not listed)")));
     }
-    let logs = retry::call(policy, Kind::Read, &server, "listLogs", || {
+    let logs = retry::call(policy, Repeat::Freely, &server, "listLogs", || {
         client.list_job_logs(job_id)
     })
     .await?;
@@ -212,7 +214,7 @@ pub async fn verify<T: Transport>(
     rec.status_name = Some(group.status.name().to_string());
     let mut notes = Vec::new();
     let mut items = None;
-    match retry::call(policy, Kind::Read, &server, "listQueueItems", || {
+    match retry::call(policy, Repeat::Freely, &server, "listQueueItems", || {
         client.list_queue_items(&group.id)
     })
     .await
@@ -287,7 +289,7 @@ async fn log_failures<T: Transport>(
     notes: &mut Vec<String>,
 ) {
     let server = client.server().to_string();
-    match retry::call(policy, Kind::Read, &server, "listLogItems", || {
+    match retry::call(policy, Repeat::Freely, &server, "listLogItems", || {
         client.list_log_items(&log.id)
     })
     .await

@@ -14,7 +14,7 @@ use crate::transport::Transport;
 use super::context::Ctx;
 use super::plan::PlannedJob;
 use super::progress::Repeats;
-use super::retry::{self, Kind};
+use super::retry::{self, Repeat};
 
 /// How following a job ended.
 #[derive(Debug)]
@@ -89,7 +89,7 @@ pub async fn groups_of<T: Transport>(
 ) -> Result<BTreeSet<String>, String> {
     retry::call(
         &ctx.policy,
-        Kind::Read,
+        Repeat::Freely,
         client.server(),
         "listQueueGroups",
         || client.list_backup_queue_groups(),
@@ -239,6 +239,24 @@ pub async fn run_job<T: Transport>(
     watched
 }
 
+/// Polls that got no answer: in a row (they stretch the pause) and in all (the report counts
+/// them).
+struct Failures<'a> {
+    in_row: u32,
+    total: &'a mut u32,
+}
+
+impl Failures<'_> {
+    fn note(&mut self, server: &str, job: &str, e: &crate::api::ApiError) {
+        self.in_row += 1;
+        *self.total += 1;
+        tracing::warn!(server, job, "poll failed, still following: {e}");
+    }
+    fn answered(&mut self) {
+        self.in_row = 0;
+    }
+}
+
 /// Follow `group` until final AND the job's `running` is false, up to `triggered + timeout`;
 /// then abort and confirm. Errors never end a job early.
 pub async fn follow_group<T: Transport>(
@@ -253,7 +271,10 @@ pub async fn follow_group<T: Transport>(
     let deadline = triggered + job.timeout;
     let server = client.server().to_string();
     let id = job.job_id.as_str();
-    let mut errors_in_row = 0u32;
+    let mut failures = Failures {
+        in_row: 0,
+        total: failed_polls,
+    };
     let mut repeats = Repeats::default();
     loop {
         let polled = retry::once(
@@ -284,7 +305,7 @@ pub async fn follow_group<T: Transport>(
                         return Followed::Final(g);
                     }
                     Ok(_) => {
-                        errors_in_row = 0;
+                        failures.answered();
                         ctx.progress.emit(
                             &server,
                             Some(id),
@@ -292,15 +313,11 @@ pub async fn follow_group<T: Transport>(
                             triggered.elapsed(),
                         );
                     }
-                    Err(e) => {
-                        errors_in_row += 1;
-                        *failed_polls += 1;
-                        tracing::warn!(server, job = id, "poll failed, still following: {e}");
-                    }
+                    Err(e) => failures.note(&server, id, &e),
                 }
             }
             Ok(g) => {
-                errors_in_row = 0;
+                failures.answered();
                 let pct = g
                     .progress_percent
                     .filter(|p| *p > 0.0)
@@ -309,11 +326,7 @@ pub async fn follow_group<T: Transport>(
                 let state = format!("{}{pct}", g.status.name());
                 repeats.report(&ctx.progress, &server, Some(id), state, triggered.elapsed());
             }
-            Err(e) => {
-                errors_in_row += 1;
-                *failed_polls += 1;
-                tracing::warn!(server, job = id, "poll failed, still following: {e}");
-            }
+            Err(e) => failures.note(&server, id, &e),
         }
         let now = Instant::now();
         if now >= deadline {
@@ -330,8 +343,8 @@ pub async fn follow_group<T: Transport>(
                 signalled,
             };
         }
-        let base = if errors_in_row > 0 {
-            ctx.policy.pause(errors_in_row)
+        let base = if failures.in_row > 0 {
+            ctx.policy.pause(failures.in_row)
         } else {
             ctx.config.orchestrator.poll_interval
         };
@@ -377,24 +390,23 @@ async fn another_run_active<T: Transport>(
 /// that queued late, or a run the server's own scheduler queued in the moment between the end
 /// of jbr's run and the disable (seen pending, with the job not yet `running`). Such a group is
 /// ours and is followed (or aborted) like any other, so it never writes to the NAS alongside
-/// the next job. `active_only`: ignore groups that already ended (they no longer write).
+/// the next job.
 pub async fn late_group<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &PlannedJob,
     seen: &BTreeSet<String>,
-    active_only: bool,
 ) -> Option<(String, Followed)> {
     let server = client.server().to_string();
-    let groups = retry::call(&ctx.policy, Kind::Read, &server, "listQueueGroups", || {
-        client.list_backup_queue_groups()
-    })
+    let groups = retry::call(
+        &ctx.policy,
+        Repeat::Freely,
+        &server,
+        "listQueueGroups",
+        || client.list_backup_queue_groups(),
+    )
     .await
     .ok()?;
-    let groups = groups
-        .into_iter()
-        .filter(|g| !active_only || !g.status.is_final())
-        .collect();
     let g = newest(groups, &job.job_id, seen)?;
     // Re-open the trigger: a crash while following the late group must follow it again.
     ctx.journal_best_effort(Op::Trigger {
@@ -425,7 +437,7 @@ pub async fn other_runs<T: Transport>(
 ) -> Result<Vec<QueueGroup>, crate::api::ApiError> {
     let groups = retry::call(
         &ctx.policy,
-        Kind::Read,
+        Repeat::Freely,
         client.server(),
         "listQueueGroups",
         || client.list_backup_queue_groups(),
@@ -488,9 +500,13 @@ pub async fn stop_and_confirm_signalled<T: Transport>(
     let o = &ctx.config.orchestrator;
     let (stop_timeout, stop_poll) = (o.stop_timeout, o.stop_poll_interval);
     let sent_at = Instant::now();
-    let mut sent = retry::call(&ctx.policy, Kind::Write, &server, "stopQueueGroup", || {
-        client.stop_queue_group(group)
-    })
+    let mut sent = retry::call(
+        &ctx.policy,
+        Repeat::OnlyIfUnanswered,
+        &server,
+        "stopQueueGroup",
+        || client.stop_queue_group(group),
+    )
     .await;
     let deadline = sent_at + stop_timeout;
     let mut last;
