@@ -159,6 +159,9 @@ fn stop_does_not_wait_for_the_run_lock() {
     let group = fleet.start_job("web-01", DEST1, JOB_A);
     let run = fleet.jbr(&["stop", "--server", "web-01", &group]);
     assert_eq!(run.code, Some(0), "{run}");
+    // The server agrees, with the lock still held: the group is final, aborted.
+    let g = fleet.sim_call("web-01", "getQueueGroup", &format!("_id={group}"));
+    assert_eq!(g["data"]["status"], 103, "{g}");
     drop(lock);
     let help = words(&run_jbr(&["stop", "--help"]).stdout);
     assert!(help.contains("Takes no lock"), "{help}");

@@ -2,6 +2,8 @@
 //! code. The simulator's check line comes from the simulated servers' timeline and final state,
 //! so these tests hold jbr to its invariants, not to its own account of them.
 
+mod tools;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -287,8 +289,7 @@ fn ctrl_c_cancels_like_a_real_run_and_cleans_up() {
 /// outcome kept on a line of its own.
 #[test]
 fn terminal_gets_a_rewritten_line() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: no `script` (util-linux) to provide a terminal");
+    if !tools::available("script", "(util-linux) to provide a terminal") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -1,5 +1,7 @@
 //! The flock guard across real processes: a second run is refused with exit 3 and the holder's pid.
 
+mod tools;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -98,8 +100,7 @@ fn killed_holder_leaves_no_stale_lock() {
 #[test]
 fn flock_1_holder_is_refused() {
     // An outside flock(1) on the same file (an operator's own guard) counts as a holder too.
-    if Command::new("flock").arg("--version").output().is_err() {
-        eprintln!("flock(1) not installed; skipped");
+    if !tools::available("flock", "(util-linux) to hold the lock from outside") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,8 @@
 //! place, outcomes kept above it) and the report on stdout below it; anywhere else (journald,
 //! pipes) the plain log lines, with no `\r` and no escape codes.
 
+mod tools;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,8 +40,7 @@ fn jbr() -> &'static str {
 
 #[test]
 fn a_terminal_gets_a_live_line_on_stderr_and_the_report_below_it() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: no `script` (util-linux) to provide a terminal");
+    if !tools::available("script", "(util-linux) to provide a terminal") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -135,11 +136,7 @@ fn without_a_terminal_stderr_keeps_the_plain_log_lines() {
 }
 
 fn skip_without_script() -> bool {
-    let missing = Command::new("script").arg("--version").output().is_err();
-    if missing {
-        eprintln!("skipped: no `script` (util-linux) to provide a terminal");
-    }
-    missing
+    !tools::available("script", "(util-linux) to provide a terminal")
 }
 
 /// The simulator shows a run writing to the NAS.

@@ -194,9 +194,15 @@ impl Fleet {
     }
 
     /// Every function called on `server` so far, with its count.
+    /// The calls `server` saw, per function. An unknown server is a failure, not an empty
+    /// map: an `is_empty()` check must not pass on a typo.
     pub fn calls(&self, server: &str) -> serde_json::Map<String, Value> {
-        self.dump()["world"]["servers"][server]["calls"]
-            .as_object()
+        let dump = self.dump();
+        let Some(s) = dump["world"]["servers"].get(server) else {
+            panic!("no simulated server {server:?} in {}", self.state.display());
+        };
+        s.get("calls")
+            .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default()
     }
@@ -205,9 +211,7 @@ impl Fleet {
     pub fn assert_only_reads(&self, server: &str) {
         for f in self.calls(server).keys() {
             assert!(
-                !["manage", "run", "stop", "clear"]
-                    .iter()
-                    .any(|p| f.starts_with(p)),
+                !jbr::contract::is_write(f),
                 "write call {f} reached {server}"
             );
         }
