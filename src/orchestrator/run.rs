@@ -495,6 +495,12 @@ async fn run_one<T: Transport>(
     }
 
     let watched = follow::run_job(ctx, client, job, before).await;
+    // Disable first, the moment the run is over: the server's scheduler starts jobs that are
+    // enabled and idle, and verifying (items, log) only reads, so it can wait (issue 13).
+    ctx.progress
+        .emit(server, Some(id), "disabling", watched.triggered.elapsed());
+    lifecycle::disable_job(ctx, client, id).await;
+
     let mut rec = JobRecord::new(server, id, &job.label, Outcome::Failed);
     rec.group_id = watched.group_id.clone();
     rec.start = Some(ctx.clock.epoch_of(watched.triggered));
@@ -505,12 +511,6 @@ async fn run_one<T: Transport>(
             watched.failed_polls
         ));
     }
-
-    // Keep each job enabled as briefly as possible: the server's scheduler starts jobs that
-    // are enabled and idle.
-    ctx.progress
-        .emit(server, Some(id), "disabling", watched.triggered.elapsed());
-    lifecycle::disable_job(ctx, client, id).await;
 
     let mut seen = watched.before.clone();
     if rec.outcome == Outcome::NotStarted
