@@ -744,9 +744,13 @@ fn window_tokens(world: &SimWorld, server: &str) -> Vec<String> {
             "getBackupJob" if after_change => Some(format!("{}?", name(&p("_id")))),
             _ => None,
         };
+        // The enable is read back after the trigger (nothing between enable and trigger).
         after_change = matches!(
             c.function.as_str(),
-            "manageDestinationState" | "manageDestination" | "manageBackupJob"
+            "manageDestinationState"
+                | "manageDestination"
+                | "manageBackupJob"
+                | "runBackupJobManually"
         );
         out.extend(tok);
     }
@@ -785,13 +789,13 @@ async fn each_window_runs_in_order_and_the_destination_is_disabled_last() {
     assert_eq!(
         window_tokens(&world, "web-01"),
         toks(
-            "dest on, dest?, a on, a?, run a, a off, a?, b on, b?, run b, b off, b?, \
-             c on, c?, run c, stop, c off, c?, dest off, dest?"
+            "dest on, dest?, a on, run a, a?, a off, a?, b on, run b, b?, b off, b?, \
+             c on, run c, c?, stop, c off, c?, dest off, dest?"
         )
     );
     assert_eq!(
         window_tokens(&world, "web-02"),
-        toks("dest on, dest?, d on, d?, run d, stop, d off, d?, dest off, dest?")
+        toks("dest on, dest?, d on, run d, d?, stop, d off, d?, dest off, dest?")
     );
     // And nothing of web-02's window overlaps web-01's.
     let last_01 = world.call_log("web-01").last().unwrap().at;
@@ -841,8 +845,8 @@ async fn the_window_closes_last_on_failure_paths() {
     assert_eq!(
         window_tokens(&world, "web-01"),
         toks(
-            "dest on, dest?, a on, a off, a?, b on, b?, run b, b off, b?, \
-             c on, c?, run c, c off, c?, dest off, dest?"
+            "dest on, dest?, a on, a off, a?, b on, run b, b?, b off, b?, \
+             c on, run c, c?, c off, c?, dest off, dest?"
         )
     );
     assert_eq!(rec(&r, &world, "web-01", "a").outcome, Rec::Failed);

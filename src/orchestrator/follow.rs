@@ -105,12 +105,23 @@ pub async fn groups_of<T: Transport>(
     .map_err(|e| format!("not started: cannot list queue groups to tell its run apart: {e}"))
 }
 
-/// Trigger `job` (already enabled) and follow it to its end. `before`: from `groups_of`.
+/// Whether the job's enable still needs its read-back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enable {
+    /// It was enabled before jbr came: nothing to read back.
+    AlreadyOn,
+    /// `lifecycle::send_enable` sent it: read it back right after the trigger, so that nothing
+    /// stands between the enable and the trigger.
+    ReadBackAfterTrigger,
+}
+
+/// Trigger `job` (just enabled) and follow it to its end. `before`: from `groups_of`.
 pub async fn run_job<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &PlannedJob,
     before: BTreeSet<String>,
+    enable: Enable,
 ) -> Watched {
     let server = client.server().to_string();
     let id = job.job_id.as_str();
@@ -154,6 +165,13 @@ pub async fn run_job<T: Transport>(
     )
     .await
     .err();
+    // The enable's read-back: a job the server shows disabled queued nothing (said below if no
+    // group appears); one that cannot be read back is looked for all the same.
+    let shown_disabled = enable == Enable::ReadBackAfterTrigger
+        && matches!(
+            super::lifecycle::confirm_enabled(ctx, client, id).await,
+            Ok(false)
+        );
 
     // Find its group: newest with data._id = job that was not there before.
     let startup_deadline = watched.triggered + ctx.policy_startup();
@@ -214,6 +232,8 @@ pub async fn run_job<T: Transport>(
         );
         if let Some(e) = trigger_error {
             why.push_str(&format!(" (the trigger failed: {e})"));
+        } else if shown_disabled {
+            why.push_str(" (the server showed the job disabled after its enable)");
         } else {
             why.push_str(" (was the job disabled behind jbr's back?)");
         }

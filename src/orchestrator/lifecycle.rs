@@ -249,9 +249,11 @@ pub async fn close_destination<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Clie
     }
 }
 
-/// Enable a job for its run. `Err` = the job must not be triggered (nothing left enabled).
-/// `since`: the job's newest queue group before the enable, for the journal.
-pub async fn enable_job<T: Transport>(
+/// Enable a job for its run: journal, then the call, *not yet* read back, so that the trigger
+/// follows at once (the server's scheduler fires jobs that sit enabled and idle; issue 13).
+/// [`confirm_enabled`] reads it back after the trigger. `Err` = the job must not be triggered
+/// (nothing left enabled). `since`: the job's newest queue group before the enable.
+pub async fn send_enable<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
@@ -266,22 +268,50 @@ pub async fn enable_job<T: Transport>(
         since,
     })?;
     ctx.state.note_job(&server, job, false);
-    match set_job(ctx, client, job, false).await {
-        Ok(c) => {
-            ctx.action(
-                &server,
-                format!("enable job {job}"),
-                format!("read back: enabled{}", c.detail()),
-                true,
-            );
-            Ok(())
-        }
-        Err(why) => {
+    let sent = retry::call(
+        &ctx.policy,
+        Repeat::OnlyIfUnanswered,
+        &server,
+        "manageBackupJob",
+        || client.set_job_disabled(job, false),
+    )
+    .await;
+    match sent {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let why = e.to_string();
             ctx.action(&server, format!("enable job {job}"), why.clone(), false);
+            // Its answer may be lost with the change made: put it back either way.
             disable_job(ctx, client, job).await;
             Err(format!("could not enable the job: {why}"))
         }
     }
+}
+
+/// The read-back of [`send_enable`], made right after the trigger. `Ok(false)`: the server
+/// shows the job disabled (the enable did not take, or someone disabled it); `Err`: it could
+/// not be read. Either way the action is recorded.
+pub async fn confirm_enabled<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &str,
+) -> Result<bool, String> {
+    let server = client.server().to_string();
+    let read = retry::call(&ctx.policy, Repeat::Freely, &server, "getBackupJob", || {
+        client.get_backup_job(job)
+    })
+    .await
+    .map_err(|e| format!("read back: {e}"));
+    let (detail, ok) = match &read {
+        Ok(j) if !j.disabled => ("read back: enabled".to_string(), true),
+        Ok(_) => (
+            "getBackupJob still shows disabled=1 after manageBackupJob disabled=0".to_string(),
+            false,
+        ),
+        Err(e) => (e.clone(), false),
+    };
+    ctx.action(&server, format!("enable job {job}"), detail, ok);
+    read.map(|j| !j.disabled)
 }
 
 /// Disable a job after its run; a failure is critical.

@@ -480,7 +480,7 @@ async fn run_one<T: Transport>(
             )
         })
     } else {
-        lifecycle::enable_job(ctx, client, id, since).await
+        lifecycle::send_enable(ctx, client, id, since).await
     };
     if let Err(why) = enabled {
         if let Some(r) = job_rec(&mut ctx.record, server, id) {
@@ -494,7 +494,12 @@ async fn run_one<T: Transport>(
         return;
     }
 
-    let watched = follow::run_job(ctx, client, job, before).await;
+    let enable = if was_enabled {
+        follow::Enable::AlreadyOn
+    } else {
+        follow::Enable::ReadBackAfterTrigger
+    };
+    let watched = follow::run_job(ctx, client, job, before, enable).await;
     // Disable first, the moment the run is over: the server's scheduler starts jobs that are
     // enabled and idle, and verifying (items, log) only reads, so it can wait (issue 13).
     ctx.progress
