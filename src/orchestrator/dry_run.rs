@@ -70,10 +70,18 @@ async fn read_server<'a, T: Transport>(
     dest: Option<&str>,
     planned: impl Iterator<Item = &'a str>,
 ) -> Result<ServerSnapshot, String> {
-    client
-        .ping()
-        .await
-        .map_err(|e| format!("unreachable: {e}"))?;
+    // What the rehearsal's transport answers for this server instead (`server X: ` is added
+    // back there), so the run it rehearses words the skip as the real one would.
+    client.ping().await.map_err(|e| {
+        let text = match e {
+            crate::api::ApiError::Transport { source, .. } => source.to_string(),
+            other => other.to_string(),
+        };
+        let prefix = format!("server {}: ", client.server());
+        text.strip_prefix(&prefix)
+            .map(str::to_string)
+            .unwrap_or(text)
+    })?;
     let destination = match dest {
         Some(d) => Some(
             client
