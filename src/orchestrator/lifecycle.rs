@@ -108,58 +108,48 @@ pub async fn set_destination<T: Transport>(
     Err(problems.join("; "))
 }
 
-/// Set a job's `disabled` flag and confirm by reading it back.
-pub async fn set_job<T: Transport>(
+/// Disable a job and confirm by reading it back (an enable is [`send_enable`] plus
+/// [`confirm_enabled`]).
+async fn disable_and_confirm<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
-    disabled: bool,
 ) -> Result<Confirmed, String> {
     let server = client.server().to_string();
-    // A disable is retried like a read, `success: 0` included: it is idempotent, and a busy
-    // server's one "database is locked" must not leave a job enabled all day. It is read back
-    // even when its answer was lost (the read-back decides), and a second round follows a
-    // pause when either call failed. An enable that the server refuses stays refused (the job
-    // is reported, not run).
-    let (kind, rounds) = if disabled {
-        (Repeat::Freely, 2)
-    } else {
-        (Repeat::OnlyIfUnanswered, 1)
-    };
+    // Retried like a read, `success: 0` included: a disable is idempotent, and a busy server's
+    // one "database is locked" must not leave a job enabled all day. It is read back even when
+    // its answer was lost (the read-back decides), and a second round follows a pause when
+    // either call failed.
     let mut problems = Vec::new();
-    for round in 0..rounds {
+    for round in 0..2 {
         if round > 0 {
             tokio::time::sleep(ctx.policy.pause(1)).await;
         }
-        let unanswered = match retry::call(&ctx.policy, kind, &server, "manageBackupJob", || {
-            client.set_job_disabled(job, disabled)
-        })
-        .await
-        {
-            Ok(_) => None,
-            Err(e) if disabled => {
-                problems.push(e.to_string());
-                Some(e.to_string())
-            }
-            Err(e) => return Err(e.to_string()),
-        };
+        let sent = retry::call(
+            &ctx.policy,
+            Repeat::Freely,
+            &server,
+            "manageBackupJob",
+            || client.set_job_disabled(job, true),
+        )
+        .await;
+        let unanswered = sent.err().map(|e| e.to_string());
+        problems.extend(unanswered.clone());
         match retry::call(&ctx.policy, Repeat::Freely, &server, "getBackupJob", || {
             client.get_backup_job(job)
         })
         .await
         {
-            Ok(j) if j.disabled == disabled => {
+            Ok(j) if j.disabled => {
                 return Ok(Confirmed {
                     method: None,
                     unanswered,
                 });
             }
             Ok(_) if unanswered.is_some() => {}
-            Ok(j) => problems.push(format!(
-                "getBackupJob still shows disabled={} after manageBackupJob disabled={}",
-                u8::from(j.disabled),
-                u8::from(disabled)
-            )),
+            Ok(_) => problems.push(
+                "getBackupJob still shows disabled=0 after manageBackupJob disabled=1".to_string(),
+            ),
             Err(e) => problems.push(format!("read back: {e}")),
         }
     }
@@ -322,7 +312,7 @@ pub async fn disable_job<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Client<T>,
         what: Target::Job,
         id: job.to_string(),
     });
-    match set_job(ctx, client, job, true).await {
+    match disable_and_confirm(ctx, client, job).await {
         Ok(c) => {
             ctx.action(
                 &server,
