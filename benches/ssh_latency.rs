@@ -16,7 +16,7 @@ use jbr::transport::Transport;
 use jbr::transport::ssh::{SshOptions, SshTransport};
 use openssh::{KnownHosts, SessionBuilder};
 
-use support::FakeApi;
+use support::gate::FakeApi;
 use support::sshd::{Sshd, output_within, skip_without_sshd};
 
 const CALL: [&str; 5] = ["jetbackup5api", "-F", "listBackupJobs", "-O", "json"];

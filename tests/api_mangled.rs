@@ -7,7 +7,7 @@
 //! structure-aware changes that swap any one value for another type (null, text, a huge or
 //! negative number, an object, a deep array). Each mangled answer goes to every typed call.
 
-mod rng;
+mod support;
 
 use std::sync::Mutex;
 
@@ -15,7 +15,7 @@ use jbr::api::{ApiError, Client, DestinationMethod};
 use jbr::transport::{RawOutput, Transport, TransportError};
 use serde_json::Value;
 
-use rng::Rng;
+use support::rng::Rng;
 
 /// Answers every call with the same bytes (exit 0).
 struct Canned {

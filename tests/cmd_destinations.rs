@@ -1,15 +1,15 @@
 //! `jbr destinations` as a user runs it: each server's NAS destination, live from `jbr-sim`, and
 //! what the next run does with it (the state file says whether jbr itself disabled it).
 
-mod cmd_common;
+mod support;
 
-use cmd_common::*;
 use jbr::report::state::{self, State};
 use serde_json::json;
+use support::cli::*;
 
 #[test]
 fn disabled_by_someone_else_says_the_next_run_skips_it() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let mut st = State::default();
     st.note_destination("web-02", DEST2, true);
     state::save(&fleet.path("last-run.json"), &st).unwrap();
@@ -41,7 +41,7 @@ fn disabled_by_someone_else_says_the_next_run_skips_it() {
 
 #[test]
 fn an_enabled_destination_and_one_server_selected() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     fleet.start_job("web-01", DEST1, JOB_A);
     let run = fleet.jbr(&["destinations", "--server", "web-01"]);
     assert_eq!(run.code, Some(0), "{run}");
@@ -55,7 +55,7 @@ fn an_enabled_destination_and_one_server_selected() {
 #[test]
 fn a_missing_destination_and_an_unreachable_server_exit_1() {
     let mut extra = dead_server("web-00");
-    let fleet0 = Fleet::standard();
+    let fleet0 = standard_fleet();
     let mut web03: serde_json::Value = serde_json::from_str::<serde_json::Value>(
         &std::fs::read_to_string(&fleet0.config).unwrap(),
     )
@@ -63,7 +63,7 @@ fn a_missing_destination_and_an_unreachable_server_exit_1() {
         .clone();
     web03["destination_id"] = json!("6a5e0700000000000000dead");
     extra["web-03"] = web03;
-    let fleet = Fleet::new(two_servers(), default_jobs(), extra);
+    let fleet = cli_fleet(standard_world(), default_jobs(), extra);
     // web-03 points at the fleet's own state file, as web-01 does.
     let cfg = std::fs::read_to_string(&fleet.config).unwrap().replace(
         &fleet0.state.display().to_string(),
@@ -109,7 +109,7 @@ fn a_missing_destination_and_an_unreachable_server_exit_1() {
 
 #[test]
 fn a_server_without_destination_id_has_no_lifecycle() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let cfg = std::fs::read_to_string(&fleet.config).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
     v["servers"]["web-02"]
@@ -127,7 +127,7 @@ fn a_server_without_destination_id_has_no_lifecycle() {
 
 #[test]
 fn servers_are_asked_concurrently() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     // Each call on either server takes 1.5 s (a slow link): one after the other would be 3 s.
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&fleet.config).unwrap()).unwrap();

@@ -1,10 +1,10 @@
 //! `jbr list` as a user runs it: configured jobs with their live state from `jbr-sim`, and the
 //! jobs that target the NAS without being configured (a finding: exit 1).
 
-mod cmd_common;
+mod support;
 
-use cmd_common::*;
 use serde_json::json;
+use support::cli::*;
 
 fn all_configured() -> serde_json::Value {
     let mut jobs = default_jobs();
@@ -16,7 +16,7 @@ fn all_configured() -> serde_json::Value {
 
 #[test]
 fn every_job_configured_exits_0() {
-    let fleet = Fleet::new(two_servers(), all_configured(), json!({}));
+    let fleet = cli_fleet(standard_world(), all_configured(), json!({}));
     let run = fleet.jbr(&["list"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(run.stderr, "", "{run}");
@@ -38,7 +38,7 @@ fn every_job_configured_exits_0() {
 
 #[test]
 fn an_unconfigured_job_targeting_the_nas_is_listed_and_exits_1() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let run = fleet.jbr(&["list"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
@@ -84,7 +84,7 @@ fn missing_jobs_and_an_unreachable_server_are_reported_the_others_listed() {
         json!({"job_id": "6a5e0700000000000000ffff", "server": "web-02", "label": "ghost"}),
         json!({"job_id": "6a5e0700000000000000eeee", "server": "web-00", "label": "db"}),
     ]);
-    let fleet = Fleet::new(two_servers(), jobs, dead_server("web-00"));
+    let fleet = cli_fleet(standard_world(), jobs, dead_server("web-00"));
     let run = fleet.jbr(&["list"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
@@ -118,9 +118,11 @@ fn missing_jobs_and_an_unreachable_server_are_reported_the_others_listed() {
 
 #[test]
 fn list_has_no_server_flag_and_documents_its_exit_status() {
-    let run = run_jbr(&["list", "--server", "web-01"]);
+    let run = support::bin::jbr()
+        .args(["list", "--server", "web-01"])
+        .run();
     assert_eq!(run.code, Some(2), "{run}");
-    let help = words(&run_jbr(&["list", "--help"]).stdout);
+    let help = words(&support::bin::jbr().args(["list", "--help"]).run().stdout);
     assert!(
         help.contains(
             "1 when a server is unreachable, a configured job is missing, or an unconfigured job"

@@ -1,17 +1,17 @@
 //! `jbr status` as a user runs it: last run from a real state file, the journal, and the live
 //! state of `jbr-sim` servers, one of them running a backup.
 
-mod cmd_common;
+mod support;
 
-use cmd_common::*;
 use jbr::journal::{Journal, Op, Target};
 use jbr::report::state::{self, State};
 use jbr::report::{JobRecord, Outcome, RunRecord};
 use serde_json::{Value, json};
+use support::cli::*;
 
 #[test]
 fn no_state_file_is_not_an_error_and_the_live_state_is_shown() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let run = fleet.jbr(&["status"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(run.stderr, "", "{run}");
@@ -53,7 +53,7 @@ fn no_state_file_is_not_an_error_and_the_live_state_is_shown() {
 
 #[test]
 fn a_running_backup_shows_its_full_group_id_for_stop() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let group = fleet.start_job("web-02", DEST2, JOB_C);
     let run = fleet.jbr(&["status"]);
     assert_eq!(run.code, Some(0), "{run}");
@@ -92,7 +92,7 @@ fn a_running_backup_shows_its_full_group_id_for_stop() {
 
 #[test]
 fn the_last_run_and_open_journal_changes_are_shown() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let mut record = RunRecord::new("r-20261122-0300", 1_795_400_000.0);
     record.ended = 1_795_400_125.0;
     record.jobs.push(JobRecord::new(
@@ -150,7 +150,7 @@ fn the_last_run_and_open_journal_changes_are_shown() {
 
 #[test]
 fn an_unreachable_server_and_a_corrupt_state_file_exit_1_the_rest_still_shown() {
-    let fleet = Fleet::new(two_servers(), default_jobs(), dead_server("web-00"));
+    let fleet = cli_fleet(standard_world(), default_jobs(), dead_server("web-00"));
     std::fs::write(fleet.path("last-run.json"), "{not json").unwrap();
     let run = fleet.jbr(&["status"]);
     assert_eq!(run.code, Some(1), "{run}");
@@ -182,7 +182,7 @@ fn an_unreachable_server_and_a_corrupt_state_file_exit_1_the_rest_still_shown() 
 
 #[test]
 fn unknown_server_is_a_usage_error() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let run = fleet.jbr(&["status", "--server", "web"]);
     assert_eq!(run.code, Some(2), "{run}");
     assert!(run.stderr.contains("(known: web-01, web-02)"), "{run}");
@@ -202,7 +202,7 @@ fn answers_that_fail_show_unknown_not_a_guess() {
         { "job_id": "6a5e07000000000000000009", "server": "web-00", "label": "broken" },
         { "job_id": JOB_A, "server": "web-01", "label": "accounts" },
     ]);
-    let fleet = Fleet::new(two_servers(), jobs, broken);
+    let fleet = cli_fleet(standard_world(), jobs, broken);
     let run = fleet.jbr(&["status"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert!(

@@ -1,16 +1,16 @@
 //! `jbr stop` as a user runs it: a real running group on a `jbr-sim` server is aborted and the
 //! abort confirmed; bad input never reaches the server.
 
-mod cmd_common;
+mod support;
 
 use std::time::Duration;
 
-use cmd_common::*;
 use serde_json::json;
+use support::cli::*;
 
 #[test]
 fn a_running_group_is_aborted_and_the_stop_confirmed() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let group = fleet.start_job("web-01", DEST1, JOB_A);
     let run = fleet.jbr(&["stop", "--server", "web-01", &group]);
     assert_eq!(run.code, Some(0), "{run}");
@@ -51,18 +51,16 @@ fn a_running_group_is_aborted_and_the_stop_confirmed() {
 
 #[test]
 fn a_group_that_does_not_stop_in_time_exits_1_after_stop_timeout() {
-    let world = two_servers().server("web-03", |s| {
+    let world = standard_world().server("web-03", |s| {
         s.destination(DEST1)
             .job(JOB_A, 60.0)
             .startup_delay(0.1)
             .abort_delay(30.0)
     });
-    let fleet = Fleet::new(world, default_jobs(), json!({}));
+    // web-03 is configured (the fleet names every simulated server) but has no configured job.
+    let fleet = cli_fleet(world, default_jobs(), json!({}));
     let cfg = std::fs::read_to_string(&fleet.config).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
-    let mut web03 = v["servers"]["web-01"].clone();
-    web03["local_command"][2] = json!("JBR_SIM_SERVER=web-03");
-    v["servers"]["web-03"] = web03;
     v["orchestrator"]["stop_timeout"] = json!(0.6);
     std::fs::write(&fleet.config, serde_json::to_vec(&v).unwrap()).unwrap();
     let group = fleet.start_job("web-03", DEST1, JOB_A);
@@ -81,7 +79,7 @@ fn a_group_that_does_not_stop_in_time_exits_1_after_stop_timeout() {
 
 #[test]
 fn a_group_id_outside_the_value_set_is_refused_and_never_sent() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     for bad in ["6a5e;reboot", "a&b=c", "", "x y", "$(id)"] {
         let run = fleet.jbr(&["stop", "--server", "web-01", bad]);
         assert_eq!(run.code, Some(2), "{bad:?}: {run}");
@@ -101,7 +99,7 @@ fn a_group_id_outside_the_value_set_is_refused_and_never_sent() {
 
 #[test]
 fn an_unknown_group_exits_1_and_no_stop_is_sent() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let run = fleet.jbr(&["stop", "--server", "web-01", "6a5e07000000000000000bad"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert_eq!(
@@ -113,7 +111,7 @@ fn an_unknown_group_exits_1_and_no_stop_is_sent() {
 
 #[test]
 fn a_finished_group_is_reported_and_nothing_is_sent() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let group = fleet.start_job("web-01", DEST1, JOB_A);
     fleet.sim_call("web-01", "stopQueueGroup", &format!("_id={group}"));
     std::thread::sleep(Duration::from_millis(500));
@@ -134,7 +132,7 @@ fn a_finished_group_is_reported_and_nothing_is_sent() {
 
 #[test]
 fn unknown_server_and_unreachable_server() {
-    let fleet = Fleet::new(two_servers(), default_jobs(), dead_server("web-00"));
+    let fleet = cli_fleet(standard_world(), default_jobs(), dead_server("web-00"));
     let run = fleet.jbr(&["stop", "--server", "nas", "6a5e07000000000000000001"]);
     assert_eq!(run.code, Some(2), "{run}");
     assert!(
@@ -153,7 +151,7 @@ fn unknown_server_and_unreachable_server() {
 #[test]
 fn stop_does_not_wait_for_the_run_lock() {
     // A run holds the lock while it follows a stuck job: stop must still get through.
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let lock = std::fs::File::create(fleet.path("jbr.lock")).unwrap();
     lock.try_lock().unwrap();
     let group = fleet.start_job("web-01", DEST1, JOB_A);
@@ -163,7 +161,7 @@ fn stop_does_not_wait_for_the_run_lock() {
     let g = fleet.sim_call("web-01", "getQueueGroup", &format!("_id={group}"));
     assert_eq!(g["data"]["status"], 103, "{g}");
     drop(lock);
-    let help = words(&run_jbr(&["stop", "--help"]).stdout);
+    let help = words(&support::bin::jbr().args(["stop", "--help"]).run().stdout);
     assert!(help.contains("Takes no lock"), "{help}");
     assert!(
         help.contains("Exit status: 0 when the group is confirmed stopped"),

@@ -1,13 +1,13 @@
 //! `jbr test` as a user runs it: the real binary against `jbr-sim` servers in real processes.
 
-mod cmd_common;
+mod support;
 
-use cmd_common::*;
 use serde_json::json;
+use support::cli::*;
 
 #[test]
 fn every_server_destination_and_job_present_exits_0() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let run = fleet.jbr(&["test"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(run.stderr, "", "{run}");
@@ -37,7 +37,7 @@ fn every_server_destination_and_job_present_exits_0() {
 
 #[test]
 fn json_is_one_document_with_a_check_per_item() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let run = fleet.jbr(&["test", "--json"]);
     assert_eq!(run.code, Some(0), "{run}");
     let v = run.json();
@@ -65,7 +65,7 @@ fn a_missing_job_and_an_unreachable_server_exit_1_and_the_others_are_still_check
     jobs.as_array_mut().unwrap().push(json!(
         {"job_id": "6a5e0700000000000000ffff", "server": "web-01", "label": "ghost"}
     ));
-    let fleet = Fleet::new(two_servers(), jobs, dead_server("web-00"));
+    let fleet = cli_fleet(standard_world(), jobs, dead_server("web-00"));
     let run = fleet.jbr(&["test"]);
     assert_eq!(run.code, Some(1), "{run}");
     let dead = run.line("web-00");
@@ -97,29 +97,16 @@ fn a_missing_job_and_an_unreachable_server_exit_1_and_the_others_are_still_check
 
 #[test]
 fn a_job_that_writes_elsewhere_is_a_warning_not_a_failure() {
-    let world = two_servers().server("web-03", |s| {
+    let world = standard_world().server("web-03", |s| {
         s.destination(DEST1)
             .destination("6a5e0700000000000000eeee")
             .job("6a5e0700000000000000e001", 1.0)
     });
-    let fleet = Fleet::new(
+    let fleet = cli_fleet(
         world,
         json!([{"job_id": "6a5e0700000000000000e001", "server": "web-03"}]),
-        json!({"web-03": {
-            "host": "127.0.0.1",
-            "destination_id": DEST1,
-            "local_command": ["env", "JBR_SIM_SERVER=web-03", env!("CARGO_BIN_EXE_jbr-sim")],
-        }}),
+        json!({}),
     );
-    // JBR_SIM_STATE for web-03 comes from the same file as the others.
-    let cfg = std::fs::read_to_string(&fleet.config).unwrap().replace(
-        "\"JBR_SIM_SERVER=web-03\"",
-        &format!(
-            "\"JBR_SIM_STATE={}\", \"JBR_SIM_SERVER=web-03\"",
-            fleet.state.display()
-        ),
-    );
-    std::fs::write(&fleet.config, cfg).unwrap();
     let run = fleet.jbr(&["test", "--server", "web-03"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert!(
@@ -131,7 +118,7 @@ fn a_job_that_writes_elsewhere_is_a_warning_not_a_failure() {
 
 #[test]
 fn server_selects_one_and_an_unknown_name_is_a_usage_error() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     let run = fleet.jbr(&["test", "--server", "web-02"]);
     assert_eq!(run.code, Some(0), "{run}");
     assert!(!run.stdout.contains("web-01"), "{run}");
@@ -151,7 +138,7 @@ fn server_selects_one_and_an_unknown_name_is_a_usage_error() {
 
 #[test]
 fn a_bad_config_is_exit_2_before_any_server_is_asked() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     std::fs::write(&fleet.config, "{\"servers\": {\"x\": {}}}").unwrap();
     let run = fleet.jbr(&["test"]);
     assert_eq!(run.code, Some(2), "{run}");
@@ -161,7 +148,7 @@ fn a_bad_config_is_exit_2_before_any_server_is_asked() {
 
 #[test]
 fn help_documents_the_exit_status() {
-    let run = run_jbr(&["test", "--help"]);
+    let run = support::bin::jbr().args(["test", "--help"]).run();
     assert_eq!(run.code, Some(0));
     assert!(
         words(&run.stdout).contains("Exit status: 0 when every server answered and every destination and job exists (warnings allowed); 1 when a server is unreachable, a destination or job is missing, or a call failed; 2 for a usage or config error"),
@@ -176,8 +163,8 @@ fn an_ssh_server_on_a_closed_loopback_port_is_reported_quickly() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let fleet = Fleet::new(
-        two_servers(),
+    let fleet = cli_fleet(
+        standard_world(),
         default_jobs(),
         json!({"web-ssh": {"host": "127.0.0.1", "port": port, "ssh_timeout": 2, "destination_id": DEST1}}),
     );
@@ -205,7 +192,7 @@ fn an_ssh_server_on_a_closed_loopback_port_is_reported_quickly() {
 
 #[test]
 fn enabled_or_running_outside_a_window_is_a_warning() {
-    let fleet = Fleet::standard();
+    let fleet = standard_fleet();
     fleet.start_job("web-02", DEST2, JOB_C);
     let run = fleet.jbr(&["test", "--server", "web-02"]);
     assert_eq!(run.code, Some(0), "{run}");

@@ -1,10 +1,12 @@
 //! The loader's results as the rest of jbr sees them: the older tool's config read unchanged,
 //! defaults, FROM_ENV secrets and their redaction, and `load_for_run`'s strictness.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
+use support::bin;
 
 use jbr::config::{self, CheckMode, ConfigError, JobType, Loaded};
 
@@ -281,17 +283,12 @@ fn from_env_is_resolved_and_the_secret_is_never_printed() {
         vec!["-vv", "validate", "-c"],
         vec!["validate", "--json", "-c"],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_jbr"))
+        let out = bin::jbr()
             .args(&args)
             .arg(&path)
             .env("JBR_TEST_SMTP_PASSWORD", SECRET)
-            .output()
-            .unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .run();
+        let all = format!("{}{}", out.stdout, out.stderr);
         assert_eq!(out.status.code(), Some(0), "{all}");
         assert!(all.contains("smtp_pasword"), "the typo is reported: {all}");
         assert!(!all.contains(SECRET), "secret printed: {all}");
@@ -309,16 +306,8 @@ fn a_literal_password_in_a_broken_config_is_never_printed() {
         .replace("\"ops@example.com\"", "\"not an address\"");
     std::fs::write(&path, text).unwrap();
     for args in [vec!["validate", "-c"], vec!["validate", "--json", "-c"]] {
-        let out = Command::new(env!("CARGO_BIN_EXE_jbr"))
-            .args(&args)
-            .arg(&path)
-            .output()
-            .unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = bin::jbr().args(&args).arg(&path).run();
+        let all = format!("{}{}", out.stdout, out.stderr);
         assert_eq!(out.status.code(), Some(2), "{all}");
         assert!(!all.contains(SECRET), "secret printed: {all}");
     }

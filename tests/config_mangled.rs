@@ -8,14 +8,14 @@
 //! path is the value's own, or the key or section that holds it (a warning for `loop.*`, which
 //! is accepted for compatibility and unused).
 
-mod rng;
+mod support;
 
 use std::path::Path;
 
 use jbr::config::{CheckMode, load_str};
 use serde_json::Value;
 
-use rng::Rng;
+use support::rng::Rng;
 
 /// Every value in `v` with its JSON pointer and the path `validate` writes for it
 /// (`servers.web-01.port`, `jobs[0].timeout`).

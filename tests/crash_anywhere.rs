@@ -17,12 +17,13 @@
 //! every server as it found it by itself (nothing enabled, nothing of its own still running),
 //! and the next run backs up every job.
 
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use support::lab;
 
 use jbr::api::Client;
 use jbr::config::Config;
@@ -100,15 +101,15 @@ fn world() -> SimWorld {
 }
 
 fn config(world: &SimWorld, dir: &std::path::Path) -> Config {
-    let mut c = common::sim_config(dir);
+    let mut c = lab::sim_config(dir);
     // A few polls per job: a crash mid-poll is one case, not forty of the same.
     c.orchestrator.poll_interval = Duration::from_secs(8);
     c.orchestrator.startup_timeout = Duration::from_secs(30);
     c.orchestrator.job_timeout = Duration::from_secs(300);
     for (server, job) in [("web-01", "a"), ("web-01", "b"), ("web-02", "c")] {
         c.servers
-            .insert(server.to_string(), common::sim_server(world, server));
-        c.jobs.push(common::sim_job(world, server, job));
+            .insert(server.to_string(), lab::sim_server(world, server));
+        c.jobs.push(lab::sim_job(world, server, job));
     }
     c
 }
@@ -131,7 +132,7 @@ async fn run_from_disk<T: Transport>(
 ) -> jbr::report::RunRecord {
     let mut journal = Journal::open(&c.orchestrator.journal_file, run_id).expect("journal");
     let mut state = state::load(&c.orchestrator.state_file).expect("state file");
-    let r = common::run_all(
+    let r = lab::run_all(
         c,
         clients,
         &mut journal,
@@ -220,7 +221,7 @@ async fn calls_in_a_clean_run() -> u64 {
     let world = world();
     let dir = scratch();
     let c = config(&world, dir.path());
-    let clients = common::sim_clients(&world, &c);
+    let clients = lab::sim_clients(&world, &c);
     let r = clean_run(&c, &clients, "baseline").await;
     assert_eq!(r.exit(), Exit::Ok, "{}", jbr::report::text::render(&r));
     assert!(world.final_state().is_clean());
@@ -243,7 +244,7 @@ async fn crash_at(n: u64, side: Side) {
     // Down for a while; whatever was left enabled is fair game for the server's scheduler.
     tokio::time::sleep(Duration::from_secs(120)).await;
 
-    let clients = common::sim_clients(&world, &c);
+    let clients = lab::sim_clients(&world, &c);
     let second = clean_run(&c, &clients, "run-2").await;
     let report = jbr::report::text::render(&second);
     assert_eq!(
@@ -306,7 +307,7 @@ async fn sigterm_at(n: u64) -> bool {
 
     // The servers were left as found, so the next run just works.
     tokio::time::sleep(Duration::from_secs(120)).await;
-    let clients = common::sim_clients(&world, &c);
+    let clients = lab::sim_clients(&world, &c);
     let second = clean_run(&c, &clients, "run-2").await;
     let report = jbr::report::text::render(&second);
     assert_eq!(second.exit(), Exit::Ok, "{at}, then a new run:\n{report}");
@@ -379,7 +380,7 @@ async fn sigterm_while_recovering_from_a_crash_still_leaves_every_server_as_foun
                 world.timeline()
             );
 
-            let clients = common::sim_clients(&world, &c);
+            let clients = lab::sim_clients(&world, &c);
             let third = clean_run(&c, &clients, "run-3").await;
             let report = jbr::report::text::render(&third);
             assert_eq!(third.exit(), Exit::Ok, "{at}, then a new run:\n{report}");
@@ -399,14 +400,14 @@ async fn sigterm_while_following_an_orphan_aborts_it_and_confirms_the_stop() {
         .server("web-01", |s| s.destination("nas").job("a", 600.0))
         .build();
     let dir = scratch();
-    let mut c = common::sim_config(dir.path());
+    let mut c = lab::sim_config(dir.path());
     c.orchestrator.poll_interval = Duration::from_secs(10);
     c.orchestrator.startup_timeout = Duration::from_secs(30);
     c.orchestrator.job_timeout = Duration::from_secs(3600);
     c.servers
-        .insert("web-01".into(), common::sim_server(&world, "web-01"));
-    c.jobs.push(common::sim_job(&world, "web-01", "a"));
-    let clients = common::sim_clients(&world, &c);
+        .insert("web-01".into(), lab::sim_server(&world, "web-01"));
+    c.jobs.push(lab::sim_job(&world, "web-01", "a"));
+    let clients = lab::sim_clients(&world, &c);
 
     // The first run dies 60 s into the backup.
     let (_tx, cancel) = watch::channel(false);

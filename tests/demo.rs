@@ -2,67 +2,23 @@
 //! code. The simulator's check line comes from the simulated servers' timeline and final state,
 //! so these tests hold jbr to its invariants, not to its own account of them.
 
-mod tools;
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    wall: Duration,
+use support::bin::{self, Run};
+
+/// Runs `jbr ARGS` with `TMPDIR` pointed at `tmp` (a hung demo fails the test instead of
+/// hanging it).
+fn jbr_in(tmp: &Path, args: &[&str]) -> Run {
+    bin::jbr().args(args).env("TMPDIR", tmp).run()
 }
 
-/// Runs `jbr ARGS` with `TMPDIR` pointed at `tmp`, killed after `limit` (a hung demo fails the
-/// test instead of hanging it).
-fn jbr_in(tmp: &Path, args: &[&str], limit: Duration) -> Ran {
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jbr"))
-        .args(args)
-        .env("TMPDIR", tmp)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start jbr");
-    // Read both pipes on threads so a chatty child never blocks on a full pipe.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut err, &mut s).unwrap();
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("jbr {args:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Ran {
-        code: status.code().expect("exit code, not a signal"),
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-        wall: started.elapsed(),
-    }
-}
-
-fn jbr(args: &[&str]) -> Ran {
+fn jbr(args: &[&str]) -> Run {
     let tmp = tempfile::tempdir().unwrap();
-    jbr_in(tmp.path(), args, Duration::from_secs(120))
+    jbr_in(tmp.path(), args)
 }
 
 const CHECK_OK: &str =
@@ -84,8 +40,8 @@ fn rows(stdout: &str) -> Vec<&str> {
 #[test]
 fn demo_runs_every_job_and_the_simulator_agrees() {
     let tmp = tempfile::tempdir().unwrap();
-    let r = jbr_in(tmp.path(), &["demo"], Duration::from_secs(120));
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = jbr_in(tmp.path(), &["demo"]);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
     let out = &r.stdout;
     assert!(out.contains("6 job(s): 6 completed"), "{out}");
     let table = rows(out);
@@ -112,14 +68,14 @@ fn demo_runs_every_job_and_the_simulator_agrees() {
     assert!(!out.contains('\r') && !out.contains('\x1b'), "{out:?}");
     // The demo's lock, state and journal went into its own temp dir, which is gone.
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
-    eprintln!("jbr demo: {:?} wall", r.wall);
+    eprintln!("jbr demo: {:?} wall", r.took);
 }
 
 #[test]
 fn faults_show_each_outcome_and_the_invariants_still_hold() {
     let tmp = tempfile::tempdir().unwrap();
-    let r = jbr_in(tmp.path(), &["demo", "--faults"], Duration::from_secs(120));
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let r = jbr_in(tmp.path(), &["demo", "--faults"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
     let out = &r.stdout;
     assert!(out.contains("faults mixed in:"), "{out}");
     assert!(
@@ -174,7 +130,7 @@ fn faults_show_each_outcome_and_the_invariants_still_hold() {
     assert_eq!(out.lines().last(), Some(CHECK_OK), "{out}");
     assert!(!out.contains('\r') && !out.contains('\x1b'), "{out:?}");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
-    eprintln!("jbr demo --faults: {:?} wall", r.wall);
+    eprintln!("jbr demo --faults: {:?} wall", r.took);
 }
 
 #[test]
@@ -191,7 +147,7 @@ fn absurd_sizes_are_usage_errors() {
         ),
     ] {
         let r = jbr(args);
-        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert_eq!(r.code, Some(2), "{args:?}: {}{}", r.stdout, r.stderr);
         assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
         assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
     }
@@ -208,14 +164,14 @@ fn no_config_is_needed() {
         "--jobs",
         "1",
     ]);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("1 job(s): 1 completed"), "{}", r.stdout);
 }
 
 #[test]
 fn help_reads_well() {
     let r = jbr(&["demo", "--help"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
     let help = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     for needle in [
         "the real `run` against built-in simulated servers",
@@ -241,43 +197,21 @@ fn help_reads_well() {
 #[test]
 fn ctrl_c_cancels_like_a_real_run_and_cleans_up() {
     let tmp = tempfile::tempdir().unwrap();
-    // Into a file: a pipe nobody reads would fill up and stall the demo.
-    let out_dir = tempfile::tempdir().unwrap();
-    let out_path = out_dir.path().join("stdout");
     // 500 jobs take seconds even in a release build: SIGINT lands mid-run.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jbr"))
+    let running = bin::jbr()
         .args(["demo", "--servers", "50", "--jobs", "10"])
         .env("TMPDIR", tmp.path())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .bound(Duration::from_secs(60))
+        .spawn();
     // Once progress shows, the run (and its signal handler) is under way.
     let waiting = Instant::now();
-    while !std::fs::read_to_string(&out_path)
-        .unwrap()
-        .contains("pre-flight")
-    {
+    while !running.stdout_so_far().contains("pre-flight") {
         assert!(waiting.elapsed() < Duration::from_secs(60), "no progress");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("jbr demo did not stop within 60 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap();
+    running.signal(libc::SIGINT);
+    let run = running.wait();
+    let (status, stdout) = (run.status, run.stdout);
     assert_eq!(status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("— CANCELLED"), "{stdout}");
     assert!(stdout.contains(" not started"), "{stdout}");
@@ -289,7 +223,7 @@ fn ctrl_c_cancels_like_a_real_run_and_cleans_up() {
 /// outcome kept on a line of its own.
 #[test]
 fn terminal_gets_a_rewritten_line() {
-    if !tools::available("script", "(util-linux) to provide a terminal") {
+    if !support::tools::available("script", "(util-linux) to provide a terminal") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

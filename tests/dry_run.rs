@@ -5,11 +5,12 @@
 //! with a server down, with a job missing on its server, and with a journal to replay. A dry
 //! run itself never sends a write.
 
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use support::lab;
 
 use jbr::api::Client;
 use jbr::config::Config;
@@ -98,14 +99,14 @@ fn fleet(tune: impl Fn(ServerBuilder) -> ServerBuilder) -> SimWorld {
 }
 
 fn config(world: &SimWorld, dir: &Path) -> Config {
-    let mut c = common::sim_config(dir);
+    let mut c = lab::sim_config(dir);
     for server in ["web-01", "web-02"] {
         c.servers
-            .insert(server.into(), common::sim_server(world, server));
+            .insert(server.into(), lab::sim_server(world, server));
     }
-    c.jobs.push(common::sim_job(world, "web-01", "accounts"));
-    c.jobs.push(common::sim_job(world, "web-01", "databases"));
-    c.jobs.push(common::sim_job(world, "web-02", "accounts"));
+    c.jobs.push(lab::sim_job(world, "web-01", "accounts"));
+    c.jobs.push(lab::sim_job(world, "web-01", "databases"));
+    c.jobs.push(lab::sim_job(world, "web-02", "accounts"));
     c
 }
 
@@ -124,7 +125,7 @@ async fn both(
         let dir = tempfile::tempdir().unwrap();
         let mut c = config(&w, dir.path());
         if let Some(id) = missing {
-            c.jobs.push(common::job(id, "web-01"));
+            c.jobs.push(lab::job(id, "web-01"));
         }
         {
             let mut j = Journal::open(&c.orchestrator.journal_file, "earlier").unwrap();
@@ -162,7 +163,7 @@ async fn both(
             let mut journal = Journal::open(&c.orchestrator.journal_file, "real").unwrap();
             let mut st = state.clone();
             let (_tx, cancel) = tokio::sync::watch::channel(false);
-            let r = common::run_all(
+            let r = lab::run_all(
                 &c,
                 &clients,
                 &mut journal,
@@ -278,8 +279,8 @@ async fn a_journal_left_open_is_replayed_in_the_rehearsal_too() {
     let world = || fleet(|s| s);
     let w = world();
     let journal = [
-        common::enable("web-01", Target::Destination, &w.id("web-01", "nas")),
-        common::enable("web-01", Target::Job, &w.id("web-01", "accounts")),
+        lab::enable("web-01", Target::Destination, &w.id("web-01", "nas")),
+        lab::enable("web-01", Target::Job, &w.id("web-01", "accounts")),
     ];
     // The crashed run left them enabled on the server too.
     let left_enabled = || {

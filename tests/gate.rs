@@ -5,7 +5,6 @@
 //! here) and a subset through a real sshd forced command. A fake `jetbackup5api` records each argv
 //! it is given; a canary file that the hostile lines try to create must never appear.
 
-mod rng;
 mod support;
 
 use std::ffi::{OsStr, OsString};
@@ -14,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use rng::Rng;
+use support::gate::{FakeApi, gate_path};
+use support::rng::Rng;
 use support::sshd::{Sshd, output_within, skip_without_sshd};
-use support::{FakeApi, gate_path};
 
 /// The shells the gate must work under: Debian's dash as /bin/sh, bash (CentOS 7's /bin/sh), and
 /// when installed posh (a strict POSIX shell: catches non-portable constructs) and busybox ash.
@@ -584,7 +583,7 @@ fn canary_dir() -> (tempfile::TempDir, PathBuf) {
         .prefix("jbr-gate-canary-")
         .tempdir()
         .expect("tempdir");
-    support::open_dir(dir.path(), 0o777);
+    support::gate::open_dir(dir.path(), 0o777);
     let canary = dir.path().join("pwned");
     (dir, canary)
 }

@@ -8,17 +8,19 @@
 //! 5. a trigger that never starts,
 //! 6. the order of calls in one destination window.
 
-mod common;
+mod support;
 
 use jbr::api::ApiError;
 use jbr::config::*;
 use jbr::exit::Exit;
 use jbr::orchestrator::retry::{self, Repeat};
 use jbr::report::{JobRecord, Outcome as Rec, RunRecord};
-use jbr::sim::{DestStateFn, Fault, FaultKind, Outcome, SimWorld, When, WriteInterval};
+use jbr::sim::{CallRecord, DestStateFn, Fault, FaultKind, Outcome, SimWorld, When, WriteInterval};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+use support::faults::the;
+use support::lab;
 
 /// A job of the plan: server, sim job name, priority (higher runs first), timeout in seconds.
 #[derive(Clone, Copy)]
@@ -30,20 +32,32 @@ fn config(world: &SimWorld, dir: &Path, jobs: &[J<'_>]) -> Config {
         orchestrator: Orchestrator {
             job_timeout: Duration::from_secs(120),
             stop_poll_interval: Duration::from_secs_f64(0.5),
-            ..common::fast_orchestrator(dir)
+            ..lab::fast_orchestrator(dir)
         },
         ..Config::default()
     };
     for J(server, job, priority, timeout) in jobs {
         c.servers
-            .insert(server.to_string(), common::sim_server(world, server));
+            .insert(server.to_string(), lab::sim_server(world, server));
         c.jobs.push(Job {
             priority: *priority,
             timeout: timeout.map(Duration::from_secs_f64),
-            ..common::sim_job(world, server, job)
+            ..lab::sim_job(world, server, job)
         });
     }
     c
+}
+
+/// `server`'s calls in a run of `build()` as it is, with no fault added: where a test looks up
+/// the number of the call it wants a fault on (`support::faults`).
+async fn clean_calls(
+    build: impl Fn() -> SimWorld,
+    jobs: &[J<'_>],
+    server: &str,
+) -> Vec<CallRecord> {
+    let clean = build();
+    run_jobs(&clean, jobs, true).await;
+    clean.call_log(server)
 }
 
 /// Runs the plan for `jobs` against `world` (the destination policy forces activation unless
@@ -51,7 +65,7 @@ fn config(world: &SimWorld, dir: &Path, jobs: &[J<'_>]) -> Config {
 async fn run_jobs(world: &SimWorld, jobs: &[J<'_>], force: bool) -> RunRecord {
     let dir = tempfile::tempdir().unwrap();
     let c = config(world, dir.path(), jobs);
-    let (r, _journal) = common::fresh_sim_run(world, &c, force).await;
+    let (r, _journal) = lab::fresh_sim_run(world, &c, force).await;
     for w in world.timeline() {
         println!(
             "  {} {} {:.2}..{:?} {:?}",
@@ -174,29 +188,41 @@ async fn empty_output_while_polling_never_ends_a_job_early() {
 /// its queue group fail too: jbr sends the trigger once, still finds the group, follows it to
 /// its real end, and only then starts the next job (invariant 3: never lose track of a job).
 async fn lost_trigger_answer(kind: FaultKind) {
-    let world = SimWorld::builder()
-        .server("web-01", |s| {
-            s.destination("nas")
-                .job_with("a", 8.0, |j| j.outcome(Outcome::Partial))
-                .job("b", 2.0)
-                .fault(
-                    Fault::on("runBackupJobManually", When::Call(1), kind.clone()).taking_effect(),
-                )
-                // listQueueGroups call 1 is pre-flight, 2 the window's look for foreign
-                // writers, 3 the "before" list of a: then the first two searches fail.
-                .fault(Fault::on(
-                    "listQueueGroups",
-                    When::Calls(4, 5),
-                    FaultKind::Garbage,
-                ))
-        })
-        .build();
-    let r = run_jobs(
-        &world,
-        &[J("web-01", "a", 2, None), J("web-01", "b", 1, None)],
-        true,
-    )
-    .await;
+    let build = || {
+        SimWorld::builder()
+            .server("web-01", |s| {
+                s.destination("nas")
+                    .job_with("a", 8.0, |j| j.outcome(Outcome::Partial))
+                    .job("b", 2.0)
+            })
+            .build()
+    };
+    let jobs = [J("web-01", "a", 2, None), J("web-01", "b", 1, None)];
+    let log = clean_calls(build, &jobs, "web-01").await;
+    let trigger = the("runBackupJobManually");
+    // The first two looks for a's queue group after its trigger fail as well.
+    let search = the("listQueueGroups")
+        .after(trigger.clone())
+        .number_in(&log);
+    let world = build();
+    world.add_fault(
+        "web-01",
+        Fault::on(
+            "runBackupJobManually",
+            When::Call(trigger.number_in(&log)),
+            kind.clone(),
+        )
+        .taking_effect(),
+    );
+    world.add_fault(
+        "web-01",
+        Fault::on(
+            "listQueueGroups",
+            When::Calls(search, search + 1),
+            FaultKind::Garbage,
+        ),
+    );
+    let r = run_jobs(&world, &jobs, true).await;
     assert_eq!(
         world.calls("web-01", "runBackupJobManually"),
         2,
@@ -237,47 +263,58 @@ fn success_0_rule_read_retried_write_refused() {
 /// (and is disabled again), while the next job still runs.
 #[tokio::test(start_paused = true)]
 async fn success_0_on_a_read_is_retried_on_a_write_is_a_refusal() {
-    let world = SimWorld::builder()
-        .server("web-01", |s| {
-            s.destination("nas")
-                .job("a", 5.0)
-                .job("b", 5.0)
-                // Pre-flight's look at job a (a busy server, not a missing job)…
-                .fault(Fault::on(
-                    "getBackupJob",
-                    When::Call(1),
-                    FaultKind::Refuse("busy".into()),
-                ))
-                // …and the read-back after enabling the destination (calls 1 and 2 are
-                // pre-flight and the window's fresh read).
-                .fault(Fault::on(
-                    "getDestination",
-                    When::Calls(3, 4),
-                    FaultKind::Refuse("busy".into()),
-                ))
-                // The enable of b: manageBackupJob calls are a on, a off, b on.
-                .fault(Fault::on(
-                    "manageBackupJob",
-                    When::Call(3),
-                    FaultKind::Refuse("Job is locked".into()),
-                ))
-        })
-        .build();
-    let r = run_jobs(
-        &world,
-        &[J("web-01", "a", 2, None), J("web-01", "b", 1, None)],
-        true,
-    )
-    .await;
+    let build = || {
+        SimWorld::builder()
+            .server("web-01", |s| {
+                s.destination("nas").job("a", 5.0).job("b", 5.0)
+            })
+            .build()
+    };
+    let jobs = [J("web-01", "a", 2, None), J("web-01", "b", 1, None)];
+    let log = clean_calls(build, &jobs, "web-01").await;
+    let world = build();
+    let (a, b) = (world.id("web-01", "a"), world.id("web-01", "b"));
+    let busy = || FaultKind::Refuse("busy".into());
+    // Pre-flight's look at job a (a busy server, not a missing job)…
+    let look = the("getBackupJob").with("_id", &a).number_in(&log);
+    world.add_fault(
+        "web-01",
+        Fault::on("getBackupJob", When::Call(look), busy()),
+    );
+    // …and the read-back after enabling the destination, twice…
+    let read_back = the("getDestination")
+        .after(the("manageDestinationState").with("disabled", "0"))
+        .number_in(&log);
+    world.add_fault(
+        "web-01",
+        Fault::on(
+            "getDestination",
+            When::Calls(read_back, read_back + 1),
+            busy(),
+        ),
+    );
+    // …and the enable of b, which is a write.
+    let enable_b = the("manageBackupJob")
+        .with("_id", &b)
+        .with("disabled", "0")
+        .number_in(&log);
+    world.add_fault(
+        "web-01",
+        Fault::on(
+            "manageBackupJob",
+            When::Call(enable_b),
+            FaultKind::Refuse("Job is locked".into()),
+        ),
+    );
+    let r = run_jobs(&world, &jobs, true).await;
     assert_eq!(rec(&r, &world, "web-01", "a").outcome, Rec::Completed);
-    let b = rec(&r, &world, "web-01", "b");
-    assert_eq!(b.outcome, Rec::Failed);
-    assert!(b.message.contains("Job is locked"), "{}", b.message);
-    let b_id = world.id("web-01", "b");
+    let rb = rec(&r, &world, "web-01", "b");
+    assert_eq!(rb.outcome, Rec::Failed);
+    assert!(rb.message.contains("Job is locked"), "{}", rb.message);
     let b_writes: Vec<String> = world
         .call_log("web-01")
         .into_iter()
-        .filter(|c| c.function == "manageBackupJob" && c.params["_id"] == b_id)
+        .filter(|c| c.function == "manageBackupJob" && c.params["_id"] == b)
         .map(|c| c.params["disabled"].clone())
         .collect();
     assert_eq!(
@@ -455,25 +492,26 @@ async fn exit_1_for_failed_partial_timed_out_or_skipped() {
 /// server, as left enabled — which is exactly what the simulator says is left.
 #[tokio::test(start_paused = true)]
 async fn exit_4_names_a_job_left_enabled() {
-    let world = SimWorld::builder()
-        .server("web-01", |s| {
-            s.destination("nas")
-                .job("a", 5.0)
-                // Call 1 enables; every later call (the disable) is refused.
-                .fault(Fault::on(
-                    "manageBackupJob",
-                    When::Calls(2, 1000),
-                    FaultKind::Refuse("Job is locked".into()),
-                ))
-        })
-        .server("web-02", |s| s.destination("nas").job("b", 5.0))
-        .build();
-    let r = run_jobs(
-        &world,
-        &[J("web-01", "a", 2, None), J("web-02", "b", 1, None)],
-        true,
-    )
-    .await;
+    let build = || {
+        SimWorld::builder()
+            .server("web-01", |s| s.destination("nas").job("a", 5.0))
+            .server("web-02", |s| s.destination("nas").job("b", 5.0))
+            .build()
+    };
+    let jobs = [J("web-01", "a", 2, None), J("web-02", "b", 1, None)];
+    let log = clean_calls(build, &jobs, "web-01").await;
+    let world = build();
+    // The enable works; the disable, and every later try of it, is refused.
+    let disable = the("manageBackupJob").with("disabled", "1").number_in(&log);
+    world.add_fault(
+        "web-01",
+        Fault::on(
+            "manageBackupJob",
+            When::Calls(disable, 1000),
+            FaultKind::Refuse("Job is locked".into()),
+        ),
+    );
+    let r = run_jobs(&world, &jobs, true).await;
     let a = world.id("web-01", "a");
     assert_eq!(
         world.left_enabled(),
@@ -498,20 +536,31 @@ async fn exit_4_names_a_job_left_enabled() {
 /// ignored), and whose fallback is refused: exit 4, the report names that destination.
 #[tokio::test(start_paused = true)]
 async fn exit_4_names_a_destination_that_reads_back_enabled() {
-    let world = SimWorld::builder()
-        .server("web-01", |s| {
-            s.destination("nas")
-                .job("a", 5.0)
-                .destination_state_fn(DestStateFn::Ignored)
-                // Call 1 (the enable fallback) works; the disable fallback is refused.
-                .fault(Fault::on(
-                    "manageDestination",
-                    When::Calls(2, 1000),
-                    FaultKind::Refuse("Destination is busy".into()),
-                ))
-        })
-        .build();
-    let r = run_jobs(&world, &[J("web-01", "a", 1, None)], true).await;
+    let build = || {
+        SimWorld::builder()
+            .server("web-01", |s| {
+                s.destination("nas")
+                    .job("a", 5.0)
+                    .destination_state_fn(DestStateFn::Ignored)
+            })
+            .build()
+    };
+    let jobs = [J("web-01", "a", 1, None)];
+    let log = clean_calls(build, &jobs, "web-01").await;
+    let world = build();
+    // The enable fallback works; the disable fallback, and every later try of it, is refused.
+    let disable = the("manageDestination")
+        .with("disabled", "1")
+        .number_in(&log);
+    world.add_fault(
+        "web-01",
+        Fault::on(
+            "manageDestination",
+            When::Calls(disable, 1000),
+            FaultKind::Refuse("Destination is busy".into()),
+        ),
+    );
+    let r = run_jobs(&world, &jobs, true).await;
     let d = world.id("web-01", "nas");
     assert_eq!(rec(&r, &world, "web-01", "a").outcome, Rec::Completed);
     assert_eq!(

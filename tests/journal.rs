@@ -1,10 +1,11 @@
 //! The journal on real files: write-before-change records, torn tails, corruption, compaction,
 //! idempotent reopen.
 
-mod common;
+mod support;
 
-use common::enable;
 use jbr::journal::{self, Journal, Op, OpenChange, Target};
+use support::lab;
+use support::lab::enable;
 
 fn restored(server: &str, what: Target, id: &str) -> Op {
     Op::Restored {
@@ -38,7 +39,7 @@ fn a_crash_mid_window_leaves_exactly_the_open_changes() {
     let path = dir.path().join("state/last-run.json.journal");
     {
         let mut j = Journal::open(&path, "run-1").unwrap();
-        common::write_window_to_group(&mut j, "g1");
+        lab::write_window_to_group(&mut j, "g1");
         j.write(Op::Ended {
             server: "web-01".into(),
             id: "j1".into(),
@@ -147,7 +148,7 @@ fn compaction_keeps_only_open_records_and_empties_when_all_undone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j");
     let mut j = Journal::open(&path, "run-1").unwrap();
-    common::write_window_to_group(&mut j, "g7");
+    lab::write_window_to_group(&mut j, "g7");
     j.write(restored("web-01", Target::Job, "j1")).unwrap();
     j.compact().unwrap();
     let before = ids(&j.open_changes());

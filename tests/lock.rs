@@ -1,6 +1,6 @@
 //! The flock guard across real processes: a second run is refused with exit 3 and the holder's pid.
 
-mod tools;
+mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -100,7 +100,7 @@ fn killed_holder_leaves_no_stale_lock() {
 #[test]
 fn flock_1_holder_is_refused() {
     // An outside flock(1) on the same file (an operator's own guard) counts as a holder too.
-    if !tools::available("flock", "(util-linux) to hold the lock from outside") {
+    if !support::tools::available("flock", "(util-linux) to hold the lock from outside") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,9 @@
 //! Events reach stderr and the rotated file the way ops and journald want them, and never carry
 //! a secret. One test per process owns the global subscriber, so the file test is alone here.
 
-use std::process::Command;
+mod support;
+
+use support::bin;
 
 use jbr::config::{self, CheckMode};
 use jbr::logging::{self, Settings};
@@ -63,16 +65,12 @@ fn events_go_to_the_rotated_file_complete_and_without_secrets() {
 }
 
 fn stderr_of(envs: &[(&str, &str)]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jbr"));
-    cmd.args(["-v", "validate", "-c", "/nonexistent/config.json"])
-        .env_remove("RUST_LOG")
+    let cmd = bin::jbr()
+        .args(["-v", "validate", "-c", "/nonexistent/config.json"])
         .env_remove("JOURNAL_STREAM");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    String::from_utf8(out.stderr).unwrap()
+    let out = envs.iter().fold(cmd, |cmd, (k, v)| cmd.env(k, v)).run();
+    out.expect_code(2);
+    out.stderr
 }
 
 #[test]
@@ -95,12 +93,10 @@ fn under_journald_lines_carry_no_timestamp() {
 
 #[test]
 fn quiet_and_rust_log_adjust_levels() {
-    let quiet = Command::new(env!("CARGO_BIN_EXE_jbr"))
+    let quiet = bin::jbr()
         .args(["-q", "validate", "-c", "/nonexistent/config.json"])
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    assert!(quiet.stderr.is_empty());
+        .run();
+    assert!(quiet.stderr.is_empty(), "{quiet}");
     let err = stderr_of(&[("RUST_LOG", "off")]);
     assert!(err.is_empty(), "{err}");
 }

@@ -2,7 +2,7 @@
 //! the operator's mailbox, when nothing does, TLS with a private CA, AUTH, a server that never
 //! greets, and the password staying out of everything an operator or a log can see.
 
-mod support_smtp;
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use jbr::config::{Notification, Secret};
 use jbr::notify::{self, NotifyError, SendOptions};
 use jbr::report::{self, Alert, AlertKind, Critical, JobRecord, Outcome, RunRecord};
-use support_smtp::{Ca, Sink, SinkTls, can_listen, skip_without_smtp, skip_without_smtp_tls};
+use support::smtp::{Ca, Sink, SinkTls, can_listen, skip_without_smtp, skip_without_smtp_tls};
 
 const T0: f64 = 1_795_000_000.0;
 const PASSWORD: &str = "pw-Zq8!never-shown";

@@ -1,10 +1,11 @@
 //! The plan: order, grouping, selection, disabled jobs (the dry run's own listing is in tests/dry_run.rs).
 
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
+use support::lab;
 
 use jbr::config::*;
 use jbr::orchestrator::dry_run;
@@ -13,14 +14,14 @@ use jbr::orchestrator::plan::{self, PlanError, Selection};
 fn server(name: &str, dest: Option<&str>) -> Server {
     Server {
         destination_id: dest.map(Into::into),
-        ..common::server(name)
+        ..lab::server(name)
     }
 }
 
 fn job(id: &str, server: &str, priority: i64) -> Job {
     Job {
         priority,
-        ..common::job(id, server)
+        ..lab::job(id, server)
     }
 }
 

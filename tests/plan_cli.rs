@@ -2,30 +2,20 @@
 //! processes, real lock, journal and state files. Asserts what an operator sees (exit code,
 //! report) and what the simulator's timeline says (one NAS writer, nothing left enabled).
 
-mod common;
+mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{SpawnPiped, bounded, jbr_sim, text};
 use jbr::sim::{SimWorld, World};
+use support::bin::Run;
+use support::fleet::Fleet;
 
-struct Lab {
-    dir: tempfile::TempDir,
-    state: PathBuf,
-    config: PathBuf,
+/// The fleet of `build`, reached through `local_command`.
+fn lab(build: impl FnOnce() -> World) -> Fleet {
+    Fleet::local(build())
 }
 
-/// Two servers, each with a disabled NAS destination and short jobs.
-fn lab(build: impl FnOnce() -> World) -> Lab {
-    let dir = tempfile::tempdir().unwrap();
-    let (state, config) = common::sim_lab(dir.path(), &build());
-    let config = common::write_config(dir.path(), &config);
-    Lab { dir, state, config }
-}
-
-fn two_servers() -> World {
+fn two_server_world() -> World {
     SimWorld::builder()
         .server("web-01", |s| {
             s.destination("nas")
@@ -36,45 +26,13 @@ fn two_servers() -> World {
         .build_state()
 }
 
-fn jbr(lab: &Lab, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jbr"));
-    cmd.arg("-c").arg(&lab.config).args(args);
-    bounded(cmd.spawn_piped())
-}
-
-/// The simulator's own verdict: max concurrent NAS writers and anything left enabled/running.
-fn dump(lab: &Lab) -> serde_json::Value {
-    let out = Command::new(jbr_sim())
-        .arg("--dump")
-        .env("JBR_SIM_STATE", &lab.state)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn assert_clean(lab: &Lab) {
-    let d = dump(lab);
-    assert!(d["max_concurrent_writers"].as_u64().unwrap() <= 1, "{d:#}");
-    assert_eq!(d["final_state"]["enabled"], serde_json::json!([]), "{d:#}");
-    assert_eq!(d["final_state"]["running"], serde_json::json!([]), "{d:#}");
-}
-
-fn path(lab: &Lab, name: &str) -> PathBuf {
-    lab.dir.path().join(name)
-}
-
 #[test]
 fn run_backs_up_every_job_one_at_a_time_and_leaves_nothing_enabled() {
-    let lab = lab(two_servers);
+    let lab = lab(two_server_world);
     // Destinations disabled at rest and no state file yet: jbr did not disable them, so a first
     // run needs --force-activate (contract: destination.skip_if_disabled).
-    let out = jbr(&lab, &["run", "--force-activate"]);
-    let (stdout, stderr) = text(&out);
+    let out = lab.jbr(&["run", "--force-activate"]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -90,28 +48,28 @@ fn run_backs_up_every_job_one_at_a_time_and_leaves_nothing_enabled() {
         "{stdout}"
     );
     assert!(stdout.ends_with("\nexit 0\n"), "{stdout}");
-    assert_clean(&lab);
-    let d = dump(&lab);
+    lab.assert_clean();
+    let d = lab.dump();
     assert_eq!(d["max_concurrent_writers"], 1, "{d:#}");
     assert_eq!(d["timeline"].as_array().unwrap().len(), 3, "{d:#}");
     // The journal is empty again; the state file knows jbr disabled both destinations.
     assert_eq!(
-        std::fs::read(path(&lab, "last-run.json.journal")).unwrap(),
+        std::fs::read(lab.path("last-run.json.journal")).unwrap(),
         b""
     );
-    let state = jbr::report::state::load(&path(&lab, "last-run.json")).unwrap();
+    let state = jbr::report::state::load(&lab.path("last-run.json")).unwrap();
     assert_eq!(state.last_run.unwrap().jobs.len(), 3);
     assert_eq!(state.disabled_by_jbr.len(), 2);
 
     // So the next run needs no --force-activate.
-    let out = jbr(&lab, &["run", "--json"]);
-    let (stdout, stderr) = text(&out);
+    let out = lab.jbr(&["run", "--json"]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(
         out.status.code(),
         Some(0),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout).unwrap();
     assert!(
         v["jobs"]
             .as_array()
@@ -120,14 +78,14 @@ fn run_backs_up_every_job_one_at_a_time_and_leaves_nothing_enabled() {
             .all(|j| j["outcome"] == "completed"),
         "{v:#}"
     );
-    assert_clean(&lab);
+    lab.assert_clean();
 }
 
 #[test]
 fn a_destination_disabled_by_someone_else_is_skipped_with_exit_1() {
-    let lab = lab(two_servers);
-    let out = jbr(&lab, &["run", "--server", "web-02"]);
-    let (stdout, stderr) = text(&out);
+    let lab = lab(two_server_world);
+    let out = lab.jbr(&["run", "--server", "web-02"]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -144,17 +102,17 @@ fn a_destination_disabled_by_someone_else_is_skipped_with_exit_1() {
         "{stdout}"
     );
     // Nothing was written to the NAS, nothing touched.
-    assert_eq!(dump(&lab)["timeline"], serde_json::json!([]));
-    assert_clean(&lab);
+    assert_eq!(lab.dump()["timeline"], serde_json::json!([]));
+    lab.assert_clean();
 }
 
 #[test]
 fn dry_run_and_usage_errors_touch_nothing() {
-    let lab = lab(two_servers);
+    let lab = lab(two_server_world);
     // The lab's destinations are disabled and the state file does not say jbr did it: a run
     // would skip both servers, and the dry run says so (exit 1, as the run would).
-    let out = jbr(&lab, &["run", "--dry-run"]);
-    let (stdout, stderr) = text(&out);
+    let out = lab.jbr(&["run", "--dry-run"]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stdout.starts_with("dry run: 3 job(s) on 2 server(s); nothing will be changed\n"),
@@ -171,15 +129,15 @@ fn dry_run_and_usage_errors_touch_nothing() {
         "the rehearsal's log leaked: {stderr}"
     );
 
-    let out = jbr(&lab, &["run", "--dry-run", "--force-activate"]);
-    let (stdout, stderr) = text(&out);
+    let out = lab.jbr(&["run", "--dry-run", "--force-activate"]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
         stdout.contains("CHANGE jetbackup5api -F runBackupJobManually -D '_id="),
         "{stdout}"
     );
     // The snapshot reads; nothing that changes a server was sent, and nothing was written.
-    let d = dump(&lab);
+    let d = lab.dump();
     for server in ["web-01", "web-02"] {
         let calls = d["world"]["servers"][server]["calls"]
             .as_object()
@@ -192,25 +150,25 @@ fn dry_run_and_usage_errors_touch_nothing() {
             );
         }
     }
-    assert_eq!(dump(&lab)["timeline"], serde_json::json!([]));
+    assert_eq!(lab.dump()["timeline"], serde_json::json!([]));
 
-    let out = jbr(&lab, &["run", "--server", "nope"]);
-    let (stdout, stderr) = text(&out);
+    let out = lab.jbr(&["run", "--server", "nope"]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stdout, "");
     assert!(
         stderr.contains("--server \"nope\": not a server in the config (known: web-01, web-02)"),
         "{stderr}"
     );
-    assert!(!path(&lab, "last-run.json").exists());
+    assert!(!lab.path("last-run.json").exists());
 }
 
 #[test]
 fn a_second_run_while_one_holds_the_lock_exits_3() {
-    let lab = lab(two_servers);
-    let _held = jbr::lock::acquire(&path(&lab, "jbr.lock")).unwrap();
-    let out = jbr(&lab, &["run", "--force-activate"]);
-    let (stdout, stderr) = text(&out);
+    let lab = lab(two_server_world);
+    let _held = jbr::lock::acquire(&lab.path("jbr.lock")).unwrap();
+    let out = lab.jbr(&["run", "--force-activate"]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -219,7 +177,7 @@ fn a_second_run_while_one_holds_the_lock_exits_3() {
         )),
         "{stderr}"
     );
-    assert_eq!(dump(&lab)["timeline"], serde_json::json!([]));
+    assert_eq!(lab.dump()["timeline"], serde_json::json!([]));
 }
 
 /// One server with a job long enough to be interrupted.
@@ -234,27 +192,15 @@ fn long_job() -> World {
 }
 
 /// Start `jbr run`, wait until the simulator shows the first job writing, then send `signal`.
-fn interrupt(lab: &Lab, signal: i32) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_jbr"))
-        .arg("-c")
-        .arg(&lab.config)
-        .args(["run", "--force-activate"])
-        .spawn_piped();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let writing = dump(lab)["timeline"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|w| w["end"].is_null()));
-        if writing {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the job never started writing");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // SAFETY: kill(2) on our own child's pid; no memory is involved.
-    let rc = unsafe { libc::kill(child.id() as i32, signal) };
-    assert_eq!(rc, 0);
-    bounded(child)
+fn interrupt(lab: &Fleet, signal: i32) -> Run {
+    let running = lab.spawn_jbr(&["run", "--force-activate"]);
+    assert!(
+        lab.wait_writing(None, Duration::from_secs(30)),
+        "the job never started writing:\n{}",
+        running.stderr_so_far()
+    );
+    running.signal(signal);
+    running.wait()
 }
 
 #[test]
@@ -262,7 +208,7 @@ fn sigterm_aborts_the_running_job_and_disables_everything_with_exit_1() {
     let lab = lab(long_job);
     let started = Instant::now();
     let out = interrupt(&lab, libc::SIGTERM);
-    let (stdout, stderr) = text(&out);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -286,9 +232,9 @@ fn sigterm_aborts_the_running_job_and_disables_everything_with_exit_1() {
         stdout.contains("not started: the run was cancelled (SIGTERM)"),
         "{stdout}"
     );
-    assert_clean(&lab);
+    lab.assert_clean();
     assert_eq!(
-        std::fs::read(path(&lab, "last-run.json.journal")).unwrap(),
+        std::fs::read(lab.path("last-run.json.journal")).unwrap(),
         b""
     );
 }
@@ -299,7 +245,7 @@ fn after_sigkill_the_next_run_follows_the_orphan_then_disables_what_was_enabled(
     let out = interrupt(&lab, libc::SIGKILL);
     assert_eq!(out.status.code(), None, "killed by a signal");
     // Left behind: destination and job enabled, the job still writing; the journal knows.
-    let d = dump(&lab);
+    let d = lab.dump();
     assert_eq!(
         d["final_state"]["enabled"].as_array().unwrap().len(),
         2,
@@ -310,16 +256,16 @@ fn after_sigkill_the_next_run_follows_the_orphan_then_disables_what_was_enabled(
         1,
         "{d:#}"
     );
-    let journal = std::fs::read_to_string(path(&lab, "last-run.json.journal")).unwrap();
+    let journal = std::fs::read_to_string(lab.path("last-run.json.journal")).unwrap();
     assert_eq!(journal.lines().count(), 4, "{journal}");
 
     // Only the short job this time; the orphan still runs to its end first.
-    let short = dump(&lab)["world"]["servers"]["web-01"]["jobs"][1]["id"]
+    let short = lab.dump()["world"]["servers"]["web-01"]["jobs"][1]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let out = jbr(&lab, &["run", "--force-activate", "--job", &short]);
-    let (stdout, stderr) = text(&out);
+    let out = lab.jbr(&["run", "--force-activate", "--job", &short]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -331,12 +277,12 @@ fn after_sigkill_the_next_run_follows_the_orphan_then_disables_what_was_enabled(
     );
     assert!(stdout.contains("has ended"), "{stdout}");
     assert!(stdout.contains("is disabled again"), "{stdout}");
-    let d = dump(&lab);
+    let d = lab.dump();
     assert_eq!(
         d["max_concurrent_writers"], 1,
         "the orphan and the new job overlapped: {d:#}"
     );
-    assert_clean(&lab);
+    lab.assert_clean();
 }
 
 #[test]
@@ -348,11 +294,11 @@ fn a_long_job_without_news_still_shows_in_the_log_that_it_is_followed() {
         serde_json::from_slice(&std::fs::read(&lab.config).unwrap()).unwrap();
     config["orchestrator"]["poll_interval"] = serde_json::json!(0.05);
     std::fs::write(&lab.config, serde_json::to_vec(&config).unwrap()).unwrap();
-    let out = jbr(&lab, &["run", "--force-activate"]);
-    let (stdout, stderr) = text(&out);
+    let out = lab.jbr(&["run", "--force-activate"]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let log = std::fs::read_to_string(path(&lab, "jbr.log")).unwrap();
-    let accounts = dump(&lab)["world"]["servers"]["web-01"]["jobs"][0]["id"]
+    let log = std::fs::read_to_string(lab.path("jbr.log")).unwrap();
+    let accounts = lab.dump()["world"]["servers"]["web-01"]["jobs"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();

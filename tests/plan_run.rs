@@ -1,11 +1,12 @@
 //! The run core without the simulator: retries and backoff on tokio's paused clock, and a run
 //! whose servers do not answer (every server skipped with its reason, nothing changed, exit 1).
 
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+use support::lab;
 
 use jbr::api::{ApiError, Client};
 use jbr::config::*;
@@ -144,13 +145,13 @@ fn clients(c: &Config) -> BTreeMap<String, Client<Down>> {
 #[tokio::test(start_paused = true)]
 async fn unreachable_servers_are_skipped_with_their_reason_and_nothing_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let c = common::two_servers(dir.path());
+    let c = lab::two_server_config(dir.path());
     let clients = clients(&c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (_tx, cancel) = tokio::sync::watch::channel(false);
     let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-    let record = common::run_all(
+    let record = lab::run_all(
         &c,
         &clients,
         &mut journal,
@@ -203,7 +204,7 @@ async fn unreachable_servers_are_skipped_with_their_reason_and_nothing_changes()
 #[tokio::test(start_paused = true)]
 async fn a_journal_naming_a_server_no_longer_configured_is_critical_and_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let c = common::two_servers(dir.path());
+    let c = lab::two_server_config(dir.path());
     {
         let mut j = Journal::open(&c.orchestrator.journal_file, "run-0").unwrap();
         j.write(Op::Enable {
@@ -219,7 +220,7 @@ async fn a_journal_naming_a_server_no_longer_configured_is_critical_and_starts_n
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let record = common::run_all(
+    let record = lab::run_all(
         &c,
         &clients,
         &mut journal,
@@ -247,13 +248,13 @@ async fn a_journal_naming_a_server_no_longer_configured_is_critical_and_starts_n
 #[tokio::test(start_paused = true)]
 async fn cancel_before_start_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let c = common::two_servers(dir.path());
+    let c = lab::two_server_config(dir.path());
     let clients = clients(&c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     let (tx, cancel) = tokio::sync::watch::channel(false);
     tx.send(true).unwrap();
-    let record = common::run_all(
+    let record = lab::run_all(
         &c,
         &clients,
         &mut journal,
@@ -323,7 +324,7 @@ mod command {
     #[tokio::test(start_paused = true)]
     async fn unknown_server_is_exit_2_before_anything() {
         let dir = tempfile::tempdir().unwrap();
-        let c = common::two_servers(dir.path());
+        let c = lab::two_server_config(dir.path());
         let args = RunArgs {
             selection: Selection {
                 servers: vec!["web-9".into()],
@@ -346,7 +347,7 @@ mod command {
     #[tokio::test(start_paused = true)]
     async fn dry_run_reads_and_never_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let c = common::two_servers(dir.path());
+        let c = lab::two_server_config(dir.path());
         let calls = Arc::new(AtomicU32::new(0));
         let clients: BTreeMap<String, Client<Counting>> = c
             .servers
@@ -374,7 +375,7 @@ mod command {
     #[tokio::test(start_paused = true)]
     async fn a_held_lock_is_exit_3_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let c = common::two_servers(dir.path());
+        let c = lab::two_server_config(dir.path());
         let _held = jbr::lock::acquire(&c.orchestrator.lock_file).unwrap();
         // flock locks belong to the open file description: a second open in this process is
         // refused just like another process.
@@ -394,7 +395,7 @@ mod command {
     #[tokio::test(start_paused = true)]
     async fn a_run_writes_the_state_file_and_prints_the_report() {
         let dir = tempfile::tempdir().unwrap();
-        let c = common::two_servers(dir.path());
+        let c = lab::two_server_config(dir.path());
         let (exit, out, err) = exec(&c, &RunArgs::default(), &clients(&c)).await;
         assert_eq!(exit, Exit::JobsFailed, "{err}");
         assert!(out.starts_with("jbr run "), "{out}");

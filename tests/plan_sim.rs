@@ -5,7 +5,7 @@
 //! simulator's verdict: at most one NAS writer, nothing left enabled or running.
 //! (First written against a scratch merge; the invariant-test phase refines them.)
 
-mod common;
+mod support;
 
 use jbr::config::*;
 use jbr::journal::Journal;
@@ -14,6 +14,7 @@ use jbr::orchestrator::progress::Progress;
 use jbr::report::state::State;
 use jbr::sim::{Fault, FaultKind, Outcome, SimWorld, When};
 use std::time::Duration;
+use support::lab;
 
 async fn go(
     world: &SimWorld,
@@ -25,7 +26,7 @@ async fn go(
     for j in &mut c.jobs {
         j.timeout = timeout.map(Duration::from_secs_f64);
     }
-    let (r, journal) = common::fresh_sim_run(world, &c, true).await;
+    let (r, journal) = lab::fresh_sim_run(world, &c, true).await;
     println!(
         "max writers {} final {:?}",
         world.max_concurrent_writers(),
@@ -88,11 +89,11 @@ async fn faults() {
 }
 
 fn setup(world: &SimWorld, dir: &std::path::Path, names: &[(&str, &str)]) -> Config {
-    let mut c = common::sim_config(dir);
+    let mut c = lab::sim_config(dir);
     for (server, job) in names {
         c.servers
-            .insert(server.to_string(), common::sim_server(world, server));
-        c.jobs.push(common::sim_job(world, server, job));
+            .insert(server.to_string(), lab::sim_server(world, server));
+        c.jobs.push(lab::sim_job(world, server, job));
     }
     c
 }
@@ -105,9 +106,9 @@ async fn go2(
     cancel: tokio::sync::watch::Receiver<bool>,
     force: bool,
 ) -> jbr::report::RunRecord {
-    let clients = common::sim_clients(world, c);
+    let clients = lab::sim_clients(world, c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, run_id).unwrap();
-    let r = common::run_all(
+    let r = lab::run_all(
         c,
         &clients,
         &mut journal,
@@ -315,9 +316,9 @@ async fn perf(servers: usize, jobs: usize) {
     let (_tx, cancel) = tokio::sync::watch::channel(false);
     let wall = std::time::Instant::now();
     let t0 = tokio::time::Instant::now();
-    let clients = common::sim_clients(&world, &c);
+    let clients = lab::sim_clients(&world, &c);
     let mut journal = Journal::open(&c.orchestrator.journal_file, "p").unwrap();
-    let r = common::run_all(
+    let r = lab::run_all(
         &c,
         &clients,
         &mut journal,

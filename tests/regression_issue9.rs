@@ -8,15 +8,13 @@
 //! The runs are in-process against the simulator on tokio's paused clock; `status` and `list`
 //! run the real `jbr` binary against `jbr-sim` (wall clock, a second or two).
 
-mod cmd_common;
-mod common;
-mod rng;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
+use support::lab;
 
-use cmd_common::{DEST1, DEST2, Fleet, JOB_A, JOB_B, JOB_C, STRAY};
 use jbr::config::{Config, Job};
 use jbr::exit::Exit;
 use jbr::report::text::short_id;
@@ -25,10 +23,11 @@ use jbr::sim::{
     Fault, FaultKind, Group, ListOrder, Outcome, ServerBuilder, SimWorld, StatusFamily, When,
     max_concurrent,
 };
-use rng::Rng;
 use serde_json::{Value, json};
+use support::cli::{DEST1, DEST2, Fleet, JOB_A, JOB_B, JOB_C, STRAY, cli_fleet};
+use support::rng::Rng;
 
-/// "Now" for the simulator and for jbr's record (`common::run_all` anchors jbr's clock here).
+/// "Now" for the simulator and for jbr's record (`lab::run_all` anchors jbr's clock here).
 const BASE: f64 = 1_795_000_000.0;
 const DAY: f64 = 86_400.0;
 const ORDERS: [ListOrder; 2] = [ListOrder::OldestFirst, ListOrder::NewestFirst];
@@ -153,13 +152,13 @@ fn world(
 
 /// A plan of `jobs` on web-01, in that order, with the fast waits.
 fn config(world: &SimWorld, dir: &Path, jobs: &[&str]) -> Config {
-    let mut c = common::sim_config(dir);
+    let mut c = lab::sim_config(dir);
     c.servers
-        .insert("web-01".into(), common::sim_server(world, "web-01"));
+        .insert("web-01".into(), lab::sim_server(world, "web-01"));
     for (i, name) in jobs.iter().enumerate() {
         c.jobs.push(Job {
             priority: 100 - i as i64,
-            ..common::sim_job(world, "web-01", name)
+            ..lab::sim_job(world, "web-01", name)
         });
     }
     c
@@ -181,7 +180,7 @@ fn scratch() -> tempfile::TempDir {
 async fn run(world: &SimWorld, jobs: &[&str]) -> RunRecord {
     let dir = scratch();
     let c = config(world, dir.path(), jobs);
-    common::fresh_sim_run(world, &c, true).await.0
+    lab::fresh_sim_run(world, &c, true).await.0
 }
 
 /// The server's groups: those from before the run (stale), and tonight's.
@@ -631,7 +630,7 @@ async fn an_active_group_is_a_foreign_writer_among_stale_ones() {
             tokio::time::sleep(Duration::from_secs_f64(head_start)).await;
             let dir = scratch();
             let c = config(&world, dir.path(), &["acct"]);
-            let (r, _) = common::fresh_sim_run(&world, &c, true).await;
+            let (r, _) = lab::fresh_sim_run(&world, &c, true).await;
             let alerts: Vec<&str> = r
                 .alerts
                 .iter()
@@ -694,7 +693,7 @@ fn fleet(order: ListOrder) -> Fleet {
                 .abort_delay(0.3);
             stale(s, &[JOB_C])
         });
-    Fleet::new(world, cmd_common::default_jobs(), json!({}))
+    cli_fleet(world, support::cli::default_jobs(), json!({}))
 }
 
 /// `jbr status` with only stale groups (finished yesterday or an hour ago, any outcome): no

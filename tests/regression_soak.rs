@@ -5,16 +5,18 @@
 //! is placed on the call a clean run of the same world makes, found by looking, not counted by
 //! hand, so a change in call order cannot silently move it.
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
+use support::lab;
 
 use jbr::config::Config;
 use jbr::exit::Exit;
 use jbr::journal::{Journal, Op, Target};
 use jbr::report::{Outcome as Rec, RunRecord};
-use jbr::sim::{DestStateFn, Fault, FaultKind, Outcome, ServerBuilder, SimWorld, When};
+use jbr::sim::{CallRecord, DestStateFn, Fault, FaultKind, Outcome, ServerBuilder, SimWorld, When};
+use support::faults::the;
 
 fn world(server: impl FnOnce(ServerBuilder) -> ServerBuilder) -> SimWorld {
     SimWorld::builder()
@@ -23,37 +25,19 @@ fn world(server: impl FnOnce(ServerBuilder) -> ServerBuilder) -> SimWorld {
 }
 
 fn config(world: &SimWorld, dir: &Path) -> Config {
-    let mut c = common::sim_config(dir);
+    let mut c = lab::sim_config(dir);
     c.servers
-        .insert("web-01".into(), common::sim_server(world, "web-01"));
-    c.jobs.push(common::sim_job(world, "web-01", "j1"));
+        .insert("web-01".into(), lab::sim_server(world, "web-01"));
+    c.jobs.push(lab::sim_job(world, "web-01", "j1"));
     c
 }
 
-/// The 1-based number, among the calls of `function`, of the first one a clean run of the
-/// world makes with these parameters.
-async fn call_number(
-    server: impl Fn(ServerBuilder) -> ServerBuilder,
-    function: &str,
-    params: &[(&str, &str)],
-) -> u64 {
+/// web-01's calls in a clean run of the world: where each scenario looks up its fault's call.
+async fn clean_calls(server: impl Fn(ServerBuilder) -> ServerBuilder) -> Vec<CallRecord> {
     let clean = world(&server);
     let dir = tempfile::tempdir().unwrap();
-    common::fresh_sim_run(&clean, &config(&clean, dir.path()), true).await;
-    let calls: Vec<_> = clean
-        .call_log("web-01")
-        .into_iter()
-        .filter(|c| c.function == function)
-        .collect();
-    let at = calls
-        .iter()
-        .position(|c| {
-            params
-                .iter()
-                .all(|(k, v)| c.params.get(*k).map(String::as_str) == Some(*v))
-        })
-        .unwrap_or_else(|| panic!("a clean run never calls {function} with {params:?}"));
-    at as u64 + 1
+    lab::fresh_sim_run(&clean, &config(&clean, dir.path()), true).await;
+    clean.call_log("web-01")
 }
 
 /// The run, with `faults` added to the world, must leave nothing enabled, close its journal
@@ -67,7 +51,7 @@ async fn run_is_clean(
         w.add_fault("web-01", f);
     }
     let dir = tempfile::tempdir().unwrap();
-    let (r, journal) = common::fresh_sim_run(&w, &config(&w, dir.path()), true).await;
+    let (r, journal) = lab::fresh_sim_run(&w, &config(&w, dir.path()), true).await;
     assert!(w.final_state().is_clean(), "{:?}", w.final_state());
     assert!(
         journal.open_changes().is_empty(),
@@ -101,7 +85,9 @@ fn actions(r: &RunRecord) -> String {
 #[tokio::test(start_paused = true)]
 async fn a_job_disable_whose_answers_are_lost_counts_when_it_reads_back_disabled() {
     let plain = |s: ServerBuilder| s;
-    let n = call_number(plain, "manageBackupJob", &[("disabled", "1")]).await;
+    let n = the("manageBackupJob")
+        .with("disabled", "1")
+        .number_in(&clean_calls(plain).await);
     // Longer than call_timeout (1 s): every try of this disable times out.
     let lost = Fault::on(
         "manageBackupJob",
@@ -121,7 +107,9 @@ async fn a_job_disable_whose_answers_are_lost_counts_when_it_reads_back_disabled
 #[tokio::test(start_paused = true)]
 async fn a_refused_destination_disable_that_took_effect_is_not_critical() {
     let absent = |s: ServerBuilder| s.destination_state_fn(DestStateFn::Absent);
-    let n = call_number(absent, "manageDestination", &[("disabled", "1")]).await;
+    let n = the("manageDestination")
+        .with("disabled", "1")
+        .number_in(&clean_calls(absent).await);
     let locked = Fault::on(
         "manageDestination",
         When::Calls(n, n + 20),
@@ -138,28 +126,10 @@ async fn a_refused_destination_disable_that_took_effect_is_not_critical() {
 #[tokio::test(start_paused = true)]
 async fn a_disable_read_back_that_times_out_gets_a_second_round() {
     let plain = |s: ServerBuilder| s;
-    let disable = call_number(plain, "manageBackupJob", &[("disabled", "1")]).await;
     // The read-back is the getBackupJob right after the disable in the clean run.
-    let clean = world(plain);
-    let dir = tempfile::tempdir().unwrap();
-    common::fresh_sim_run(&clean, &config(&clean, dir.path()), true).await;
-    let log = clean.call_log("web-01");
-    let mut manage = 0;
-    let mut reads = 0;
-    let mut read_back = None;
-    for c in &log {
-        match c.function.as_str() {
-            "manageBackupJob" => manage += 1,
-            "getBackupJob" => {
-                reads += 1;
-                if manage == disable && read_back.is_none() {
-                    read_back = Some(reads);
-                }
-            }
-            _ => {}
-        }
-    }
-    let k = read_back.expect("a clean run reads the disable back");
+    let k = the("getBackupJob")
+        .after(the("manageBackupJob").with("disabled", "1"))
+        .number_in(&clean_calls(plain).await);
     // That read-back and its retry time out (the retry window of these fast waits holds two
     // tries), as on the soak's night.
     let slow = Fault::on("getBackupJob", When::Calls(k, k + 1), FaultKind::Stall(5.0));
@@ -211,7 +181,7 @@ async fn scheduler_runs_of_a_job_left_enabled_before_its_trigger_are_named() {
         }
         assert_eq!(fired.len(), 2);
 
-        let (r, journal) = common::fresh_sim_run(&w, &c, true).await;
+        let (r, journal) = lab::fresh_sim_run(&w, &c, true).await;
         assert!(w.final_state().is_clean(), "{:?}", w.final_state());
         assert!(journal.open_changes().is_empty());
         let named: Vec<&String> = r

@@ -2,15 +2,13 @@
 //! place, outcomes kept above it) and the report on stdout below it; anywhere else (journald,
 //! pipes) the plain log lines, with no `\r` and no escape codes.
 
-mod tools;
+mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jbr::sim::{SimWorld, World};
-
-mod common;
+use support::fleet::Fleet;
 
 fn world() -> World {
     world_with("accounts", 1.5)
@@ -24,14 +22,9 @@ fn world_with(first: &str, secs: f64) -> World {
         .build_state()
 }
 
-/// The sim state and a config whose only server is `jbr-sim` (`local_command`) in `dir`.
-fn lab(dir: &Path) -> PathBuf {
-    lab_of(dir, world())
-}
-
-fn lab_of(dir: &Path, world: World) -> PathBuf {
-    let (_state, config) = common::sim_lab(dir, &world);
-    common::write_config(dir, &config)
+/// `world()` behind `local_command`, every run file in the fleet's directory.
+fn lab() -> Fleet {
+    Fleet::local(world())
 }
 
 fn jbr() -> &'static str {
@@ -40,11 +33,11 @@ fn jbr() -> &'static str {
 
 #[test]
 fn a_terminal_gets_a_live_line_on_stderr_and_the_report_below_it() {
-    if !tools::available("script", "(util-linux) to provide a terminal") {
+    if !support::tools::available("script", "(util-linux) to provide a terminal") {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let config = lab(tmp.path());
+    let tmp = lab();
+    let config = tmp.config.clone();
     // stdout and stderr both on the pseudo-terminal, as at an operator's shell.
     let cmd = format!("{} -c {} run --force-activate", jbr(), config.display());
     let out = Command::new("timeout")
@@ -84,15 +77,15 @@ fn a_terminal_gets_a_live_line_on_stderr_and_the_report_below_it() {
     // The info log lines that would tear the line are not on the terminal…
     assert!(!r.contains(" INFO "), "{r:?}");
     // …but the log file still has them.
-    let log = std::fs::read_to_string(tmp.path().join("jbr.log")).unwrap();
+    let log = std::fs::read_to_string(tmp.path("jbr.log")).unwrap();
     assert!(log.contains(" INFO "), "{log}");
     assert!(log.contains("completed"), "{log}");
 }
 
 #[test]
 fn without_a_terminal_stderr_keeps_the_plain_log_lines() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = lab(tmp.path());
+    let tmp = lab();
+    let config = tmp.config.clone();
     let out = Command::new("timeout")
         .arg("60")
         .arg(jbr())
@@ -136,18 +129,12 @@ fn without_a_terminal_stderr_keeps_the_plain_log_lines() {
 }
 
 fn skip_without_script() -> bool {
-    !tools::available("script", "(util-linux) to provide a terminal")
+    !support::tools::available("script", "(util-linux) to provide a terminal")
 }
 
 /// The simulator shows a run writing to the NAS.
-fn writing(state: &Path) -> bool {
-    let out = Command::new(common::jbr_sim())
-        .arg("--dump")
-        .env("JBR_SIM_STATE", state)
-        .output()
-        .unwrap();
-    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    d["timeline"]
+fn writing(fleet: &Fleet) -> bool {
+    fleet.dump()["timeline"]
         .as_array()
         .is_some_and(|t| t.iter().any(|w| w["end"].is_null()))
 }
@@ -157,12 +144,12 @@ fn a_warning_at_a_terminal_erases_the_live_line_instead_of_gluing_to_it() {
     if skip_without_script() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let config = lab_of(tmp.path(), world_with("accounts", 20.0));
+    let tmp = Fleet::local(world_with("accounts", 20.0));
+    let config = tmp.config.clone();
     // A shell on the terminal starts jbr and tells us its pid, so the test can SIGTERM it
     // (systemd's stop) while the live line shows the job processing.
-    let pid_file = tmp.path().join("jbr.pid");
-    let sh = tmp.path().join("run.sh");
+    let pid_file = tmp.path("jbr.pid");
+    let sh = tmp.path("run.sh");
     std::fs::write(
         &sh,
         "\"$JBR\" -c \"$CONFIG\" run --force-activate &\necho $! > \"$PID_FILE\"\nwait $!\n",
@@ -183,7 +170,7 @@ fn a_warning_at_a_terminal_erases_the_live_line_instead_of_gluing_to_it() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !writing(&tmp.path().join("sim.json")) {
+    while !writing(&tmp) {
         assert!(Instant::now() < deadline, "the job never started writing");
         std::thread::sleep(Duration::from_millis(100));
     }

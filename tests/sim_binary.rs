@@ -1,34 +1,26 @@
 //! `jbr-sim` as a process: the real envelope shape, a whole enable → trigger → poll cycle on
 //! the wall clock across many short processes, `--dump`, `--init`, faults, concurrent callers.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use jbr::sim::{Fault, FaultKind, SimWorld, When, World};
 use serde_json::Value;
+use support::bin::{self, Run};
 
 const DEST: &str = "6a5e0700000000000000a001";
 const JOB: &str = "6a5e0700000000000000b001";
 
-fn sim(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jbr-sim"))
-        .env("JBR_SIM_STATE", state)
-        .env_remove("JBR_SIM_SERVER")
-        .args(args)
-        .output()
-        .unwrap()
+fn sim(state: &Path, args: &[&str]) -> Run {
+    bin::sim_on(state).args(args).run()
 }
 
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}, stderr {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+/// stdout as JSON, after a successful exit.
+fn json(out: &Run) -> Value {
+    out.expect_success();
+    out.json()
 }
 
 #[test]
@@ -139,7 +131,7 @@ fn plain_output_unknown_functions_and_bad_usage() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("s.json");
     let out = sim(&state, &["-F", "getBackupJob", "-D", &format!("_id={JOB}")]);
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = out.stdout;
     assert!(
         text.starts_with("success: 1\nmessage: \nsystem:\n  version: "),
         "{text}"
@@ -179,17 +171,15 @@ fn plain_output_unknown_functions_and_bad_usage() {
     assert_eq!(v["success"], 0);
     let out = sim(&state, &["-D", "x=1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing -F"));
-    let out = Command::new(env!("CARGO_BIN_EXE_jbr-sim"))
-        .arg("-F")
-        .arg("listBackupJobs")
+    assert!(out.stderr.contains("missing -F"));
+    let out = bin::sim()
+        .args(["-F", "listBackupJobs"])
         .env_remove("JBR_SIM_STATE")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("JBR_SIM_STATE is not set"));
+    assert!(out.stderr.contains("JBR_SIM_STATE is not set"));
     let help = sim(&state, &["--help"]);
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--init FILE.json"));
+    assert!(help.stdout.contains("--init FILE.json"));
 }
 
 #[test]
@@ -227,22 +217,18 @@ fn init_with_a_built_world_picks_the_server_and_applies_faults() {
         "the first server by default"
     );
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_jbr-sim"))
-            .env("JBR_SIM_STATE", &state)
+        bin::sim_on(&state)
             .env("JBR_SIM_SERVER", "web-02")
             .args(args)
-            .output()
-            .unwrap()
+            .run()
     };
     let out = run(&["-F", "listBackupJobs", "-O", "json"]);
     assert_eq!(out.status.code(), Some(255));
-    assert!(
-        out.stdout.is_empty() && String::from_utf8_lossy(&out.stderr).contains("PHP Fatal error")
-    );
+    assert!(out.stdout.is_empty() && out.stderr.contains("PHP Fatal error"));
     let out = run(&["-F", "listBackupJobs", "-O", "json"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
-        serde_json::from_slice::<Value>(&out.stdout).is_err(),
+        serde_json::from_str::<Value>(&out.stdout).is_err(),
         "garbage"
     );
     let v = json(&run(&["-F", "listBackupJobs", "-O", "json"]));
@@ -251,7 +237,7 @@ fn init_with_a_built_world_picks_the_server_and_applies_faults() {
     std::fs::write(&bad, b"{\"servers\": 3}").unwrap();
     let out = sim(&state, &["--init", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a simulator state"));
+    assert!(out.stderr.contains("not a simulator state"));
 }
 
 #[test]
@@ -261,16 +247,13 @@ fn concurrent_processes_lose_no_update() {
     json(&sim(&state, &["-F", "listDestinations", "-O", "json"]));
     let children: Vec<_> = (0..12)
         .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_jbr-sim"))
-                .env("JBR_SIM_STATE", &state)
+            bin::sim_on(&state)
                 .args(["-F", "listBackupJobs", "-O", "json"])
-                .stdout(std::process::Stdio::null())
                 .spawn()
-                .unwrap()
         })
         .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    for c in children {
+        c.wait().expect_success();
     }
     let dump = json(&sim(&state, &["--dump"]));
     assert_eq!(
@@ -297,12 +280,10 @@ fn two_servers_in_one_state_file_share_one_timeline() {
         .build_state();
     std::fs::write(&state, serde_json::to_vec(&world).unwrap()).unwrap();
     let on = |server: &str, args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_jbr-sim"))
-            .env("JBR_SIM_STATE", &state)
+        let out = bin::sim_on(&state)
             .env("JBR_SIM_SERVER", server)
             .args(args)
-            .output()
-            .unwrap();
+            .run();
         json(&out)
     };
     for (server, job) in [("web-01", "a"), ("web-02", "b")] {
@@ -346,7 +327,7 @@ fn a_corrupt_state_file_is_an_error_naming_the_file() {
     std::fs::write(&state, b"{not json").unwrap();
     let out = sim(&state, &["-F", "listBackupJobs", "-O", "json"]);
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = out.stderr.as_str();
     assert!(
         err.starts_with("jbr-sim: ") && err.contains("s.json: not a simulator state"),
         "{err}"

@@ -1,23 +1,19 @@
 //! `jbr-sim soak`'s output as a user reads it (issue 9): the same story for the same seed
 //! whatever the thread count, the story's parts, and argument errors.
 
-use std::process::{Command, Output};
+mod support;
 
-fn soak(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_jbr-sim"))
+use std::time::Duration;
+
+use support::bin::{self, Run};
+
+/// `jbr-sim soak args…`, given time enough for its own timing check to be the one that fails.
+fn soak(args: &[&str]) -> Run {
+    bin::sim()
         .arg("soak")
         .args(args)
-        .output()
-        .expect("run jbr-sim soak");
-    if !out.status.success() {
-        eprintln!(
-            "jbr-sim soak {args:?}: {}\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
+        .bound(Duration::from_secs(300))
+        .run()
 }
 
 #[test]
@@ -27,7 +23,7 @@ fn the_same_seed_tells_the_same_story_byte_for_byte() {
         let b = soak(&["--nights", "1", "--seed", seed, "-v", "--threads", "1"]);
         assert!(a.status.success() && b.status.success());
         assert_eq!(a.stdout, b.stdout, "seed {seed}");
-        let story = String::from_utf8_lossy(&a.stdout);
+        let story = a.stdout.as_str();
         for part in [
             &format!("night {seed}: "),
             "interruption: ",
@@ -56,14 +52,16 @@ fn the_same_seed_tells_the_same_story_byte_for_byte() {
 fn bad_arguments_are_named() {
     let out = soak(&["--nights", "many"]);
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = out.stderr.as_str();
     assert!(
         err.contains("--nights \"many\" is not a whole number"),
         "{err}"
     );
     let out = soak(&["--frobnicate"]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("unknown argument \"--frobnicate\""),
+        out.stderr
+            .as_str()
+            .contains("unknown argument \"--frobnicate\""),
         "{out:?}"
     );
 }
@@ -79,7 +77,7 @@ fn every_night_a_soak_found_false_holds_now() {
     ];
     for seed in FOUND {
         let out = soak(&["--nights", "1", "--seed", seed]);
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = out.stdout.as_str();
         assert!(
             out.status.success() && text.ends_with("1 nights, 0 violations\n"),
             "seed {seed}:\n{text}"

@@ -20,9 +20,9 @@ async fn every_api_call_passes_the_gate_to_jbr_sim_over_one_connection() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     // The simulator runs as the sshd test user and writes its state here.
-    support::open_dir(work.path(), 0o777);
+    support::gate::open_dir(work.path(), 0o777);
     let bin = work.path().join("bin");
-    support::install_as(
+    support::gate::install_as(
         &bin,
         "jetbackup5api",
         Path::new(env!("CARGO_BIN_EXE_jbr-sim")),

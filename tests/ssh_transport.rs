@@ -11,7 +11,7 @@ use jbr::config::Server;
 use jbr::transport::ssh::{SshOptions, SshTransport};
 use jbr::transport::{Transport, TransportError};
 
-use support::FakeApi;
+use support::gate::FakeApi;
 use support::sshd::{Sshd, skip_without_sshd, wait_until};
 
 /// What the fake does beyond recording: `getLog` hangs, `getLogItem` fails with status 3.
@@ -108,7 +108,7 @@ async fn a_call_round_trips_the_exact_argv() {
         "json",
     ];
     let out = t.run(&argv(&words)).await.expect("call");
-    let want = support::bracketed(&words[1..]);
+    let want = support::gate::bracketed(&words[1..]);
     assert_eq!(out.status, Some(0), "stderr: {}", out.stderr_lossy());
     assert_eq!(out.stdout_lossy(), format!("argv:{want}\n"));
     assert_eq!(out.stderr_lossy(), "");
@@ -548,7 +548,7 @@ async fn exit_statuses_and_gate_denials_are_answers_not_transport_errors() {
     assert!(out.stderr_lossy().starts_with("jbr-gate: denied: "));
     assert_eq!(
         f.fake.argvs(),
-        vec![support::bracketed(&[
+        vec![support::gate::bracketed(&[
             "-F",
             "getLogItem",
             "-D",
@@ -568,8 +568,8 @@ async fn a_server_without_jetbackup5api_says_so() {
     let control = tempfile::tempdir().expect("tempdir");
     let empty = work.path().join("empty-bin");
     std::fs::create_dir(&empty).expect("mkdir");
-    support::open_dir(work.path(), 0o755);
-    support::open_dir(&empty, 0o755);
+    support::gate::open_dir(work.path(), 0o755);
+    support::gate::open_dir(&empty, 0o755);
     let sshd = Sshd::start(&empty);
     let t = SshTransport::new(&server_for(&sshd), &options(control.path(), 10.0)).expect("t");
     let e = t
@@ -593,14 +593,14 @@ async fn a_program_installed_as_jetbackup5api_gets_the_session_env() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     let control = tempfile::tempdir().expect("tempdir");
-    support::open_dir(work.path(), 0o755);
+    support::gate::open_dir(work.path(), 0o755);
     let sim = work.path().join("fake-sim");
-    support::write_executable(
+    support::gate::write_executable(
         &sim,
         "#!/bin/sh\nprintf 'state=%s name=%s args=%s\\n' \"$JBR_SIM_STATE\" \"${0##*/}\" \"$*\"\n",
     );
     let bin = work.path().join("bin");
-    support::install_as(&bin, "jetbackup5api", &sim);
+    support::gate::install_as(&bin, "jetbackup5api", &sim);
     let state = work.path().join("web-01.json");
     let sshd = Sshd::start_with(
         "127.0.0.1",

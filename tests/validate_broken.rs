@@ -1,11 +1,13 @@
 //! `jbr validate` on broken configs, through the real binary: each case asserts the exit
 //! status, the JSON path, the kind of problem (`code` in `--json`) and the line a user reads.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::{Value, json};
+use support::bin::{self, Run};
 
 struct Case {
     name: &'static str,
@@ -405,23 +407,13 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn jbr(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jbr"))
+/// `jbr args…` in `dir` (where the test's config lives), with the test's unset variable unset.
+fn jbr(dir: &Path, args: &[&str]) -> Run {
+    bin::jbr()
         .args(args)
         .current_dir(dir)
-        .env_remove("RUST_LOG")
         .env_remove("JBR_TEST_SURELY_UNSET_VAR")
-        .output()
-        .unwrap()
-}
-
-fn dump(out: &Output) -> String {
-    format!(
-        "status: {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+        .run()
 }
 
 fn write_config(dir: &Path, v: &Value) -> PathBuf {
@@ -435,12 +427,9 @@ fn the_base_config_has_no_problem_at_all() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &base(dir.path()));
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "config.json: OK (2 servers, 2 jobs)\n"
-    );
-    assert!(out.stderr.is_empty(), "{}", dump(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", out);
+    assert_eq!(out.stdout.as_str(), "config.json: OK (2 servers, 2 jobs)\n");
+    assert!(out.stderr.is_empty(), "{}", out);
 }
 
 #[test]
@@ -455,7 +444,7 @@ fn each_broken_config_exits_2_naming_its_path() {
         write_config(dir.path(), &v);
 
         let text = jbr(dir.path(), &["validate", "-c", "config.json"]);
-        let stdout = String::from_utf8_lossy(&text.stdout);
+        let stdout = text.stdout.as_str();
         let prefix = if case.path.is_empty() {
             "config.json: ".to_string()
         } else {
@@ -468,7 +457,7 @@ fn each_broken_config_exits_2_naming_its_path() {
             && stdout.lines().last().is_some_and(|l| l.contains("error"));
 
         let json = jbr(dir.path(), &["validate", "--json", "-c", "config.json"]);
-        let report: Value = serde_json::from_slice(&json.stdout).unwrap_or(Value::Null);
+        let report: Value = serde_json::from_str(&json.stdout).unwrap_or(Value::Null);
         let ok_json = json.status.code() == Some(2)
             && report["valid"] == json!(false)
             && report["problems"].as_array().is_some_and(|ps| {
@@ -484,8 +473,8 @@ fn each_broken_config_exits_2_naming_its_path() {
                 case.name,
                 case.says,
                 case.code,
-                dump(&text),
-                String::from_utf8_lossy(&json.stdout)
+                text,
+                json.stdout.as_str()
             ));
         }
     }
@@ -501,13 +490,13 @@ fn invalid_json_names_line_and_column() {
     )
     .unwrap();
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
-    assert_eq!(out.status.code(), Some(2), "{}", dump(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{}", out);
+    let stdout = out.stdout.as_str();
     assert_eq!(
         stdout.lines().next(),
         Some("config.json: line 3, column 12: invalid JSON: expected value"),
         "{}",
-        dump(&out)
+        out
     );
 }
 
@@ -516,11 +505,11 @@ fn a_missing_file_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = jbr(dir.path(), &["validate", "-c", "nope.json"]);
     assert_eq!(out.status.code(), Some(2));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = out.stdout.as_str();
     assert!(
         stdout.starts_with("nope.json: cannot read config: No such file or directory"),
         "{}",
-        dump(&out)
+        out
     );
 }
 
@@ -534,7 +523,7 @@ fn every_problem_is_reported_in_one_pass() {
     write_config(dir.path(), &v);
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
     assert_eq!(out.status.code(), Some(2));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = out.stdout.as_str();
     // In file order: servers, jobs, orchestrator.
     let mut last = 0;
     for path in [
@@ -546,7 +535,7 @@ fn every_problem_is_reported_in_one_pass() {
         assert!(
             at.is_some_and(|i| i >= last),
             "{path} missing or out of order:\n{}",
-            dump(&out)
+            out
         );
         last = at.unwrap_or_default();
     }
@@ -555,7 +544,7 @@ fn every_problem_is_reported_in_one_pass() {
             "config.json: 3 errors, 0 warnings; no command will touch a server with this config\n"
         ),
         "{}",
-        dump(&out)
+        out
     );
 }
 
@@ -569,8 +558,8 @@ fn warnings_alone_exit_0() {
     set(&mut v, "/jobs/0/type", json!("mailboxes"));
     write_config(dir.path(), &v);
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", out);
+    let stdout = out.stdout.as_str();
     let want = [
         "warning: config.json: at 'notification.smtp_pasword': unknown key, ignored (did you mean 'smtp_password'?)",
         "warning: config.json: at 'orchestrator.job_timeout': 60 s is below the older tool's minimum of 1800 s (fine for tests; too short for real backups)",
@@ -578,11 +567,7 @@ fn warnings_alone_exit_0() {
         "config.json: OK with 3 warnings (2 servers, 2 jobs)",
     ];
     for w in want {
-        assert!(
-            stdout.lines().any(|l| l == w),
-            "missing {w:?}\n{}",
-            dump(&out)
-        );
+        assert!(stdout.lines().any(|l| l == w), "missing {w:?}\n{}", out);
     }
 }
 
@@ -593,13 +578,13 @@ fn a_missing_key_file_is_an_error_in_validate() {
     set(&mut v, "/ssh_key", json!(dir.path().join("absent_key")));
     write_config(dir.path(), &v);
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
-    assert_eq!(out.status.code(), Some(2), "{}", dump(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{}", out);
+    let stdout = out.stdout.as_str();
     assert!(
         stdout.starts_with("config.json: at 'ssh_key': ssh key ")
             && stdout.contains("absent_key does not exist"),
         "{}",
-        dump(&out)
+        out
     );
 }
 
@@ -607,14 +592,14 @@ fn a_missing_key_file_is_an_error_in_validate() {
 fn the_example_config_validates() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = jbr(root, &["validate", "-c", "config.example.json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", out);
+    let stdout = out.stdout.as_str();
     // The only thing it may mention: the key and known_hosts files not being on this machine.
     for line in stdout.lines().filter(|l| l.starts_with("warning:")) {
         assert!(
             line.contains("does not exist (fine on a workstation"),
             "{}",
-            dump(&out)
+            out
         );
     }
     assert!(
@@ -623,7 +608,7 @@ fn the_example_config_validates() {
             .last()
             .is_some_and(|l| l.starts_with("config.example.json: OK")),
         "{}",
-        dump(&out)
+        out
     );
 }
 
@@ -647,12 +632,12 @@ fn the_example_config_is_clean_where_its_files_exist() {
     }
     write_config(dir.path(), &v);
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", out);
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        out.stdout.as_str(),
         "config.json: OK (3 servers, 5 jobs)\n",
         "{}",
-        dump(&out)
+        out
     );
 }
 
@@ -680,38 +665,23 @@ fn a_state_directory_the_service_user_cannot_write_is_an_error() {
     remove(&mut v, "/servers/web-01/known_hosts");
     let config = write_config(dir.path(), &v);
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = Command::new("/usr/sbin/runuser")
-        .args([
-            "-u",
-            "nobody",
-            "--",
-            env!("CARGO_BIN_EXE_jbr"),
-            "validate",
-            "-c",
-        ])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = bin::Cmd::new("/usr/sbin/runuser")
+        .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_jbr"), "validate"])
+        .config(&config)
+        .run();
     if matches!(out.status.code(), Some(126 | 127)) {
-        eprintln!(
-            "skipped: nobody cannot run the test binary here: {}",
-            dump(&out)
-        );
+        eprintln!("skipped: nobody cannot run the test binary here: {}", out);
         return;
     }
-    assert_eq!(out.status.code(), Some(2), "{}", dump(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{}", out);
+    let stdout = out.stdout.as_str();
     let want = format!(
         "{}: at 'orchestrator.state_file': cannot create {}/last-run.json in {}: Permission denied (os error 13) (let the user jbr runs as write there)",
         config.display(),
         root_only.display(),
         root_only.display()
     );
-    assert!(
-        stdout.lines().any(|l| l == want),
-        "want {want}\n{}",
-        dump(&out)
-    );
+    assert!(stdout.lines().any(|l| l == want), "want {want}\n{}", out);
 }
 
 #[test]
@@ -725,13 +695,13 @@ fn a_key_written_twice_warns_that_the_last_one_wins() {
     );
     std::fs::write(dir.path().join("config.json"), text).unwrap();
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", out);
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).lines().next(),
+        out.stdout.as_str().lines().next(),
         Some(
             "warning: config.json: at 'servers.web-01.host': key appears more than once; the last value is used (remove the other occurrence)"
         ),
         "{}",
-        dump(&out)
+        out
     );
 }

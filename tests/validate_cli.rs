@@ -1,25 +1,19 @@
 //! The command line around `validate`: help that reads well, and usage errors that exit 2
 //! with clap's one clear message rather than a panic.
 
-use std::process::{Command, Output};
+mod support;
 
-fn jbr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jbr"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
+use support::bin::{self, Run};
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+fn jbr(args: &[&str]) -> Run {
+    bin::jbr().args(args).run()
 }
 
 #[test]
 fn help_lists_validate_and_the_global_flags() {
     let out = jbr(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
-    let help = text(&out.stdout);
+    let help = out.stdout.clone();
     assert!(help.contains("Usage: jbr [OPTIONS] <COMMAND>"), "{help}");
     // Whitespace-insensitive: clap pads the command column to the longest name (`destinations`).
     let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -43,7 +37,7 @@ fn help_lists_validate_and_the_global_flags() {
 fn validate_help_explains_exit_status_and_json() {
     let out = jbr(&["validate", "--help"]);
     assert_eq!(out.status.code(), Some(0));
-    let help = text(&out.stdout);
+    let help = out.stdout.clone();
     assert!(
         help.contains("Exit status: 0 when there are only warnings"),
         "{help}"
@@ -56,7 +50,7 @@ fn usage_errors_exit_2_with_one_clear_message() {
     for args in [&["validate", "--bogus"][..], &["-v", "-q", "validate"][..]] {
         let out = jbr(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = text(&out.stderr);
+        let err = out.stderr.clone();
         assert!(err.starts_with("error: "), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
         assert!(out.stdout.is_empty());
@@ -67,12 +61,16 @@ fn usage_errors_exit_2_with_one_clear_message() {
 fn no_command_shows_usage_and_exits_2() {
     let out = jbr(&[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("Usage: jbr [OPTIONS] <COMMAND>"));
+    assert!(
+        out.stderr
+            .clone()
+            .contains("Usage: jbr [OPTIONS] <COMMAND>")
+    );
 }
 
 #[test]
 fn version_is_not_an_error() {
     let out = jbr(&["--version"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stdout).starts_with("jbr "));
+    assert!(out.stdout.clone().starts_with("jbr "));
 }

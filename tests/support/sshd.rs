@@ -162,7 +162,7 @@ impl Sshd {
             .tempdir()
             .expect("tempdir");
         // The gate runs as the test user: it must reach the gate copy inside this dir.
-        super::open_dir(dir.path(), 0o755);
+        super::gate::open_dir(dir.path(), 0o755);
         let d = dir.path();
         let host_key = d.join("host_key");
         let second_host_key = d.join("host_key_2");
@@ -173,7 +173,7 @@ impl Sshd {
 
         // A copy, so the test user need not traverse the checkout's parent dirs.
         let gate = d.join("jbr-gate");
-        fs::copy(super::gate_path(), &gate).expect("copy server/jbr-gate");
+        fs::copy(super::gate::gate_path(), &gate).expect("copy server/jbr-gate");
         fs::set_permissions(&gate, fs::Permissions::from_mode(0o755)).expect("chmod gate");
 
         // Exactly the production line (server/README.md).

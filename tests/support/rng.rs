@@ -1,7 +1,5 @@
 //! A small deterministic generator (xorshift64*) for the tests that try many random inputs: a
-//! failure names its case, and the same seed reproduces it. `mod rng;` in the test file.
-
-#![allow(dead_code)] // each test binary uses a different part
+//! failure names its case, and the same seed reproduces it.
 
 pub struct Rng(pub u64);
 

@@ -5,8 +5,6 @@
 //! `JBR_REQUIRE_SMTP=1` (set by scripts/test where it could install them), so CI cannot pass by
 //! skipping.
 
-#![allow(dead_code)] // each test binary uses a different part
-
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -17,7 +15,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support_smtp/sink.py");
+const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
 
 /// The first Python that can import aiosmtpd: Debian's package lives under /usr/bin/python3,
 /// which a pyenv or venv `python3` on PATH does not see.

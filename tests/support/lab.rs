@@ -1,16 +1,13 @@
-//! Shared by the plan, run and invariant tests (`mod common;` in a test file): config builders,
-//! one run of the run core, and the harness that runs the real `jbr` binary against `jbr-sim`.
+//! The in-process simulator's lab, for the plan, run and invariant tests: config builders
+//! (`Config` values, not files) and one run of the run core.
 //!
 //! Every builder starts from the crate's own defaults (`Config::default()` and friends), so a
 //! field added to the config does not break the tests, and a test names only what it relies on
-//! (`Server { port: 1, ..common::server("web-01") }`).
-
-#![allow(dead_code)] // each test binary uses a different part
+//! (`Server { port: 1, ..lab::server("web-01") }`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jbr::api::Client;
 use jbr::config::{Config, Job, JobType, Orchestrator, Server};
@@ -22,7 +19,7 @@ use jbr::orchestrator::progress::Progress;
 use jbr::orchestrator::run::{self, Inputs};
 use jbr::report::RunRecord;
 use jbr::report::state::State;
-use jbr::sim::{SimWorld, World};
+use jbr::sim::SimWorld;
 use jbr::transport::Transport;
 use jbr::transport::simulated::SimTransport;
 use tokio::sync::watch;
@@ -104,7 +101,7 @@ pub fn sim_config(dir: &Path) -> Config {
 
 /// web-01 (j1) and web-02 (j2, and j3 disabled in the config), both with destination d1, run
 /// files in `dir`.
-pub fn two_servers(dir: &Path) -> Config {
+pub fn two_server_config(dir: &Path) -> Config {
     let server = |name: &str| Server {
         ssh_timeout: Duration::from_secs(1),
         destination_id: Some("d1".into()),
@@ -161,106 +158,6 @@ pub async fn run_all<T: Transport>(
         clock: Clock::at(1_795_000_000.0),
     })
     .await
-}
-
-pub fn jbr_sim() -> &'static str {
-    env!("CARGO_BIN_EXE_jbr-sim")
-}
-
-/// Saves `world` as `dir/sim.json` for `jbr-sim`, and returns that path with a config (as JSON)
-/// naming every simulated server (`local_command` → `jbr-sim`, its first destination as the NAS)
-/// and every job (priority 10, 9, … in the server's order), with short waits and every run file
-/// in `dir`. The caller adds what its test needs and writes it with `write_config`.
-pub fn sim_lab(dir: &Path, world: &World) -> (PathBuf, serde_json::Value) {
-    let state = dir.join("sim.json");
-    std::fs::write(&state, serde_json::to_vec(world).unwrap()).unwrap();
-    let mut servers = serde_json::Map::new();
-    let mut jobs = Vec::new();
-    for (name, s) in &world.servers {
-        servers.insert(
-            name.clone(),
-            serde_json::json!({
-                "host": "127.0.0.1",
-                "destination_id": s.destinations[0].id,
-                "local_command": ["env", format!("JBR_SIM_STATE={}", state.display()), format!("JBR_SIM_SERVER={name}"), jbr_sim()],
-            }),
-        );
-        for (i, j) in s.jobs.iter().enumerate() {
-            jobs.push(serde_json::json!({"job_id": j.id, "server": name, "label": j.name, "priority": 10 - i as i64}));
-        }
-    }
-    let config = serde_json::json!({
-        "servers": servers,
-        "jobs": jobs,
-        "orchestrator": {
-            "poll_interval": 0.2, "startup_timeout": 5, "job_timeout": 30, "stop_timeout": 5,
-            "stop_poll_interval": 0.2, "call_timeout": 10, "retry_backoff": 0.1,
-            "lock_file": dir.join("jbr.lock"), "log_file": dir.join("jbr.log"),
-            "state_file": dir.join("last-run.json"), "journal_file": dir.join("last-run.json.journal"),
-        },
-    });
-    (state, config)
-}
-
-/// Writes `config` as `dir/config.json` and returns its path.
-pub fn write_config(dir: &Path, config: &serde_json::Value) -> PathBuf {
-    let path = dir.join("config.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(config).unwrap()).unwrap();
-    path
-}
-
-pub trait SpawnPiped {
-    fn spawn_piped(&mut self) -> std::process::Child;
-}
-
-impl SpawnPiped for Command {
-    fn spawn_piped(&mut self) -> std::process::Child {
-        self.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-}
-
-/// Waits for `child`, killing it after 60 s so a hang fails the test instead of stalling it.
-pub fn bounded(mut child: std::process::Child) -> Output {
-    use std::io::Read;
-    let started = Instant::now();
-    let (mut so, mut se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = so.read_to_end(&mut b);
-        b
-    });
-    let err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = se.read_to_end(&mut b);
-        b
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("jbr still running after 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-/// stdout and stderr as text.
-pub fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 /// One fresh run of `c` on the simulator: journal run id `run-1`, empty state, never cancelled,
