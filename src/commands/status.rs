@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::fleet::{self, ReadClient};
 use crate::api::{BackupJob, Destination, QueueGroup};
-use crate::config::{Config, Server};
+use crate::config::{Config, Job, Server};
 use crate::exit::Exit;
 use crate::journal::{self, OpenChange, Target};
 use crate::report::RunRecord;
@@ -200,12 +200,41 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
         } => (destination, jobs, groups),
     };
     let mut errors = Vec::new();
-    let destination = match (
+    let destination = destination_state(config, name, destination, &mut errors);
+    let configured = fleet::jobs_of(config, name);
+    let jobs = job_states(name, &configured, &live_jobs, &mut errors);
+    let queue_known = groups.is_ok();
+    let active_groups = match groups {
+        Ok(groups) => active_group_states(&configured, groups),
+        Err(e) => {
+            errors.push(e);
+            Vec::new()
+        }
+    };
+    ServerState {
+        server: name.to_string(),
+        reachable: true,
+        destination,
+        jobs,
+        active_groups,
+        queue_known,
+        errors,
+    }
+}
+
+/// The configured destination as the server answered for it (none when none is configured).
+fn destination_state(
+    config: &Config,
+    name: &str,
+    answer: Option<Result<Destination, crate::api::ApiError>>,
+    errors: &mut Vec<String>,
+) -> Option<DestinationState> {
+    match (
         config
             .servers
             .get(name)
             .and_then(|s| s.destination_id.clone()),
-        destination,
+        answer,
     ) {
         (Some(id), Some(Ok(d))) => Some(DestinationState {
             id,
@@ -225,12 +254,20 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
             })
         }
         _ => None,
-    };
-    let configured = fleet::jobs_of(config, name);
+    }
+}
+
+/// Each configured job as the server's job list has it, in the config's order.
+fn job_states(
+    name: &str,
+    configured: &[&Job],
+    live_jobs: &Result<Vec<BackupJob>, String>,
+    errors: &mut Vec<String>,
+) -> Vec<JobState> {
     let mut jobs = Vec::new();
-    match &live_jobs {
+    match live_jobs {
         Ok(list) => {
-            for job in &configured {
+            for job in configured {
                 let found = list.iter().find(|j| j.id == job.job_id);
                 if found.is_none() {
                     errors.push(fleet::missing_job_line(name, job));
@@ -247,7 +284,7 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
         Err(e) => {
             errors.push(e.clone());
             // The jobs could not be listed: each is shown with an unknown state, not omitted.
-            for job in &configured {
+            for job in configured {
                 jobs.push(JobState {
                     job_id: job.job_id.clone(),
                     label: job.label.clone(),
@@ -258,49 +295,40 @@ fn to_state(config: &Config, name: &str, live: Live) -> ServerState {
             }
         }
     }
+    jobs
+}
+
+/// The server's active queue groups, each named by its configured job when it is one of ours.
+fn active_group_states(configured: &[&Job], mut groups: Vec<QueueGroup>) -> Vec<GroupState> {
+    // The server's list order is not documented (and differs between versions): show the
+    // active groups oldest first, ties by id (ObjectIds grow with creation time), so the same
+    // queue always reads the same.
+    groups.retain(|g| g.status.is_active());
+    let created = |g: &QueueGroup| g.created.as_ref().and_then(|t| t.epoch);
+    groups.sort_by(|a, b| {
+        created(a)
+            .unwrap_or(f64::MIN)
+            .total_cmp(&created(b).unwrap_or(f64::MIN))
+            .then_with(|| a.id.cmp(&b.id))
+    });
     let mut active_groups = Vec::new();
-    let queue_known = groups.is_ok();
-    match groups {
-        Ok(mut groups) => {
-            // The server's list order is not documented (and differs between versions): show
-            // the active groups oldest first, ties by id (ObjectIds grow with creation time),
-            // so the same queue always reads the same.
-            groups.retain(|g| g.status.is_active());
-            let created = |g: &QueueGroup| g.created.as_ref().and_then(|t| t.epoch);
-            groups.sort_by(|a, b| {
-                created(a)
-                    .unwrap_or(f64::MIN)
-                    .total_cmp(&created(b).unwrap_or(f64::MIN))
-                    .then_with(|| a.id.cmp(&b.id))
-            });
-            for g in groups {
-                let ours = g
-                    .job_id
-                    .as_deref()
-                    .and_then(|id| configured.iter().find(|j| j.job_id == id));
-                active_groups.push(GroupState {
-                    label: ours.map(|j| j.label.clone()).unwrap_or_default(),
-                    configured: ours.is_some(),
-                    id: g.id,
-                    job_id: g.job_id,
-                    status: g.status.raw(),
-                    status_name: g.status.name(),
-                    progress_percent: g.progress_percent,
-                    started: g.started.map(|t| t.raw),
-                });
-            }
-        }
-        Err(e) => errors.push(e),
+    for g in groups {
+        let ours = g
+            .job_id
+            .as_deref()
+            .and_then(|id| configured.iter().find(|j| j.job_id == id));
+        active_groups.push(GroupState {
+            label: ours.map(|j| j.label.clone()).unwrap_or_default(),
+            configured: ours.is_some(),
+            id: g.id,
+            job_id: g.job_id,
+            status: g.status.raw(),
+            status_name: g.status.name(),
+            progress_percent: g.progress_percent,
+            started: g.started.map(|t| t.raw),
+        });
     }
-    ServerState {
-        server: name.to_string(),
-        reachable: true,
-        destination,
-        jobs,
-        active_groups,
-        queue_known,
-        errors,
-    }
+    active_groups
 }
 
 fn describe_change(c: &OpenChange) -> String {
@@ -343,6 +371,20 @@ fn describe_change(c: &OpenChange) -> String {
 
 fn render(report: &Report) -> String {
     let mut out = String::new();
+    render_last_run(&mut out, report);
+    render_journal(&mut out, &report.journal);
+    out.push('\n');
+
+    let mut rows = Vec::new();
+    for s in &report.servers {
+        server_rows(&mut rows, s);
+    }
+    out.push_str(&fleet::table(&["SERVER", "WHAT", "STATE"], &rows));
+    out
+}
+
+/// The last run's headline and exit, then its jobs that did not succeed and its criticals.
+fn render_last_run(out: &mut String, report: &Report) {
     match &report.last_run {
         None => out.push_str(&format!(
             "last run: no run recorded yet ({})\n",
@@ -374,93 +416,94 @@ fn render(report: &Report) -> String {
             }
         }
     }
-    if report.journal.open_changes.is_empty() {
+}
+
+fn render_journal(out: &mut String, journal: &JournalReport) {
+    if journal.open_changes.is_empty() {
         out.push_str("journal: nothing open\n");
     } else {
         out.push_str(&format!(
             "journal: {} open change{} (a run in progress, or one that was killed: the next run undoes them)\n",
-            report.journal.open_changes.len(),
-            fleet::plural(report.journal.open_changes.len())
+            journal.open_changes.len(),
+            fleet::plural(journal.open_changes.len())
         ));
-        for c in &report.journal.open_changes {
+        for c in &journal.open_changes {
             out.push_str(&format!("  {c}\n"));
         }
     }
-    out.push('\n');
+}
 
-    let mut rows = Vec::new();
-    for s in &report.servers {
-        if !s.reachable {
-            rows.push(vec![
-                s.server.clone(),
-                "server".to_string(),
-                format!(
-                    "UNREACHABLE: {}",
-                    s.errors.first().map(String::as_str).unwrap_or("")
-                ),
-            ]);
-            continue;
-        }
-        if let Some(d) = &s.destination {
-            let state = match (d.exists, d.disabled) {
-                (false, _) => "MISSING".to_string(),
-                (true, None) => "UNKNOWN (could not be read)".to_string(),
-                (true, Some(disabled)) => fleet::disabled_word(disabled).to_string(),
-            };
-            let name = d
-                .name
-                .as_deref()
-                .map(|n| format!(" \"{n}\""))
-                .unwrap_or_default();
-            rows.push(vec![
-                s.server.clone(),
-                format!("destination {}{name}", short_id(&d.id)),
-                state,
-            ]);
-        }
-        for j in &s.jobs {
-            let state = match (j.exists, j.disabled, j.running) {
-                (false, _, _) => "MISSING".to_string(),
-                (true, _, Some(true)) => "running".to_string(),
-                (true, None, _) => "UNKNOWN (could not be read)".to_string(),
-                (true, Some(disabled), _) => fleet::disabled_word(disabled).to_string(),
-            };
-            rows.push(vec![
-                s.server.clone(),
-                format!("job {}", fleet::job_name(&j.job_id, &j.label)),
-                state,
-            ]);
-        }
-        for g in &s.active_groups {
-            let job = match &g.job_id {
-                Some(id) if g.configured => format!("job {}", fleet::job_name(id, &g.label)),
-                Some(id) => format!("job {} (not configured)", short_id(id)),
-                None => "job unknown".to_string(),
-            };
-            let progress = g
-                .progress_percent
-                .map(|p| format!(", {p:.0}%"))
-                .unwrap_or_default();
-            rows.push(vec![
-                s.server.clone(),
-                format!("group {}", g.id),
-                format!("{} ({}), {job}{progress}", g.status_name, g.status),
-            ]);
-        }
-        if !s.queue_known {
-            rows.push(vec![
-                s.server.clone(),
-                "queue".to_string(),
-                "UNKNOWN (could not be read)".to_string(),
-            ]);
-        } else if s.active_groups.is_empty() {
-            rows.push(vec![
-                s.server.clone(),
-                "queue".to_string(),
-                "no active backup group".to_string(),
-            ]);
-        }
+/// A server's rows of the table: its destination, its jobs, its active groups and its queue,
+/// or one row when it did not answer.
+fn server_rows(rows: &mut Vec<Vec<String>>, s: &ServerState) {
+    if !s.reachable {
+        rows.push(vec![
+            s.server.clone(),
+            "server".to_string(),
+            format!(
+                "UNREACHABLE: {}",
+                s.errors.first().map(String::as_str).unwrap_or("")
+            ),
+        ]);
+        return;
     }
-    out.push_str(&fleet::table(&["SERVER", "WHAT", "STATE"], &rows));
-    out
+    if let Some(d) = &s.destination {
+        let state = match (d.exists, d.disabled) {
+            (false, _) => "MISSING".to_string(),
+            (true, None) => "UNKNOWN (could not be read)".to_string(),
+            (true, Some(disabled)) => fleet::disabled_word(disabled).to_string(),
+        };
+        let name = d
+            .name
+            .as_deref()
+            .map(|n| format!(" \"{n}\""))
+            .unwrap_or_default();
+        rows.push(vec![
+            s.server.clone(),
+            format!("destination {}{name}", short_id(&d.id)),
+            state,
+        ]);
+    }
+    for j in &s.jobs {
+        let state = match (j.exists, j.disabled, j.running) {
+            (false, _, _) => "MISSING".to_string(),
+            (true, _, Some(true)) => "running".to_string(),
+            (true, None, _) => "UNKNOWN (could not be read)".to_string(),
+            (true, Some(disabled), _) => fleet::disabled_word(disabled).to_string(),
+        };
+        rows.push(vec![
+            s.server.clone(),
+            format!("job {}", fleet::job_name(&j.job_id, &j.label)),
+            state,
+        ]);
+    }
+    for g in &s.active_groups {
+        let job = match &g.job_id {
+            Some(id) if g.configured => format!("job {}", fleet::job_name(id, &g.label)),
+            Some(id) => format!("job {} (not configured)", short_id(id)),
+            None => "job unknown".to_string(),
+        };
+        let progress = g
+            .progress_percent
+            .map(|p| format!(", {p:.0}%"))
+            .unwrap_or_default();
+        rows.push(vec![
+            s.server.clone(),
+            format!("group {}", g.id),
+            format!("{} ({}), {job}{progress}", g.status_name, g.status),
+        ]);
+    }
+    if !s.queue_known {
+        rows.push(vec![
+            s.server.clone(),
+            "queue".to_string(),
+            "UNKNOWN (could not be read)".to_string(),
+        ]);
+    } else if s.active_groups.is_empty() {
+        rows.push(vec![
+            s.server.clone(),
+            "queue".to_string(),
+            "no active backup group".to_string(),
+        ]);
+    }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::fleet::{self, ReadClient};
-use crate::config::{Config, Server};
+use crate::api::BackupJob;
+use crate::config::{Config, Job, Server};
 use crate::exit::Exit;
 use crate::report::text::short_id;
 
@@ -138,106 +139,26 @@ async fn check_server(
         detail: "SSH and jetbackup5api answer".to_string(),
     }];
 
-    match &server.destination_id {
-        None => checks.push(Check {
+    let destination = match &server.destination_id {
+        None => Ok(Check {
             check: "destination",
             id: None,
             label: None,
             status: Status::Ok,
             detail: "none configured (no destination lifecycle on this server)".to_string(),
         }),
-        Some(dest) => {
-            let (status, detail) = match client.get_destination(dest).await {
-                Ok(d) if d.disabled => {
-                    (Status::Ok, format!("\"{}\" ({}), disabled", d.name, d.kind))
-                }
-                // Outside jbr's window it should be disabled: a run in progress, or left on.
-                Ok(d) => (
-                    Status::Warning,
-                    format!(
-                        "\"{}\" ({}), ENABLED (a run in progress, or left enabled)",
-                        d.name, d.kind
-                    ),
-                ),
-                Err(e) => {
-                    let line = fleet::error_line(name, None, &e);
-                    if fleet::is_unreachable(&e) {
-                        return (unreachable(name, &line), vec![line]);
-                    }
-                    let status = Status::of_error(&e);
-                    errors.push(fleet::destination_error_line(name, dest, &e));
-                    (status, line)
-                }
-            };
-            checks.push(Check {
-                check: "destination",
-                id: Some(dest.clone()),
-                label: None,
-                status,
-                detail,
-            });
-        }
+        Some(dest) => check_destination(&client, name, dest, &mut errors).await,
+    };
+    match destination {
+        Ok(check) => checks.push(check),
+        Err(line) => return (unreachable(name, &line), vec![line]),
     }
 
     for job in fleet::jobs_of(&config, name) {
-        let who = fleet::job_name(&job.job_id, &job.label);
-        let (status, detail) = match client.get_backup_job(&job.job_id).await {
-            Ok(j) => {
-                let mut notes = vec![
-                    format!("\"{}\"", j.name),
-                    fleet::disabled_word(j.disabled).to_string(),
-                ];
-                if j.running {
-                    notes.push("running".to_string());
-                }
-                if !job.enabled {
-                    notes.push("\"enabled\": false in the config (a run skips it)".to_string());
-                }
-                // Enabled outside jbr's window, JetBackup's own schedule can start it.
-                let mut status = if j.disabled && !j.running {
-                    Status::Ok
-                } else {
-                    notes.push("a run in progress, or left enabled".to_string());
-                    Status::Warning
-                };
-                if let Some(dest) = &server.destination_id
-                    && !j.destinations.iter().any(|d| d == dest)
-                {
-                    // A run would open the NAS window for a job that writes elsewhere.
-                    status = Status::Warning;
-                    notes.push(format!(
-                        "does not target destination {} (its destinations: {})",
-                        short_id(dest),
-                        if j.destinations.is_empty() {
-                            "none".to_string()
-                        } else {
-                            j.destinations
-                                .iter()
-                                .map(|d| short_id(d))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    ));
-                }
-                (status, notes.join(", "))
-            }
-            Err(e) => {
-                let line = fleet::error_line(name, Some(&who), &e);
-                if fleet::is_unreachable(&e) {
-                    return (unreachable(name, &line), vec![line]);
-                }
-                errors.push(line.clone());
-                let status = Status::of_error(&e);
-                (status, line)
-            }
-        };
-        checks.push(Check {
-            check: "job",
-            id: Some(job.job_id.clone()),
-            label: Some(job.label.clone()),
-            status,
-            detail,
-        });
+        match check_job(&client, &server, job, &mut errors).await {
+            Ok(check) => checks.push(check),
+            Err(line) => return (unreachable(name, &line), vec![line]),
+        }
     }
 
     let ok = !checks.iter().any(|c| c.status.is_problem());
@@ -250,6 +171,116 @@ async fn check_server(
         },
         errors,
     )
+}
+
+/// The configured destination as the server has it. `Err`: the server stopped answering (the
+/// line that says so); any other failed answer is a failed check, and a line in `errors`.
+async fn check_destination(
+    client: &ReadClient,
+    name: &str,
+    dest: &str,
+    errors: &mut Vec<String>,
+) -> Result<Check, String> {
+    let (status, detail) = match client.get_destination(dest).await {
+        Ok(d) if d.disabled => (Status::Ok, format!("\"{}\" ({}), disabled", d.name, d.kind)),
+        // Outside jbr's window it should be disabled: a run in progress, or left on.
+        Ok(d) => (
+            Status::Warning,
+            format!(
+                "\"{}\" ({}), ENABLED (a run in progress, or left enabled)",
+                d.name, d.kind
+            ),
+        ),
+        Err(e) => {
+            let line = fleet::error_line(name, None, &e);
+            if fleet::is_unreachable(&e) {
+                return Err(line);
+            }
+            let status = Status::of_error(&e);
+            errors.push(fleet::destination_error_line(name, dest, &e));
+            (status, line)
+        }
+    };
+    Ok(Check {
+        check: "destination",
+        id: Some(dest.to_string()),
+        label: None,
+        status,
+        detail,
+    })
+}
+
+/// A configured job as the server has it. `Err`: the server stopped answering (the line that
+/// says so); any other failed answer is a failed check, and a line in `errors`.
+async fn check_job(
+    client: &ReadClient,
+    server: &Server,
+    job: &Job,
+    errors: &mut Vec<String>,
+) -> Result<Check, String> {
+    let name = server.name.as_str();
+    let who = fleet::job_name(&job.job_id, &job.label);
+    let (status, detail) = match client.get_backup_job(&job.job_id).await {
+        Ok(j) => job_state(server, job, &j),
+        Err(e) => {
+            let line = fleet::error_line(name, Some(&who), &e);
+            if fleet::is_unreachable(&e) {
+                return Err(line);
+            }
+            errors.push(line.clone());
+            let status = Status::of_error(&e);
+            (status, line)
+        }
+    };
+    Ok(Check {
+        check: "job",
+        id: Some(job.job_id.clone()),
+        label: Some(job.label.clone()),
+        status,
+        detail,
+    })
+}
+
+/// What is worth knowing about a job the server has: a warning when it could start outside jbr's
+/// window, or when it does not write to the configured destination.
+fn job_state(server: &Server, job: &Job, j: &BackupJob) -> (Status, String) {
+    let mut notes = vec![
+        format!("\"{}\"", j.name),
+        fleet::disabled_word(j.disabled).to_string(),
+    ];
+    if j.running {
+        notes.push("running".to_string());
+    }
+    if !job.enabled {
+        notes.push("\"enabled\": false in the config (a run skips it)".to_string());
+    }
+    // Enabled outside jbr's window, JetBackup's own schedule can start it.
+    let mut status = if j.disabled && !j.running {
+        Status::Ok
+    } else {
+        notes.push("a run in progress, or left enabled".to_string());
+        Status::Warning
+    };
+    if let Some(dest) = &server.destination_id
+        && !j.destinations.iter().any(|d| d == dest)
+    {
+        // A run would open the NAS window for a job that writes elsewhere.
+        status = Status::Warning;
+        notes.push(format!(
+            "does not target destination {} (its destinations: {})",
+            short_id(dest),
+            if j.destinations.is_empty() {
+                "none".to_string()
+            } else {
+                j.destinations
+                    .iter()
+                    .map(|d| short_id(d))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    }
+    (status, notes.join(", "))
 }
 
 fn render(reports: &[ServerReport]) -> String {

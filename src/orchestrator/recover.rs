@@ -31,54 +31,14 @@ pub fn replay_order(open: Vec<OpenChange>) -> Vec<OpenChange> {
 /// Undo everything the journal lists as open. Notes go to `record.recovered`; anything that
 /// cannot be undone is critical and halts the run.
 pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
-    // Said before anything else: this run triggers these jobs again, and the report must not
-    // make a second backup of the night look like the first (issue 9's invariant).
-    for t in ctx.journal.finished_triggers() {
-        let group = t
-            .group
-            .as_deref()
-            .map(|g| format!(" (queue group {g})"))
-            .unwrap_or_default();
-        ctx.record.recovered.push(format!(
-            "server {}: job {} already ran to its end in the interrupted run {}{group}; it runs again if this run selects it",
-            t.server, t.id, t.run
-        ));
-    }
+    note_finished_triggers(ctx);
     report_runs_after_finished_triggers(ctx).await;
-    // Jobs an earlier run triggered: their runs are counted from the trigger. A job it only
-    // enabled (it died before the trigger) has its runs counted from the enable.
-    let triggered: BTreeSet<(String, String, String)> = ctx
-        .journal
-        .finished_triggers()
-        .into_iter()
-        .map(|t| (t.server, t.id, t.run))
-        .chain(
-            ctx.journal
-                .open_changes()
-                .into_iter()
-                .filter_map(|c| match c {
-                    OpenChange::Triggered {
-                        server, id, run, ..
-                    } => Some((server, id, run)),
-                    OpenChange::Enabled { .. } => None,
-                }),
-        )
-        .collect();
+    let triggered = triggered_jobs(ctx);
     let open = replay_order(ctx.journal.open_changes());
     for change in open {
         let server = change.server().to_string();
         let Some(client) = ctx.client(&server) else {
-            let (what, id) = describe(&change);
-            // The cause first (a critical halts too, in more general words).
-            ctx.halt(format!(
-                "the journal lists changes on unknown server {server}"
-            ));
-            ctx.critical(
-                &server,
-                what,
-                &id,
-                format!("journal: jbr changed {what} {id} on server {server}, which is not in the config any more; check it by hand"),
-            );
+            unknown_server(ctx, &server, &change);
             continue;
         };
         match change {
@@ -89,33 +49,8 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                 run,
                 ..
             } => {
-                let Some(outcome) = settle_job(
-                    ctx,
-                    client,
-                    &server,
-                    &id,
-                    &run,
-                    Origin::Triggered(group.as_deref(), since.as_deref()),
-                )
-                .await
-                else {
-                    continue;
-                };
-                if outcome.all_stopped {
-                    ctx.journal_best_effort(Op::Ended {
-                        server: server.clone(),
-                        id: id.clone(),
-                    });
-                    let how = if outcome.aborted {
-                        "was aborted (timeout or SIGTERM) and the stop confirmed"
-                    } else {
-                        "has ended"
-                    };
-                    ctx.record.recovered.push(format!(
-                        "server {server}: job {id} triggered by run {run} (queue group {}) {how}",
-                        outcome.groups.join(", ")
-                    ));
-                }
+                let origin = Origin::Triggered(group.as_deref(), since.as_deref());
+                settle_triggered(ctx, client, &server, &id, &run, origin).await;
             }
             OpenChange::Enabled {
                 what,
@@ -136,74 +71,168 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
                     });
                     continue;
                 }
-                // A job left enabled may have been started by the server's own scheduler
-                // while jbr was gone: that run is jbr's doing, so it ends before the disable.
-                if what == Target::Job
-                    && let Some(outcome) = settle_job(ctx, client, &server, &id, &run, origin).await
-                    && outcome.followed > 0
-                    && outcome.all_stopped
-                {
-                    let how = if outcome.aborted {
-                        "aborted (timeout or SIGTERM), the stop confirmed"
-                    } else {
-                        "followed to its end"
-                    };
-                    ctx.record.recovered.push(format!(
-                        "server {server}: job {id}, left enabled by run {run}, was running \
-                         (started by the server's scheduler; queue group {}): {how}",
-                        outcome.groups.join(", ")
-                    ));
-                }
-                let before = ctx.record.critical.len();
-                // Criticals of the disable itself, not of a run followed after it.
-                let after_disable;
-                match what {
-                    Target::Job => {
-                        lifecycle::disable_job(ctx, client, &id).await;
-                        after_disable = ctx.record.critical.len();
-                        // The scheduler may have fired it again between that run's end and
-                        // the disable: that run is jbr's doing too, and must not outlive it.
-                        if let Some(late) =
-                            settle_job(ctx, client, &server, &id, &run, origin).await
-                            && late.followed > 0
-                            && late.all_stopped
-                        {
-                            let how = if late.aborted {
-                                "aborted, the stop confirmed"
-                            } else {
-                                "followed to its end"
-                            };
-                            ctx.record.recovered.push(format!(
-                                "server {server}: job {id} was queued again by the server's \
-                                 scheduler before jbr could disable it (queue group {}): {how}",
-                                late.groups.join(", ")
-                            ));
-                        }
-                    }
-                    Target::Destination => {
-                        lifecycle::close_destination(ctx, client, &id).await;
-                        after_disable = ctx.record.critical.len();
-                    }
-                }
-                let word = if what == Target::Job {
-                    "job"
-                } else {
-                    "destination"
-                };
-                if after_disable == before {
-                    ctx.record.recovered.push(format!(
-                        "server {server}: {word} {id} enabled by run {run} is disabled again"
-                    ));
-                } else {
-                    ctx.halt(format!(
-                        "{word} {id} on server {server} could not be disabled"
-                    ));
-                }
+                undo_enable(ctx, client, &server, what, &id, &run, origin).await;
             }
         }
     }
     if let Err(e) = ctx.journal.compact() {
         tracing::warn!("{e}");
+    }
+}
+
+/// Said before anything else: this run triggers these jobs again, and the report must not
+/// make a second backup of the night look like the first (issue 9's invariant).
+fn note_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    for t in ctx.journal.finished_triggers() {
+        let group = t
+            .group
+            .as_deref()
+            .map(|g| format!(" (queue group {g})"))
+            .unwrap_or_default();
+        ctx.record.recovered.push(format!(
+            "server {}: job {} already ran to its end in the interrupted run {}{group}; it runs again if this run selects it",
+            t.server, t.id, t.run
+        ));
+    }
+}
+
+/// Jobs an earlier run triggered (server, job, run): their runs are counted from the trigger.
+/// A job it only enabled (it died before the trigger) has its runs counted from the enable.
+fn triggered_jobs<T: Transport>(ctx: &Ctx<'_, T>) -> BTreeSet<(String, String, String)> {
+    ctx.journal
+        .finished_triggers()
+        .into_iter()
+        .map(|t| (t.server, t.id, t.run))
+        .chain(
+            ctx.journal
+                .open_changes()
+                .into_iter()
+                .filter_map(|c| match c {
+                    OpenChange::Triggered {
+                        server, id, run, ..
+                    } => Some((server, id, run)),
+                    OpenChange::Enabled { .. } => None,
+                }),
+        )
+        .collect()
+}
+
+/// A change on a server no longer in the config cannot be undone: critical, and the run halts.
+fn unknown_server<T: Transport>(ctx: &mut Ctx<'_, T>, server: &str, change: &OpenChange) {
+    let (what, id) = describe(change);
+    // The cause first (a critical halts too, in more general words).
+    ctx.halt(format!(
+        "the journal lists changes on unknown server {server}"
+    ));
+    ctx.critical(
+        server,
+        what,
+        &id,
+        format!("journal: jbr changed {what} {id} on server {server}, which is not in the config any more; check it by hand"),
+    );
+}
+
+/// A job an earlier run triggered and never saw end: follow it to its end, then journal and
+/// note that it ended.
+async fn settle_triggered<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &crate::api::Client<T>,
+    server: &str,
+    id: &str,
+    run: &str,
+    origin: Origin<'_>,
+) {
+    let Some(outcome) = settle_job(ctx, client, server, id, run, origin).await else {
+        return;
+    };
+    if outcome.all_stopped {
+        ctx.journal_best_effort(Op::Ended {
+            server: server.to_string(),
+            id: id.to_string(),
+        });
+        let how = if outcome.aborted {
+            "was aborted (timeout or SIGTERM) and the stop confirmed"
+        } else {
+            "has ended"
+        };
+        ctx.record.recovered.push(format!(
+            "server {server}: job {id} triggered by run {run} (queue group {}) {how}",
+            outcome.groups.join(", ")
+        ));
+    }
+}
+
+/// A job or destination an earlier run enabled and left enabled: end any run of the job the
+/// server's scheduler fired meanwhile, then disable it again; one that will not disable halts
+/// the run.
+async fn undo_enable<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &crate::api::Client<T>,
+    server: &str,
+    what: Target,
+    id: &str,
+    run: &str,
+    origin: Origin<'_>,
+) {
+    // A job left enabled may have been started by the server's own scheduler
+    // while jbr was gone: that run is jbr's doing, so it ends before the disable.
+    if what == Target::Job
+        && let Some(outcome) = settle_job(ctx, client, server, id, run, origin).await
+        && outcome.followed_to_the_end()
+    {
+        let how = if outcome.aborted {
+            "aborted (timeout or SIGTERM), the stop confirmed"
+        } else {
+            "followed to its end"
+        };
+        ctx.record.recovered.push(format!(
+            "server {server}: job {id}, left enabled by run {run}, was running \
+             (started by the server's scheduler; queue group {}): {how}",
+            outcome.groups.join(", ")
+        ));
+    }
+    let before = ctx.record.critical.len();
+    // Criticals of the disable itself, not of a run followed after it.
+    let after_disable;
+    match what {
+        Target::Job => {
+            lifecycle::disable_job(ctx, client, id).await;
+            after_disable = ctx.record.critical.len();
+            // The scheduler may have fired it again between that run's end and
+            // the disable: that run is jbr's doing too, and must not outlive it.
+            if let Some(late) = settle_job(ctx, client, server, id, run, origin).await
+                && late.followed_to_the_end()
+            {
+                let how = if late.aborted {
+                    "aborted, the stop confirmed"
+                } else {
+                    "followed to its end"
+                };
+                ctx.record.recovered.push(format!(
+                    "server {server}: job {id} was queued again by the server's \
+                     scheduler before jbr could disable it (queue group {}): {how}",
+                    late.groups.join(", ")
+                ));
+            }
+        }
+        Target::Destination => {
+            lifecycle::close_destination(ctx, client, id).await;
+            after_disable = ctx.record.critical.len();
+        }
+    }
+    let word = if what == Target::Job {
+        "job"
+    } else {
+        "destination"
+    };
+    if after_disable == before {
+        ctx.record.recovered.push(format!(
+            "server {server}: {word} {id} enabled by run {run} is disabled again"
+        ));
+    } else {
+        ctx.halt(format!(
+            "{word} {id} on server {server} could not be disabled"
+        ));
     }
 }
 
@@ -259,6 +288,13 @@ struct JobSettled {
     all_stopped: bool,
     /// At least one had to be aborted.
     aborted: bool,
+}
+
+impl JobSettled {
+    /// It found runs to follow, and every one stopped: the report names them.
+    fn followed_to_the_end(&self) -> bool {
+        self.followed > 0 && self.all_stopped
+    }
 }
 
 /// Why a job of an earlier run may still be writing.

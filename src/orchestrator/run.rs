@@ -5,6 +5,7 @@
 //! destination, runs its jobs and closes it on every path, including cancellation.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -54,6 +55,7 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         clock,
     } = inputs;
     let run_id = journal.run_id().to_string();
+    let methods = remembered_methods(state);
     let mut ctx = Ctx {
         config,
         clients,
@@ -66,61 +68,14 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         progress,
         clock,
         halted: Halt::default(),
-        methods: BTreeMap::new(),
+        methods,
     };
-    for (server, function) in &ctx.state.destination_methods {
-        let method = [DestinationMethod::State, DestinationMethod::Modify]
-            .into_iter()
-            .find(|m| m.function() == function);
-        if let Some(m) = method {
-            ctx.methods.insert(server.clone(), m);
-        }
-    }
 
     super::recover::replay(&mut ctx).await;
-
-    for job in plan.jobs() {
-        ctx.record.jobs.push(JobRecord::new(
-            &job.server,
-            &job.job_id,
-            &job.label,
-            Outcome::NotStarted,
-        ));
-    }
-    for d in &plan.disabled_in_config {
-        ctx.record.jobs.push(
-            JobRecord::new(&d.server, &d.job_id, &d.label, Outcome::DisabledInConfig)
-                .with_message("disabled in config"),
-        );
-    }
-    for s in &plan.servers {
-        ctx.record.server_mut(&s.server);
-    }
+    seed_record(&mut ctx.record, plan);
 
     // Pre-flight everywhere before anything is enabled anywhere.
-    let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
-    for s in &plan.servers {
-        if ctx.stopping().is_some() {
-            break;
-        }
-        let Some(client) = ctx.client(&s.server) else {
-            skip_server(
-                &mut ctx,
-                s,
-                "no client for this server (not in the config?)".into(),
-            );
-            continue;
-        };
-        ctx.progress
-            .emit(&s.server, None, "pre-flight", Duration::ZERO);
-        match preflight::check(&mut ctx, client, s).await {
-            Ok(f) => {
-                facts.insert(s.server.clone(), f);
-            }
-            Err(why) => skip_server(&mut ctx, s, why),
-        }
-    }
-
+    let facts = preflight_all(&mut ctx, plan).await;
     let foreign = facts
         .iter()
         .flat_map(|(s, f)| {
@@ -130,17 +85,7 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         })
         .collect();
     wait_for_foreign(&mut ctx, foreign).await;
-
-    let selected: Vec<(String, String)> = plan
-        .jobs()
-        .map(|j| (j.server.clone(), j.job_id.clone()))
-        .collect();
-    let stale = ctx.state.stale_jobs(
-        &selected,
-        config.destination.alert_days_without_jobs,
-        ctx.clock.now(),
-    );
-    ctx.record.alerts.extend(stale);
+    alert_stale_jobs(&mut ctx, plan);
 
     for s in &plan.servers {
         let Some(f) = facts.get(&s.server) else {
@@ -156,6 +101,90 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         server_window(&mut ctx, client, s, f).await;
     }
 
+    close_run(ctx)
+}
+
+/// The destination call that worked last time on each server, tried first this time.
+fn remembered_methods(state: &State) -> BTreeMap<String, DestinationMethod> {
+    let mut methods = BTreeMap::new();
+    for (server, function) in &state.destination_methods {
+        let method = [DestinationMethod::State, DestinationMethod::Modify]
+            .into_iter()
+            .find(|m| m.function() == function);
+        if let Some(m) = method {
+            methods.insert(server.clone(), m);
+        }
+    }
+    methods
+}
+
+/// A row for every planned job (not started until it is), every job the config disables, and
+/// every server: a run that stops early still reports each of them.
+fn seed_record(record: &mut RunRecord, plan: &Plan) {
+    for job in plan.jobs() {
+        record.jobs.push(JobRecord::new(
+            &job.server,
+            &job.job_id,
+            &job.label,
+            Outcome::NotStarted,
+        ));
+    }
+    for d in &plan.disabled_in_config {
+        record.jobs.push(
+            JobRecord::new(&d.server, &d.job_id, &d.label, Outcome::DisabledInConfig)
+                .with_message("disabled in config"),
+        );
+    }
+    for s in &plan.servers {
+        record.server_mut(&s.server);
+    }
+}
+
+/// Pre-flight each server in turn; one that fails it is skipped. Stops asking once the run is
+/// told to stop.
+async fn preflight_all<T: Transport>(ctx: &mut Ctx<'_, T>, plan: &Plan) -> BTreeMap<String, Facts> {
+    let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
+    for s in &plan.servers {
+        if ctx.stopping().is_some() {
+            break;
+        }
+        let Some(client) = ctx.client(&s.server) else {
+            skip_server(
+                ctx,
+                s,
+                "no client for this server (not in the config?)".into(),
+            );
+            continue;
+        };
+        ctx.progress
+            .emit(&s.server, None, "pre-flight", Duration::ZERO);
+        match preflight::check(ctx, client, s).await {
+            Ok(f) => {
+                facts.insert(s.server.clone(), f);
+            }
+            Err(why) => skip_server(ctx, s, why),
+        }
+    }
+    facts
+}
+
+/// Alert on the selected jobs with no successful run for `alert_days_without_jobs` days.
+fn alert_stale_jobs<T: Transport>(ctx: &mut Ctx<'_, T>, plan: &Plan) {
+    let selected: Vec<(String, String)> = plan
+        .jobs()
+        .map(|j| (j.server.clone(), j.job_id.clone()))
+        .collect();
+    let stale = ctx.state.stale_jobs(
+        &selected,
+        ctx.config.destination.alert_days_without_jobs,
+        ctx.clock.now(),
+    );
+    ctx.record.alerts.extend(stale);
+}
+
+/// The end of the run: jobs left unstarted say why, the journal is compacted, the state file
+/// learns the destination methods and the run, and the record is complete.
+fn close_run<T: Transport>(mut ctx: Ctx<'_, T>) -> RunRecord {
     if let Some(why) = ctx.stopping() {
         for j in ctx
             .record
@@ -315,99 +344,14 @@ async fn server_window<T: Transport>(
 ) {
     let server = s.server.as_str();
     let started = Instant::now();
-    let mut opened = None;
 
-    // Pre-flight may be hours ago: a backup the server's scheduler (or a person) started since
-    // then must end before this window opens.
-    let jobs = retry::call(
-        &ctx.policy,
-        retry::Repeat::Freely,
-        server,
-        "listBackupJobs",
-        || client.list_backup_jobs(),
-    )
-    .await
-    .ok();
-    match preflight::foreign_writers(ctx, client, s.destination_id.as_deref(), jobs.as_deref())
-        .await
-    {
-        Ok(groups) if !groups.is_empty() => {
-            let foreign = groups
-                .into_iter()
-                .map(|g| (server.to_string(), g.id, g.job_id))
-                .collect();
-            wait_for_foreign(ctx, foreign).await;
-            if let Some(why) = ctx.stopping() {
-                not_started(ctx, s, &why);
-                return;
-            }
-        }
-        Ok(_) => {}
-        Err(why) => {
-            skip_server(ctx, s, why);
-            return;
-        }
+    if wait_for_new_foreign(ctx, client, s).await.is_break() {
+        return;
     }
+    let mut opened = None;
     if let Some(dest) = &s.destination_id {
-        // Read it fresh: pre-flight may be a foreign backup's length ago.
-        let now = retry::call(
-            &ctx.policy,
-            retry::Repeat::Freely,
-            server,
-            "getDestination",
-            || client.get_destination(dest),
-        )
-        .await;
-        let disabled = match now {
-            Ok(d) => d.disabled,
-            Err(e) => {
-                skip_server(ctx, s, format!("destination {dest}: {e}"));
-                return;
-            }
-        };
-        if disabled {
-            let ours = ctx.state.jbr_disabled_destination(server, dest);
-            let policy = &ctx.config.destination;
-            let force = ctx.options.force_activate || policy.force_activate;
-            if !ours && !force && policy.skip_if_disabled {
-                skip_server(
-                    ctx,
-                    s,
-                    format!(
-                        "destination {dest} is disabled by someone else (skip_if_disabled; --force-activate to run anyway)"
-                    ),
-                );
-                return;
-            }
-            ctx.progress.emit(
-                server,
-                None,
-                format!("enabling destination {dest}"),
-                started.elapsed(),
-            );
-            if let Err(why) = lifecycle::open_destination(ctx, client, dest).await {
-                skip_server(ctx, s, why);
-                return;
-            }
-        } else {
-            // Journal it anyway: jbr leaves the destination disabled after its window.
-            if let Err(e) = ctx.journal(Op::Enable {
-                server: server.to_string(),
-                what: crate::journal::Target::Destination,
-                id: dest.clone(),
-                previous_disabled: true,
-                since: None,
-            }) {
-                ctx.halt(format!("the journal cannot be written ({e})"));
-                not_started(ctx, s, &format!("the journal cannot be written ({e})"));
-                return;
-            }
-            ctx.action(
-                server,
-                format!("enable destination {dest}"),
-                "already enabled (jbr disables it after the window)",
-                true,
-            );
+        if open_window(ctx, client, s, dest, started).await.is_break() {
+            return;
         }
         opened = Some(dest.clone());
     }
@@ -437,6 +381,121 @@ async fn server_window<T: Transport>(
         );
         lifecycle::close_destination(ctx, client, &dest).await;
     }
+}
+
+/// Pre-flight may be hours ago: a backup the server's scheduler (or a person) started since
+/// then must end before this window opens. `Break`: the server was skipped or its jobs not
+/// started (recorded), and nothing was opened.
+async fn wait_for_new_foreign<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    s: &ServerPlan,
+) -> ControlFlow<()> {
+    let server = s.server.as_str();
+    let jobs = retry::call(
+        &ctx.policy,
+        retry::Repeat::Freely,
+        server,
+        "listBackupJobs",
+        || client.list_backup_jobs(),
+    )
+    .await
+    .ok();
+    match preflight::foreign_writers(ctx, client, s.destination_id.as_deref(), jobs.as_deref())
+        .await
+    {
+        Ok(groups) if !groups.is_empty() => {
+            let foreign = groups
+                .into_iter()
+                .map(|g| (server.to_string(), g.id, g.job_id))
+                .collect();
+            wait_for_foreign(ctx, foreign).await;
+            if let Some(why) = ctx.stopping() {
+                not_started(ctx, s, &why);
+                return ControlFlow::Break(());
+            }
+        }
+        Ok(_) => {}
+        Err(why) => {
+            skip_server(ctx, s, why);
+            return ControlFlow::Break(());
+        }
+    }
+    ControlFlow::Continue(())
+}
+
+/// Enable destination `dest` for the window, or journal it as enabled when it already is (jbr
+/// leaves it disabled after the window either way). `Break`: the server was skipped or its jobs
+/// not started (recorded), and the destination is not open.
+async fn open_window<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    s: &ServerPlan,
+    dest: &str,
+    started: Instant,
+) -> ControlFlow<()> {
+    let server = s.server.as_str();
+    // Read it fresh: pre-flight may be a foreign backup's length ago.
+    let now = retry::call(
+        &ctx.policy,
+        retry::Repeat::Freely,
+        server,
+        "getDestination",
+        || client.get_destination(dest),
+    )
+    .await;
+    let disabled = match now {
+        Ok(d) => d.disabled,
+        Err(e) => {
+            skip_server(ctx, s, format!("destination {dest}: {e}"));
+            return ControlFlow::Break(());
+        }
+    };
+    if disabled {
+        let ours = ctx.state.jbr_disabled_destination(server, dest);
+        let policy = &ctx.config.destination;
+        let force = ctx.options.force_activate || policy.force_activate;
+        if !ours && !force && policy.skip_if_disabled {
+            skip_server(
+                ctx,
+                s,
+                format!(
+                    "destination {dest} is disabled by someone else (skip_if_disabled; --force-activate to run anyway)"
+                ),
+            );
+            return ControlFlow::Break(());
+        }
+        ctx.progress.emit(
+            server,
+            None,
+            format!("enabling destination {dest}"),
+            started.elapsed(),
+        );
+        if let Err(why) = lifecycle::open_destination(ctx, client, dest).await {
+            skip_server(ctx, s, why);
+            return ControlFlow::Break(());
+        }
+    } else {
+        // Journal it anyway: jbr leaves the destination disabled after its window.
+        if let Err(e) = ctx.journal(Op::Enable {
+            server: server.to_string(),
+            what: crate::journal::Target::Destination,
+            id: dest.to_string(),
+            previous_disabled: true,
+            since: None,
+        }) {
+            ctx.halt(format!("the journal cannot be written ({e})"));
+            not_started(ctx, s, &format!("the journal cannot be written ({e})"));
+            return ControlFlow::Break(());
+        }
+        ctx.action(
+            server,
+            format!("enable destination {dest}"),
+            "already enabled (jbr disables it after the window)",
+            true,
+        );
+    }
+    ControlFlow::Continue(())
 }
 
 /// One job: enable, trigger, follow, verify, disable. The disable runs on every path.

@@ -56,6 +56,13 @@ struct Invocation {
     json: bool,
 }
 
+impl Invocation {
+    /// The value of `-D` key `k`, empty when absent.
+    fn param(&self, k: &str) -> &str {
+        self.params.get(k).map(String::as_str).unwrap_or("")
+    }
+}
+
 /// `-F/--func NAME`, `-D/--data "k=v&..."`, `-O/--output json|plain`. Several `-D`: only the
 /// last counts, which is how production lost `action=modify` (jetbackup5-api.md).
 fn parse_args(args: &[String]) -> Result<Invocation, String> {
@@ -138,34 +145,11 @@ pub fn handle(
     let mut ids = IdSource { next_id };
     srv.advance(&mut ids, now);
 
-    let mut broken: Option<(FaultKind, bool)> = None;
-    if !after_stall {
-        let count = {
-            let c = srv.calls.entry(inv.function.clone()).or_insert(0);
-            *c += 1;
-            *c
-        };
-        srv.call_log.push(super::model::CallRecord {
-            at: now,
-            function: inv.function.clone(),
-            params: inv.params.clone(),
-        });
-        let processing = srv.any_processing();
-        broken = srv
-            .faults
-            .iter()
-            .find(|f| {
-                f.function.as_ref().is_none_or(|name| *name == inv.function)
-                    && match f.when {
-                        When::Call(k) => count == k,
-                        When::Calls(a, b) => (a..=b).contains(&count),
-                        When::WhileProcessing => processing,
-                        When::Between(from, until) => (from..until).contains(&now),
-                        When::Always => true,
-                    }
-            })
-            .map(|f| (f.kind.clone(), f.takes_effect));
-    }
+    let mut broken = if after_stall {
+        None
+    } else {
+        record_call(srv, &inv, now)
+    };
     if let Some((FaultKind::Stall(secs), false)) = &broken {
         return Step::StallThen(*secs);
     }
@@ -221,6 +205,35 @@ pub fn handle(
     }
 }
 
+/// Counts and logs the call, then returns the first fault that fires on it (its kind, and
+/// whether the call still takes effect). A stalled call is recorded once, when it first comes.
+fn record_call(srv: &mut Server, inv: &Invocation, now: f64) -> Option<(FaultKind, bool)> {
+    let count = {
+        let c = srv.calls.entry(inv.function.clone()).or_insert(0);
+        *c += 1;
+        *c
+    };
+    srv.call_log.push(super::model::CallRecord {
+        at: now,
+        function: inv.function.clone(),
+        params: inv.params.clone(),
+    });
+    let processing = srv.any_processing();
+    srv.faults
+        .iter()
+        .find(|f| {
+            f.function.as_ref().is_none_or(|name| *name == inv.function)
+                && match f.when {
+                    When::Call(k) => count == k,
+                    When::Calls(a, b) => (a..=b).contains(&count),
+                    When::WhileProcessing => processing,
+                    When::Between(from, until) => (from..until).contains(&now),
+                    When::Always => true,
+                }
+        })
+        .map(|f| (f.kind.clone(), f.takes_effect))
+}
+
 struct Reply {
     success: bool,
     message: String,
@@ -255,8 +268,7 @@ impl Reply {
 const RUN_MESSAGE: &str = "Backup Job will be added to the queue. Please note that this job may not run\nand will be aborted by hooks or there conditions.\nIf this job will be aborted it will be logged in the alerts section.";
 
 fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) -> Reply {
-    let p = |k: &str| inv.params.get(k).map(String::as_str).unwrap_or("");
-    let empty = || Value::Object(Map::new());
+    let p = |k: &str| inv.param(k);
     match inv.function.as_str() {
         "getBackupJob" => match srv.job(p("_id")) {
             Some(j) => Reply::ok(render_job(srv, j)),
@@ -266,47 +278,8 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             let jobs: Vec<Value> = srv.jobs.iter().map(|j| render_job(srv, j)).collect();
             Reply::ok(list(srv, inv, "jobs", jobs))
         }
-        "runBackupJobManually" => {
-            let id = p("_id").to_string();
-            let Some(job) = srv.job(&id) else {
-                return Reply::refuse("No backup job found with the provided id");
-            };
-            if job.disabled {
-                // Production: a short reply, exit 0, and the job never starts.
-                return match srv.settings.disabled_trigger_reply {
-                    DisabledTriggerReply::Empty => Reply::ok_msg("Backup job is disabled", empty()),
-                    DisabledTriggerReply::JobObject => {
-                        Reply::ok_msg(RUN_MESSAGE, render_job(srv, job))
-                    }
-                };
-            }
-            if srv.active_group_of(&id).is_some() {
-                return Reply::refuse("Backup job is already in the queue");
-            }
-            srv.queue_run(ids, &id, now, false);
-            match srv.job(&id) {
-                Some(job) => Reply::ok_msg(RUN_MESSAGE, render_job(srv, job)),
-                None => Reply::refuse("No backup job found with the provided id"),
-            }
-        }
-        "manageBackupJob" => {
-            if p("action") != "modify" {
-                return Reply::refuse("Invalid action provided");
-            }
-            let id = p("_id").to_string();
-            let Some(job) = srv.jobs.iter_mut().find(|j| j.id == id) else {
-                return Reply::refuse("No backup job found with the provided id");
-            };
-            if let Some(flag) = inv.params.get("disabled") {
-                job.disabled = flag == "1";
-            }
-            match srv.job(&id) {
-                Some(job) => {
-                    Reply::ok_msg("Backup Job modified successfully", render_job(srv, job))
-                }
-                None => Reply::refuse("No backup job found with the provided id"),
-            }
-        }
+        "runBackupJobManually" => run_job_manually(srv, ids, p("_id"), now),
+        "manageBackupJob" => modify_job(srv, inv),
         "getDestination" => match srv.destinations.iter().find(|d| d.id == p("_id")) {
             Some(d) => Reply::ok(render_destination(srv, d)),
             None => Reply::refuse("No destination found with the provided id"),
@@ -330,24 +303,7 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             }
             set_destination(srv, p("_id"), inv.params.get("disabled"))
         }
-        "listQueueGroups" => {
-            let wanted_type = p("type");
-            if wanted_type.is_empty() {
-                return Reply::refuse("Queue type is required");
-            }
-            let mut groups: Vec<&Group> = if wanted_type == "1" {
-                srv.groups.iter().filter(|g| !g.cleared).collect()
-            } else {
-                Vec::new()
-            };
-            groups.sort_by(|a, b| a.created.total_cmp(&b.created));
-            if srv.settings.list_order == ListOrder::NewestFirst {
-                groups.reverse();
-            }
-            Reply::ok(list_of(srv, inv, "groups", groups, |g| {
-                render_group(srv, g)
-            }))
-        }
+        "listQueueGroups" => list_queue_groups(srv, inv),
         "getQueueGroup" => match srv.groups.iter().find(|g| g.id == p("_id") && !g.cleared) {
             Some(g) => Reply::ok(render_group(srv, g)),
             None => Reply::refuse("No queue group found with the provided id"),
@@ -356,17 +312,7 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             Some(g) => Reply::ok(list(srv, inv, "items", queue_items(srv, g))),
             None => Reply::refuse("No queue group found with the provided id"),
         },
-        "getQueueItem" => {
-            let found = srv
-                .groups
-                .iter()
-                .flat_map(|g| queue_items(srv, g))
-                .find(|i| i.get("_id").and_then(Value::as_str) == Some(p("_id")));
-            match found {
-                Some(item) => Reply::ok(item),
-                None => Reply::refuse("No queue item found with the provided id"),
-            }
-        }
+        "getQueueItem" => get_queue_item(srv, p("_id")),
         "stopQueueGroup" => {
             if srv.signal_stop(p("_id"), now) {
                 Reply::ok_msg("Queue Group stop signal sent", empty())
@@ -380,28 +326,7 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             }
             Reply::ok_msg("Queue cleared successfully", empty())
         }
-        "listLogs" => {
-            let mut groups: Vec<&Group> = srv
-                .groups
-                .iter()
-                .filter(|g| g.started.is_some() || g.ended.is_some())
-                .collect();
-            if let Some(job) = inv.params.get("find[info.ID]") {
-                groups.retain(|g| &g.job_id == job);
-            }
-            if let Some(t) = inv.params.get("find[type]") {
-                groups.retain(|g| log_type(srv, g).to_string() == *t);
-            }
-            groups.sort_by(|a, b| log_start(a).total_cmp(&log_start(b)));
-            let newest_first = match srv.settings.log_order {
-                Some(order) => order == ListOrder::NewestFirst,
-                None => inv.params.get("sort[start_time]").map(String::as_str) == Some("-1"),
-            };
-            if newest_first {
-                groups.reverse();
-            }
-            Reply::ok(list_of(srv, inv, "logs", groups, |g| render_log(srv, g)))
-        }
+        "listLogs" => list_logs(srv, inv),
         "getLog" => match srv.groups.iter().find(|g| g.log_id == p("_id")) {
             Some(g) => Reply::ok(render_log(srv, g)),
             None => Reply::refuse("No log found with the provided id"),
@@ -410,19 +335,122 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             Some(g) => Reply::ok(list(srv, inv, "items", log_items(srv, g))),
             None => Reply::refuse("No log found with the provided id"),
         },
-        "getLogItem" => {
-            let Some(g) = srv.groups.iter().find(|g| g.log_id == p("log_id")) else {
-                return Reply::refuse("No log found with the provided id");
-            };
-            match log_items(srv, g)
-                .into_iter()
-                .find(|i| i.get("_id").and_then(Value::as_str) == Some(p("_id")))
-            {
-                Some(item) => Reply::ok(item),
-                None => Reply::refuse("No log item found with the provided id"),
-            }
-        }
+        "getLogItem" => get_log_item(srv, p("log_id"), p("_id")),
         other => Reply::refuse(format!("Function \"{other}\" not found")),
+    }
+}
+
+fn empty() -> Value {
+    Value::Object(Map::new())
+}
+
+/// `runBackupJobManually`: queue a run of job `id`, unless it is disabled or already queued.
+fn run_job_manually(srv: &mut Server, ids: &mut IdSource<'_>, id: &str, now: f64) -> Reply {
+    let Some(job) = srv.job(id) else {
+        return Reply::refuse("No backup job found with the provided id");
+    };
+    if job.disabled {
+        // Production: a short reply, exit 0, and the job never starts.
+        return match srv.settings.disabled_trigger_reply {
+            DisabledTriggerReply::Empty => Reply::ok_msg("Backup job is disabled", empty()),
+            DisabledTriggerReply::JobObject => Reply::ok_msg(RUN_MESSAGE, render_job(srv, job)),
+        };
+    }
+    if srv.active_group_of(id).is_some() {
+        return Reply::refuse("Backup job is already in the queue");
+    }
+    srv.queue_run(ids, id, now, false);
+    match srv.job(id) {
+        Some(job) => Reply::ok_msg(RUN_MESSAGE, render_job(srv, job)),
+        None => Reply::refuse("No backup job found with the provided id"),
+    }
+}
+
+/// `manageBackupJob`: only `action=modify`, and of a job only its `disabled` flag.
+fn modify_job(srv: &mut Server, inv: &Invocation) -> Reply {
+    if inv.param("action") != "modify" {
+        return Reply::refuse("Invalid action provided");
+    }
+    let id = inv.param("_id");
+    let Some(job) = srv.jobs.iter_mut().find(|j| j.id == id) else {
+        return Reply::refuse("No backup job found with the provided id");
+    };
+    if let Some(flag) = inv.params.get("disabled") {
+        job.disabled = flag == "1";
+    }
+    match srv.job(id) {
+        Some(job) => Reply::ok_msg("Backup Job modified successfully", render_job(srv, job)),
+        None => Reply::refuse("No backup job found with the provided id"),
+    }
+}
+
+/// `listQueueGroups`: only backup groups (`type=1`) exist here, in the configured list order.
+fn list_queue_groups(srv: &Server, inv: &Invocation) -> Reply {
+    let wanted_type = inv.param("type");
+    if wanted_type.is_empty() {
+        return Reply::refuse("Queue type is required");
+    }
+    let mut groups: Vec<&Group> = if wanted_type == "1" {
+        srv.groups.iter().filter(|g| !g.cleared).collect()
+    } else {
+        Vec::new()
+    };
+    groups.sort_by(|a, b| a.created.total_cmp(&b.created));
+    if srv.settings.list_order == ListOrder::NewestFirst {
+        groups.reverse();
+    }
+    Reply::ok(list_of(srv, inv, "groups", groups, |g| {
+        render_group(srv, g)
+    }))
+}
+
+fn get_queue_item(srv: &Server, id: &str) -> Reply {
+    let found = srv
+        .groups
+        .iter()
+        .flat_map(|g| queue_items(srv, g))
+        .find(|i| i.get("_id").and_then(Value::as_str) == Some(id));
+    match found {
+        Some(item) => Reply::ok(item),
+        None => Reply::refuse("No queue item found with the provided id"),
+    }
+}
+
+/// `listLogs`: the groups that started or ended, filtered by job and type, in the configured
+/// order (or the caller's `sort[start_time]` when the server follows it).
+fn list_logs(srv: &Server, inv: &Invocation) -> Reply {
+    let mut groups: Vec<&Group> = srv
+        .groups
+        .iter()
+        .filter(|g| g.started.is_some() || g.ended.is_some())
+        .collect();
+    if let Some(job) = inv.params.get("find[info.ID]") {
+        groups.retain(|g| &g.job_id == job);
+    }
+    if let Some(t) = inv.params.get("find[type]") {
+        groups.retain(|g| log_type(srv, g).to_string() == *t);
+    }
+    groups.sort_by(|a, b| log_start(a).total_cmp(&log_start(b)));
+    let newest_first = match srv.settings.log_order {
+        Some(order) => order == ListOrder::NewestFirst,
+        None => inv.params.get("sort[start_time]").map(String::as_str) == Some("-1"),
+    };
+    if newest_first {
+        groups.reverse();
+    }
+    Reply::ok(list_of(srv, inv, "logs", groups, |g| render_log(srv, g)))
+}
+
+fn get_log_item(srv: &Server, log_id: &str, id: &str) -> Reply {
+    let Some(g) = srv.groups.iter().find(|g| g.log_id == log_id) else {
+        return Reply::refuse("No log found with the provided id");
+    };
+    match log_items(srv, g)
+        .into_iter()
+        .find(|i| i.get("_id").and_then(Value::as_str) == Some(id))
+    {
+        Some(item) => Reply::ok(item),
+        None => Reply::refuse("No log item found with the provided id"),
     }
 }
 
