@@ -57,16 +57,6 @@ fn by_log(log: LogStatus) -> Option<Outcome> {
     }
 }
 
-/// How bad an outcome of a finished run is; the worse source wins.
-fn rank(o: Outcome) -> u8 {
-    match o {
-        Outcome::Completed => 0,
-        Outcome::Warnings => 1,
-        Outcome::Partial => 2,
-        _ => 3,
-    }
-}
-
 /// The outcome the evidence means, and, when the sources disagree, a note that says so.
 pub fn outcome(e: Evidence) -> (Outcome, Option<String>) {
     let status = by_status(e.status);
@@ -104,7 +94,7 @@ pub fn outcome(e: Evidence) -> (Outcome, Option<String>) {
     // A disagreement worth saying: some source called the run clean while another did not
     // (a failed item next to a failed status is one story, not two).
     let disagree =
-        rank(worst(&verdicts)) > 0 && verdicts.iter().any(|(o, _)| *o == Outcome::Completed);
+        worst(&verdicts).severity() > 0 && verdicts.iter().any(|(o, _)| *o == Outcome::Completed);
     let note = disagree.then(|| {
         let said: Vec<&str> = verdicts.iter().map(|(_, s)| s.as_str()).collect();
         format!("sources disagree ({}): the worse counts", said.join(", "))
@@ -120,7 +110,7 @@ fn worst(verdicts: &[(Outcome, String)]) -> Outcome {
     verdicts
         .iter()
         .map(|(o, _)| *o)
-        .max_by_key(|o| rank(*o))
+        .max_by_key(|o| o.severity())
         .unwrap_or(Outcome::Failed)
 }
 

@@ -30,6 +30,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How bad the verdict on a finished run is, for "where sources disagree, the worse wins":
+    /// completed < warnings < partial < anything else.
+    pub fn severity(self) -> u8 {
+        match self {
+            Outcome::Completed => 0,
+            Outcome::Warnings => 1,
+            Outcome::Partial => 2,
+            _ => 3,
+        }
+    }
+
     /// Every outcome, for renderers that recognise one by its text.
     pub const ALL: [Outcome; 10] = [
         Outcome::Completed,

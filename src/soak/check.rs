@@ -171,16 +171,6 @@ fn log_faults(world: &World, server: &str) -> bool {
     })
 }
 
-/// Severity of a finished run's verdict, as the contract orders them.
-fn rank(o: Outcome) -> u8 {
-    match o {
-        Outcome::Completed => 0,
-        Outcome::Warnings => 1,
-        Outcome::Partial => 2,
-        _ => 3,
-    }
-}
-
 /// What the simulator's group deserves: status, items and log each give a verdict (100 ok,
 /// 101/102 partial, other codes failed; a failed item partial; log 4 partial, 2/3/5 failed),
 /// and the worst counts. `items`/`log`: whether jbr could read that source.
@@ -214,7 +204,7 @@ fn deserved(world: &World, server: &str, g: &Group, items: bool, log: bool) -> O
     }
     verdicts
         .into_iter()
-        .max_by_key(|o| rank(*o))
+        .max_by_key(|o| o.severity())
         .unwrap_or(Outcome::Failed)
 }
 
