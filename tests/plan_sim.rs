@@ -106,22 +106,7 @@ async fn go2(
     cancel: tokio::sync::watch::Receiver<bool>,
     force: bool,
 ) -> jbr::report::RunRecord {
-    let clients = lab::sim_clients(world, c);
-    let mut journal = Journal::open(&c.orchestrator.journal_file, run_id).unwrap();
-    let r = lab::run_all(
-        c,
-        &clients,
-        &mut journal,
-        state,
-        RunOptions {
-            force_activate: force,
-            ..RunOptions::default()
-        },
-        cancel,
-        Progress::none(),
-    )
-    .await;
-    println!("{}", jbr::report::text::render(&r));
+    let (r, _journal) = lab::sim_run(world, c, state, run_id, cancel, force).await;
     println!(
         "max writers {} final {:?}",
         world.max_concurrent_writers(),

@@ -122,6 +122,9 @@ pub struct Orchestrator {
     pub stop_timeout: Duration,
     /// jbr addition: poll interval while confirming a stop; default 5 s.
     pub stop_poll_interval: Duration,
+    /// jbr addition: poll interval once a job's end is near (see `follow::near_end`), never
+    /// longer than `poll_interval`; default 2 s.
+    pub near_end_poll_interval: Duration,
     /// jbr addition: bound on one remote call; default 120 s.
     pub call_timeout: Duration,
     /// jbr addition: first pause before retrying a failed call (doubles, capped at poll_interval); default 2 s.

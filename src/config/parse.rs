@@ -40,6 +40,7 @@ const ORCHESTRATOR_KEYS: &[&str] = &[
     "job_timeout",
     "stop_timeout",
     "stop_poll_interval",
+    "near_end_poll_interval",
     "call_timeout",
     "retry_backoff",
     "lock_file",
@@ -742,7 +743,7 @@ impl Walker<'_, '_> {
         self.unknown_keys(m, P, ORCHESTRATOR_KEYS);
         // Every wait, in file order, with the older tool's minimum where it had one (below
         // it is a warning, not an error).
-        let waits: [(&str, &mut Duration, Option<f64>); 7] = [
+        let waits: [(&str, &mut Duration, Option<f64>); 8] = [
             (
                 "poll_interval",
                 &mut o.poll_interval,
@@ -756,6 +757,11 @@ impl Walker<'_, '_> {
             ),
             ("stop_timeout", &mut o.stop_timeout, None),
             ("stop_poll_interval", &mut o.stop_poll_interval, None),
+            (
+                "near_end_poll_interval",
+                &mut o.near_end_poll_interval,
+                None,
+            ),
             ("call_timeout", &mut o.call_timeout, None),
             ("retry_backoff", &mut o.retry_backoff, None),
         ];

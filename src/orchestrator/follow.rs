@@ -12,6 +12,7 @@ use crate::journal::Op;
 use crate::transport::Transport;
 
 use super::context::Ctx;
+use super::near_end::Pacing;
 use super::plan::PlannedJob;
 use super::progress::Repeats;
 use super::retry::{self, Repeat};
@@ -296,6 +297,11 @@ pub async fn follow_group<T: Transport>(
         total: failed_polls,
     };
     let mut repeats = Repeats::default();
+    let mut pacing = Pacing::new(
+        &ctx.config.orchestrator,
+        ctx.state.usual_duration(&server, id),
+    );
+    let mut progress = None;
     loop {
         let polled = retry::once(
             &ctx.policy,
@@ -338,6 +344,7 @@ pub async fn follow_group<T: Transport>(
             }
             Ok(g) => {
                 failures.answered();
+                progress = g.progress_percent;
                 let pct = g
                     .progress_percent
                     .filter(|p| *p > 0.0)
@@ -366,7 +373,7 @@ pub async fn follow_group<T: Transport>(
         let base = if failures.in_row > 0 {
             ctx.policy.pause(failures.in_row)
         } else {
-            ctx.config.orchestrator.poll_interval
+            pacing.next_pause(triggered.elapsed(), progress)
         };
         if pause(ctx, base.min(deadline - now)).await {
             ctx.progress.emit(

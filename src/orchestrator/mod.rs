@@ -7,6 +7,7 @@ pub mod context;
 pub mod dry_run;
 pub mod follow;
 pub mod lifecycle;
+pub mod near_end;
 pub mod plan;
 pub mod preflight;
 pub mod progress;

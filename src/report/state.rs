@@ -21,13 +21,42 @@ pub struct DisabledByJbr {
     pub jobs: Vec<String>,
 }
 
-/// Per job (`server/job_id`): when jbr first ran it and when it last succeeded.
+/// How many recent successful runs of a job its usual duration is the median of.
+pub const DURATIONS_KEPT: usize = 7;
+
+/// Per job (`server/job_id`): when jbr first ran it, when it last succeeded, and how long its
+/// recent successful runs took.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobHistory {
     /// Unix seconds.
     pub first_seen: f64,
     #[serde(default)]
     pub last_success: Option<f64>,
+    /// Seconds from trigger to end of the last `DURATIONS_KEPT` successful runs, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub durations: Vec<f64>,
+}
+
+impl JobHistory {
+    /// The median of the recent successful runs' durations, once there is one.
+    pub fn usual_duration(&self) -> Option<f64> {
+        let mut d: Vec<f64> = self
+            .durations
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .collect();
+        if d.is_empty() {
+            return None;
+        }
+        d.sort_by(f64::total_cmp);
+        let mid = d.len() / 2;
+        Some(if d.len() % 2 == 1 {
+            d[mid]
+        } else {
+            (d[mid - 1] + d[mid]) / 2.0
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,13 +134,26 @@ impl State {
                 .or_insert(JobHistory {
                     first_seen: j.start.unwrap_or(record.started),
                     last_success: None,
+                    durations: Vec::new(),
                 });
             if j.outcome.is_success() {
                 let when = j.end.unwrap_or(record.ended);
                 h.last_success = Some(h.last_success.map_or(when, |l| l.max(when)));
+                if let Some(d) = j.duration_secs.filter(|d| d.is_finite() && *d > 0.0) {
+                    h.durations.push(d);
+                    let extra = h.durations.len().saturating_sub(DURATIONS_KEPT);
+                    h.durations.drain(..extra);
+                }
             }
         }
         self.last_run = Some(record.clone());
+    }
+
+    /// How long `job` on `server` usually runs (see `JobHistory::usual_duration`).
+    pub fn usual_duration(&self, server: &str, job: &str) -> Option<f64> {
+        self.history
+            .get(&history_key(server, job))
+            .and_then(JobHistory::usual_duration)
     }
 
     /// Configured jobs with no successful run for `days` days as of `now`. A job jbr has never

@@ -79,6 +79,7 @@ pub fn fast_orchestrator(dir: &Path) -> Orchestrator {
         job_timeout: Duration::from_secs(60),
         stop_timeout: Duration::from_secs(5),
         stop_poll_interval: Duration::from_secs(1),
+        near_end_poll_interval: Duration::from_secs_f64(0.5),
         call_timeout: Duration::from_secs(1),
         retry_backoff: Duration::from_secs_f64(0.1),
         lock_file: dir.join("jbr.lock"),
@@ -168,16 +169,30 @@ pub async fn fresh_sim_run(
     c: &Config,
     force_activate: bool,
 ) -> (RunRecord, Journal) {
-    let clients = sim_clients(world, c);
-    let mut journal = Journal::open(&c.orchestrator.journal_file, "run-1").unwrap();
     let mut state = State::default();
     // Held until the run ends: a dropped sender is not the same as "not cancelled".
     let (_tx, cancel) = watch::channel(false);
+    sim_run(world, c, &mut state, "run-1", cancel, force_activate).await
+}
+
+/// One run of `c` on the simulator with `state` (which the run updates, as `jbr run` does),
+/// journal run id `run_id`, cancelled through `cancel`, no progress lines. The report is
+/// printed (a failing test shows it); the journal comes back for checks on what was left open.
+pub async fn sim_run(
+    world: &SimWorld,
+    c: &Config,
+    state: &mut State,
+    run_id: &str,
+    cancel: watch::Receiver<bool>,
+    force_activate: bool,
+) -> (RunRecord, Journal) {
+    let clients = sim_clients(world, c);
+    let mut journal = Journal::open(&c.orchestrator.journal_file, run_id).unwrap();
     let r = run_all(
         c,
         &clients,
         &mut journal,
-        &mut state,
+        state,
         RunOptions {
             force_activate,
             ..RunOptions::default()
