@@ -30,11 +30,30 @@ impl Facts {
     }
 }
 
-/// `Err` = skip this server, with the reason.
+/// What pre-flight of one server came to: its facts, or `Err` = skip this server, with the
+/// reason; and the alerts it raised either way.
+pub struct Checked {
+    pub facts: Result<Facts, String>,
+    pub alerts: Vec<Alert>,
+}
+
+/// Pre-flight of one server. It only reads (`ctx` is shared), so every server is checked at
+/// once; the caller files the alerts.
 pub async fn check<T: Transport>(
-    ctx: &mut Ctx<'_, T>,
+    ctx: &Ctx<'_, T>,
     client: &Client<T>,
     plan: &ServerPlan,
+) -> Checked {
+    let mut alerts = Vec::new();
+    let facts = facts(ctx, client, plan, &mut alerts).await;
+    Checked { facts, alerts }
+}
+
+async fn facts<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    client: &Client<T>,
+    plan: &ServerPlan,
+    alerts: &mut Vec<Alert>,
 ) -> Result<Facts, String> {
     let server = plan.server.as_str();
     let policy = ctx.policy;
@@ -85,7 +104,7 @@ pub async fn check<T: Transport>(
     let all_jobs = match all_jobs {
         Ok(list) => Some(list),
         Err(e) => {
-            ctx.record.alerts.push(Alert {
+            alerts.push(Alert {
                 kind: AlertKind::Other,
                 server: Some(server.to_string()),
                 job_id: None,
@@ -120,7 +139,7 @@ pub async fn check<T: Transport>(
                 .iter()
                 .any(|c| c.server == server && c.job_id == j.id);
             if !configured {
-                ctx.record.alerts.push(Alert {
+                alerts.push(Alert {
                     kind: AlertKind::UnconfiguredJob,
                     server: Some(server.to_string()),
                     job_id: Some(j.id.clone()),

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -140,14 +141,17 @@ fn seed_record(record: &mut RunRecord, plan: &Plan) {
     }
 }
 
-/// Pre-flight each server in turn; one that fails it is skipped. Stops asking once the run is
-/// told to stop.
+/// Pre-flight every server at once: it only reads, and nothing is enabled anywhere until all
+/// are done, so a slow or unreachable server no longer delays the others' checks. One that
+/// fails it is skipped. The results are filed in plan order, so the record reads the same
+/// whichever server answered first.
 async fn preflight_all<T: Transport>(ctx: &mut Ctx<'_, T>, plan: &Plan) -> BTreeMap<String, Facts> {
     let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
+    if ctx.stopping().is_some() {
+        return facts;
+    }
+    let mut asked = Vec::new();
     for s in &plan.servers {
-        if ctx.stopping().is_some() {
-            break;
-        }
         let Some(client) = ctx.client(&s.server) else {
             skip_server(
                 ctx,
@@ -158,7 +162,18 @@ async fn preflight_all<T: Transport>(ctx: &mut Ctx<'_, T>, plan: &Plan) -> BTree
         };
         ctx.progress
             .emit(&s.server, None, "pre-flight", Duration::ZERO);
-        match preflight::check(ctx, client, s).await {
+        asked.push((s, client));
+    }
+    let shared: &Ctx<'_, T> = ctx;
+    let checked = join_all(
+        asked
+            .iter()
+            .map(|(s, client)| preflight::check(shared, client, s)),
+    )
+    .await;
+    for ((s, _), c) in asked.iter().zip(checked) {
+        ctx.record.alerts.extend(c.alerts);
+        match c.facts {
             Ok(f) => {
                 facts.insert(s.server.clone(), f);
             }
