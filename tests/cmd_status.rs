@@ -225,3 +225,48 @@ fn answers_that_fail_show_unknown_not_a_guess() {
     assert_eq!(v["servers"][0]["queue_known"], false);
     assert_eq!(v["servers"][0]["destination"]["disabled"], Value::Null);
 }
+
+/// Issue 11, item 3: a run that holds the lock is shown with its pid, host, start, how long it
+/// has held the lock, its command line and the job the journal shows it on. Once it releases the
+/// lock, nothing is shown.
+#[test]
+fn a_run_in_progress_is_named_with_the_job_it_is_on() {
+    let fleet = standard_fleet();
+    let guard = jbr::lock::acquire(&fleet.path("jbr.lock")).unwrap();
+    let mut j = Journal::open(&fleet.path("last-run.json.journal"), "run-busy").unwrap();
+    j.write(support::lab::enable("web-01", Target::Destination, DEST1))
+        .unwrap();
+    j.write(support::lab::enable("web-01", Target::Job, JOB_A))
+        .unwrap();
+
+    let run = fleet.jbr(&["status"]);
+    let line = run.line("run in progress:");
+    let pid = std::process::id();
+    assert!(
+        line.starts_with(&format!("run in progress: pid {pid} on ")),
+        "{run}"
+    );
+    assert!(line.contains(", since 20"), "{run}");
+    assert!(
+        line.ends_with(&format!("; on server web-01, job {JOB_A}")),
+        "{run}"
+    );
+    let v = fleet.jbr(&["status", "--json"]).json();
+    assert_eq!(v["run_in_progress"]["pid"], pid);
+    assert_eq!(
+        v["run_in_progress"]["on"],
+        format!("server web-01, job {JOB_A}")
+    );
+    assert!(v["run_in_progress"]["held_secs"].as_f64().unwrap() >= 0.0);
+
+    drop(guard);
+    let run = fleet.jbr(&["status"]);
+    assert!(
+        !run.stdout.lines().any(|l| l.starts_with("run in progress")),
+        "{run}"
+    );
+    assert_eq!(
+        fleet.jbr(&["status", "--json"]).json()["run_in_progress"],
+        Value::Null
+    );
+}

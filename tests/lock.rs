@@ -1,4 +1,4 @@
-//! The flock guard across real processes: a second run is refused with exit 3 and the holder's pid.
+//! The flock guard across real processes: a second run is refused with exit 3, naming the holder.
 
 mod support;
 
@@ -68,10 +68,20 @@ fn second_process_is_refused_with_exit_3_naming_the_holder() {
     let err = lock::acquire(&path).expect_err("the lock is held by the child");
     assert_eq!(err.exit(), Exit::Locked);
     let msg = err.to_string();
+    // Who holds it: pid, host, since when and for how long, and its command line.
     assert!(
-        msg.contains(&format!("another run holds the lock (pid {})", child.id())),
+        msg.contains(&format!(
+            "another run holds the lock (pid {} on ",
+            child.id()
+        )),
         "{msg}"
     );
+    assert!(msg.contains(", since 20") && msg.contains("s): "), "{msg}");
+    assert!(
+        msg.contains("helper_hold_lock"),
+        "the holder's command line: {msg}"
+    );
+    assert!(msg.ends_with("; nothing was changed"), "{msg}");
     assert!(msg.contains("jbr.lock"), "{msg}");
 
     // The holder ends (stdin closes): the lock is free again, no stale file problem.
@@ -79,8 +89,8 @@ fn second_process_is_refused_with_exit_3_naming_the_holder() {
     // Its exit status is noise: the harness may fail to print once we stopped reading stdout.
     child.wait().unwrap();
     let guard = lock::acquire(&path).expect("free after the holder exited");
-    let pid = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(pid.trim(), std::process::id().to_string());
+    let holder = lock::read_holder(&path).expect("the new holder wrote itself down");
+    assert_eq!(holder.pid, Some(std::process::id()));
     drop(guard);
 }
 

@@ -172,11 +172,14 @@ fn a_second_run_while_one_holds_the_lock_exits_3() {
     assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
     assert!(
         stderr.contains(&format!(
-            "another run holds the lock (pid {})",
+            "another run holds the lock (pid {} on ",
             std::process::id()
         )),
         "{stderr}"
     );
+    // Since when, for how long, and the holder's command line (this test binary).
+    assert!(stderr.contains(", since 20"), "{stderr}");
+    assert!(stderr.contains("plan_cli"), "{stderr}");
     assert_eq!(lab.dump()["timeline"], serde_json::json!([]));
 }
 

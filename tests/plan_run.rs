@@ -384,7 +384,7 @@ mod command {
         assert_eq!(out, "");
         assert!(
             err.contains(&format!(
-                "another run holds the lock (pid {})",
+                "another run holds the lock (pid {} on ",
                 std::process::id()
             )),
             "{err}"

@@ -75,10 +75,26 @@ struct ServerState {
     errors: Vec<String>,
 }
 
+/// A run that holds the lock now, as its lock file names it.
+#[derive(Debug, Serialize)]
+struct RunInProgress {
+    pid: Option<u32>,
+    host: Option<String>,
+    started: Option<String>,
+    held_secs: Option<f64>,
+    command: Option<String>,
+    /// The job it is on: the newest job the journal shows it enabled or triggered.
+    on: Option<String>,
+    /// One line, as the text output shows it.
+    line: String,
+}
+
 #[derive(Debug, Serialize)]
 struct Report {
     ok: bool,
     state_file: String,
+    /// `null`: no run holds the lock.
+    run_in_progress: Option<RunInProgress>,
     last_run: Option<LastRun>,
     journal: JournalReport,
     servers: Vec<ServerState>,
@@ -112,17 +128,22 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         }
     };
     let journal_file = config.orchestrator.journal_file.clone();
-    let open_changes = match journal::read(&journal_file) {
-        Ok(loaded) => journal::open_changes(&loaded.records)
-            .iter()
-            .filter(|c| selected.iter().any(|s| s == c.server()))
-            .map(describe_change)
-            .collect(),
+    let (open_changes, current_job) = match journal::read(&journal_file) {
+        Ok(loaded) => {
+            let open = journal::open_changes(&loaded.records);
+            let described = open
+                .iter()
+                .filter(|c| selected.iter().any(|s| s == c.server()))
+                .map(describe_change)
+                .collect();
+            (described, current_job(&open))
+        }
         Err(e) => {
             errors.push(e.to_string());
-            Vec::new()
+            (Vec::new(), None)
         }
     };
+    let run_in_progress = run_in_progress(&config.orchestrator.lock_file, current_job);
     let (config, answers) = match fleet::ask_each(config, &selected, ask) {
         Ok(asked) => asked,
         Err(exit) => return exit,
@@ -139,6 +160,7 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
     let report = Report {
         ok: errors.is_empty(),
         state_file: config.orchestrator.state_file.display().to_string(),
+        run_in_progress,
         last_run,
         journal: JournalReport {
             file: journal_file.display().to_string(),
@@ -148,6 +170,56 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         errors,
     };
     fleet::finish(json, &report, render, &report.errors, report.ok)
+}
+
+/// The newest job the journal shows enabled or triggered and not yet undone.
+fn current_job(open: &[OpenChange]) -> Option<String> {
+    open.iter()
+        .filter_map(|c| match c {
+            OpenChange::Enabled {
+                server,
+                what: Target::Job,
+                id,
+                seq,
+                ..
+            }
+            | OpenChange::Triggered {
+                server, id, seq, ..
+            } => Some((*seq, server, id)),
+            OpenChange::Enabled { .. } => None,
+        })
+        .max_by_key(|(seq, _, _)| *seq)
+        .map(|(_, server, id)| format!("server {server}, job {id}"))
+}
+
+/// The run that holds the lock, when one does: the lock file names it, and its pid is alive.
+/// (A `kill -9`ed run leaves its name in the file; the kernel has released its lock.)
+fn run_in_progress(lock_file: &Path, on: Option<String>) -> Option<RunInProgress> {
+    let holder = crate::lock::read_holder(lock_file)?;
+    let pid = holder.pid?;
+    // SAFETY: kill(2) with signal 0 sends nothing; it only asks whether the pid exists.
+    let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    if !alive {
+        return None;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let mut line = format!("run in progress: {}", holder.describe(now));
+    if let Some(on) = &on {
+        line.push_str(&format!("; on {on}"));
+    }
+    Some(RunInProgress {
+        pid: Some(pid),
+        host: holder.host.clone(),
+        started: holder.started.map(crate::report::time::iso_utc),
+        held_secs: holder.held_for(now),
+        command: holder.command.clone(),
+        on,
+        line,
+    })
 }
 
 async fn ask(_config: Arc<Config>, server: Server, client: Arc<ReadClient>) -> Live {
@@ -371,6 +443,10 @@ fn describe_change(c: &OpenChange) -> String {
 
 fn render(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(r) = &report.run_in_progress {
+        out.push_str(&r.line);
+        out.push('\n');
+    }
     render_last_run(&mut out, report);
     render_journal(&mut out, &report.journal);
     out.push('\n');
