@@ -43,6 +43,9 @@ pub enum Reason {
     Failed,
     /// The run was stopped (SIGTERM) before it finished.
     Cancelled,
+    /// A run was refused because another has held the lock past `lock_alert_after`: last
+    /// night's run is still going.
+    Stuck,
     /// Exit 4: something jbr enabled is still enabled. Always mailed when mail is enabled.
     Critical,
 }
@@ -57,6 +60,7 @@ impl Reason {
             Reason::TimedOut => "TIMED OUT",
             Reason::Failed => "FAILED",
             Reason::Cancelled => "CANCELLED",
+            Reason::Stuck => "STUCK",
             Reason::Critical => "CRITICAL",
         }
     }
@@ -68,7 +72,7 @@ impl Reason {
             Reason::Complete => "notification.on_complete",
             Reason::Warnings | Reason::Partial => "notification.on_partial",
             Reason::TimedOut => "notification.on_timeout",
-            Reason::Failed | Reason::Cancelled => "notification.on_failure",
+            Reason::Failed | Reason::Cancelled | Reason::Stuck => "notification.on_failure",
             Reason::Critical => "notification.enabled (critical always mails)",
         }
     }
@@ -78,7 +82,7 @@ impl Reason {
             Reason::Complete => n.on_complete,
             Reason::Warnings | Reason::Partial => n.on_partial,
             Reason::TimedOut => n.on_timeout,
-            Reason::Failed | Reason::Cancelled => n.on_failure,
+            Reason::Failed | Reason::Cancelled | Reason::Stuck => n.on_failure,
             Reason::Critical => true,
         }
     }
@@ -299,7 +303,48 @@ pub async fn send_report_with(
     };
     let host = host_name();
     let subject = subject(reason, record, &host);
-    let message = message(n, &subject, body(reason, record, &host))?;
+    let body = body(reason, record, &host);
+    deliver(n, &subject, body, timeout, options).await
+}
+
+/// The mail of a run refused because the lock holder (`holder`, as `LockError` describes it)
+/// has held it for `held_secs`, past `orchestrator.lock_alert_after`. Sent under `on_failure`.
+pub async fn send_lock_alert(
+    n: &Notification,
+    lock_file: &std::path::Path,
+    holder: &str,
+    held_secs: f64,
+    timeout: Duration,
+) -> Result<bool, NotifyError> {
+    if !n.enabled || !Reason::Stuck.wanted(n) {
+        return Ok(false);
+    }
+    let host = host_name();
+    let held = crate::report::time::duration(held_secs.floor());
+    let subject = format!(
+        "[jbr] {}: a run has held the lock for {held} — {host}",
+        Reason::Stuck.word()
+    );
+    let body = format!(
+        "jbr run was refused: {} is held by {holder}.\n\nThat run has held it for {held}, longer than orchestrator.lock_alert_after: last night's run may be stuck. `jbr status` shows what it is on; the servers' backups wait until it ends.\n-- \njbr {} on {host}; mailed because of {}.\n",
+        lock_file.display(),
+        env!("CARGO_PKG_VERSION"),
+        Reason::Stuck.flag()
+    );
+    deliver(n, &subject, body, timeout, &SendOptions::default())
+        .await
+        .map(|()| true)
+}
+
+/// Send one mail within `timeout`.
+async fn deliver(
+    n: &Notification,
+    subject: &str,
+    body: String,
+    timeout: Duration,
+    options: &SendOptions,
+) -> Result<(), NotifyError> {
+    let message = message(n, subject, body)?;
     let mailer = transport(n, options, timeout)?;
     let security = Security::of(n);
     let send_error = |reason: String| NotifyError::Send {

@@ -12,6 +12,11 @@ use support::smtp::{Sink, skip_without_smtp};
 /// `world` behind `local_command`, with a config whose notification goes to
 /// 127.0.0.1:`smtp_port` (every outcome mailed).
 fn lab(world: World, smtp_port: u16) -> Fleet {
+    lab_with(world, smtp_port, |_| {})
+}
+
+/// `lab`, with `tweak` applied to the config last.
+fn lab_with(world: World, smtp_port: u16, tweak: impl FnOnce(&mut serde_json::Value)) -> Fleet {
     let fleet = Fleet::local(world);
     fleet.write_config(|config| {
         config["notification"] = serde_json::json!({
@@ -19,6 +24,7 @@ fn lab(world: World, smtp_port: u16) -> Fleet {
             "from_address": "jbr@backup.example.org", "to_addresses": ["ops@example.org"],
             "on_failure": true, "on_timeout": true, "on_complete": true, "on_partial": true,
         });
+        tweak(config);
     });
     fleet
 }
@@ -89,4 +95,46 @@ fn a_dead_mail_server_never_changes_the_exit_code() {
     let (code, stdout, stderr) = run(&fleet);
     assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stderr.contains("exit code is unaffected"), "{stderr}");
+}
+
+/// Issue 11, item 3: a run refused because another has held the lock longer than
+/// `orchestrator.lock_alert_after` (last night's run is still going) mails a failure that names
+/// the holder; below that threshold the refusal is only exit 3. Nothing reaches the servers.
+#[test]
+fn a_lock_held_past_lock_alert_after_mails_a_stuck_failure() {
+    if skip_without_smtp("a_lock_held_past_lock_alert_after_mails_a_stuck_failure") {
+        return;
+    }
+    let sink = Sink::plain();
+    for (after, mailed) in [(3600.0, false), (0.5, true)] {
+        let fleet = lab_with(clean_world(), sink.port, |c| {
+            c["orchestrator"]["lock_alert_after"] = serde_json::json!(after);
+        });
+        let before = sink.messages().len();
+        let _held = jbr::lock::acquire(&fleet.path("jbr.lock")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let (code, stdout, stderr) = run(&fleet);
+        assert_eq!(code, Some(3), "stdout:\n{stdout}\nstderr:\n{stderr}");
+        let mail = sink.messages();
+        assert_eq!(
+            mail.len() - before,
+            usize::from(mailed),
+            "after {after}: {mail:#?}\n{stderr}"
+        );
+        assert!(fleet.dump()["timeline"].as_array().unwrap().is_empty());
+        if !mailed {
+            continue;
+        }
+        let m = &mail[before];
+        assert!(
+            m.subject
+                .starts_with("[jbr] STUCK: a run has held the lock for "),
+            "{}",
+            m.subject
+        );
+        let holder = format!("is held by pid {} on ", std::process::id());
+        assert!(m.body.contains(&holder), "{}", m.body);
+        assert!(m.body.contains("lock_alert_after"), "{}", m.body);
+        assert!(stderr.contains("the failure mail was sent"), "{stderr}");
+    }
 }

@@ -59,6 +59,7 @@ pub async fn execute<T: Transport>(
         Ok(g) => g,
         Err(e) => {
             let _ = writeln!(err, "jbr: {e}");
+            alert_if_stuck(config, &e, err).await;
             return e.exit();
         }
     };
@@ -131,6 +132,48 @@ pub async fn execute<T: Transport>(
     )
     .await;
     exit
+}
+
+/// A run refused because another has held the lock past `orchestrator.lock_alert_after` mails
+/// a failure: last night's run is still going, and a stuck night must not be silent. The exit
+/// stays 3; a mail that fails is one warning line.
+async fn alert_if_stuck(config: &Config, refused: &lock::LockError, err: &mut dyn Write) {
+    let lock::LockError::Held {
+        holder, described, ..
+    } = refused
+    else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let Some(held) = holder.held_for(now) else {
+        return;
+    };
+    if held < config.orchestrator.lock_alert_after.as_secs_f64() {
+        return;
+    }
+    match crate::notify::send_lock_alert(
+        &config.notification,
+        &config.orchestrator.lock_file,
+        described,
+        held,
+        crate::notify::DEFAULT_TIMEOUT,
+    )
+    .await
+    {
+        Ok(true) => {
+            let _ = writeln!(
+                err,
+                "jbr: the lock has been held for longer than orchestrator.lock_alert_after; the failure mail was sent"
+            );
+        }
+        Ok(false) => {}
+        Err(e) => {
+            let _ = writeln!(err, "jbr: warning: {e} (the exit code is unaffected)");
+        }
+    }
 }
 
 /// `run --dry-run`: read each server, rehearse the run on that snapshot, print its calls. No

@@ -125,6 +125,9 @@ pub struct Orchestrator {
     /// jbr addition: poll interval once a job's end is near (see `follow::near_end`), never
     /// longer than `poll_interval`; default 2 s.
     pub near_end_poll_interval: Duration,
+    /// jbr addition: a run refused because another has held the lock longer than this mails a
+    /// failure (last night's run is still going: a stuck night must not be silent); default 20 h.
+    pub lock_alert_after: Duration,
     /// jbr addition: bound on one remote call; default 120 s.
     pub call_timeout: Duration,
     /// jbr addition: first pause before retrying a failed call (doubles, capped at poll_interval); default 2 s.

@@ -41,6 +41,7 @@ const ORCHESTRATOR_KEYS: &[&str] = &[
     "stop_timeout",
     "stop_poll_interval",
     "near_end_poll_interval",
+    "lock_alert_after",
     "call_timeout",
     "retry_backoff",
     "lock_file",
@@ -743,7 +744,7 @@ impl Walker<'_, '_> {
         self.unknown_keys(m, P, ORCHESTRATOR_KEYS);
         // Every wait, in file order, with the older tool's minimum where it had one (below
         // it is a warning, not an error).
-        let waits: [(&str, &mut Duration, Option<f64>); 8] = [
+        let waits: [(&str, &mut Duration, Option<f64>); 9] = [
             (
                 "poll_interval",
                 &mut o.poll_interval,
@@ -762,6 +763,7 @@ impl Walker<'_, '_> {
                 &mut o.near_end_poll_interval,
                 None,
             ),
+            ("lock_alert_after", &mut o.lock_alert_after, None),
             ("call_timeout", &mut o.call_timeout, None),
             ("retry_backoff", &mut o.retry_backoff, None),
         ];
