@@ -225,6 +225,22 @@ pub enum Command {
         #[arg(value_name = "GROUP_ID")]
         group_id: String,
     },
+
+    /// Print jbr's man page (roff) on stdout.
+    ///
+    /// Generated from these very flags and help texts, so it cannot drift from them. Install it
+    /// with `jbr man > /usr/local/share/man/man1/jbr.1`. Needs no config (-c is ignored).
+    Man,
+
+    /// Print the shell completion script for SHELL on stdout.
+    ///
+    /// For bash: `jbr completions bash > /etc/bash_completion.d/jbr`; zsh: into a directory on
+    /// `$fpath` as `_jbr`; fish: `~/.config/fish/completions/jbr.fish`. Needs no config.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[cfg(test)]

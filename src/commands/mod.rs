@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod destinations;
+pub mod docs;
 pub mod fleet;
 pub mod list;
 pub mod live;

@@ -1,4 +1,4 @@
-//! Outside programs a few tests drive (util-linux `script` for a terminal, `flock(1)`). Missing,
+//! Outside programs a few tests drive (util-linux `script` for a terminal, `flock(1)`, `man`). Missing,
 //! such a test skips with a printed reason; under `JBR_REQUIRE_TOOLS=1` (set by `scripts/test`,
 //! which installs them) a missing tool fails the test instead, so a run cannot pass by skipping.
 
