@@ -391,6 +391,19 @@ fn cases() -> Vec<Case> {
             says: "same file as orchestrator.state_file",
         },
         Case {
+            name: "metrics_file same as state_file",
+            edit: |v, dir| {
+                set(
+                    v,
+                    "/orchestrator/metrics_file",
+                    json!(dir.join("state/last-run.json")),
+                )
+            },
+            path: "orchestrator.metrics_file",
+            code: "conflict",
+            says: "same file as orchestrator.state_file",
+        },
+        Case {
             name: "empty local_command",
             edit: |v, _| set(v, "/servers/web-03/local_command", json!([])),
             path: "servers.web-03.local_command",

@@ -19,7 +19,7 @@ use crate::orchestrator::dry_run;
 use crate::orchestrator::plan::{self, Selection};
 use crate::orchestrator::progress::Progress;
 use crate::orchestrator::run::{self, Inputs};
-use crate::report::{self, state};
+use crate::report::{self, metrics, state};
 use crate::transport::Transport;
 
 /// `run`'s flags, as typed.
@@ -79,6 +79,15 @@ pub async fn execute<T: Transport>(
     };
 
     let clock = Clock::start();
+    write_metrics(
+        config,
+        metrics::render(
+            state.last_run.as_ref(),
+            &state,
+            Some(&metrics::InProgress { since: clock.now() }),
+        ),
+        err,
+    );
     let run_id = format!(
         "{}-{}",
         report::time::iso_utc(clock.now())
@@ -116,6 +125,7 @@ pub async fn execute<T: Transport>(
         let _ = writeln!(err, "jbr: {e}");
         exit = exit.worst(Exit::JobsFailed);
     }
+    write_metrics(config, metrics::render(Some(&record), &state, None), err);
     let rendered = if args.json {
         report::to_json(&record) + "\n"
     } else {
@@ -132,6 +142,22 @@ pub async fn execute<T: Transport>(
     )
     .await;
     exit
+}
+
+/// The Prometheus textfile, when one is configured: temp file, fsync, rename in its directory,
+/// so the collector never reads half a file. A failure is one warning and never changes the
+/// exit code.
+fn write_metrics(config: &Config, text: String, err: &mut dyn Write) {
+    let Some(path) = &config.orchestrator.metrics_file else {
+        return;
+    };
+    if let Err(e) = state::write_atomic(path, text.as_bytes()) {
+        let _ = writeln!(
+            err,
+            "jbr: warning: metrics file {}: {e} (the exit code is unaffected)",
+            path.display()
+        );
+    }
 }
 
 /// A run refused because another has held the lock past `orchestrator.lock_alert_after` mails

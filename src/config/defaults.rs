@@ -64,6 +64,7 @@ impl Default for Orchestrator {
             log_max_bytes: LOG_MAX_BYTES,
             log_backup_count: LOG_BACKUP_COUNT,
             journal_file: journal_for(&state_file),
+            metrics_file: None,
             state_file,
         }
     }

@@ -59,6 +59,9 @@ pub(crate) fn check(config: &Config, mode: CheckMode, p: &mut Problems) {
     writable_file(&o.log_file, "orchestrator.log_file", missing, p);
     writable_file(&o.state_file, "orchestrator.state_file", missing, p);
     writable_file(&o.journal_file, "orchestrator.journal_file", missing, p);
+    if let Some(metrics) = &o.metrics_file {
+        writable_file(metrics, "orchestrator.metrics_file", missing, p);
+    }
 }
 
 fn key_file(path: &Path, at: &str, missing: Severity, p: &mut Problems) {

@@ -144,6 +144,9 @@ pub struct Orchestrator {
     pub state_file: PathBuf,
     /// jbr addition; default `<state_file>.journal`.
     pub journal_file: PathBuf,
+    /// jbr addition: the Prometheus textfile written at the start and end of each run; none
+    /// by default (off).
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

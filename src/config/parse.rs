@@ -50,6 +50,7 @@ const ORCHESTRATOR_KEYS: &[&str] = &[
     "log_backup_count",
     "state_file",
     "journal_file",
+    "metrics_file",
 ];
 const DESTINATION_KEYS: &[&str] = &[
     "skip_if_disabled",
@@ -804,6 +805,22 @@ impl Walker<'_, '_> {
         o.journal_file = self
             .path(m, "journal_file", P)
             .unwrap_or_else(|| defaults::journal_for(&o.state_file));
+        o.metrics_file = self.path(m, "metrics_file", P);
+        for (a, b) in [
+            ("lock_file", &o.lock_file),
+            ("log_file", &o.log_file),
+            ("state_file", &o.state_file),
+            ("journal_file", &o.journal_file),
+        ] {
+            if o.metrics_file.as_ref() == Some(b) {
+                self.p.error(
+                    "orchestrator.metrics_file",
+                    "conflict",
+                    format!("same file as orchestrator.{a}"),
+                    Some("each file needs its own path".into()),
+                );
+            }
+        }
         for (a, b) in [
             ("lock_file", &o.lock_file),
             ("log_file", &o.log_file),
