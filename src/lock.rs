@@ -48,7 +48,9 @@ pub struct Holder {
 impl Holder {
     /// This process, now.
     fn this_process() -> Holder {
-        let command = std::env::args()
+        // args_os: a config path need not be UTF-8, and this must never panic.
+        let command = std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(" ")
             .replace(['\n', '\r'], " ");

@@ -79,15 +79,6 @@ pub async fn execute<T: Transport>(
     };
 
     let clock = Clock::start();
-    write_metrics(
-        config,
-        metrics::render(
-            state.last_run.as_ref(),
-            &state,
-            Some(&metrics::InProgress { since: clock.now() }),
-        ),
-        err,
-    );
     let run_id = format!(
         "{}-{}",
         report::time::iso_utc(clock.now())
@@ -103,6 +94,17 @@ pub async fn execute<T: Transport>(
         }
     };
 
+    // Only once the run can start: a "run in progress" left behind by a refused start would
+    // show a phantom run until the next night.
+    write_metrics(
+        config,
+        metrics::render(
+            state.last_run.as_ref(),
+            &state,
+            Some(&metrics::InProgress { since: clock.now() }),
+        ),
+        err,
+    );
     let record = run::run(Inputs {
         config,
         plan: &plan,

@@ -196,7 +196,8 @@ fn current_job(open: &[OpenChange]) -> Option<String> {
 /// (A `kill -9`ed run leaves its name in the file; the kernel has released its lock.)
 fn run_in_progress(lock_file: &Path, on: Option<String>) -> Option<RunInProgress> {
     let holder = crate::lock::read_holder(lock_file)?;
-    let pid = holder.pid?;
+    // 0 and values past i32::MAX would ask kill(2) about process groups, not one process.
+    let pid = holder.pid.filter(|p| (1..=i32::MAX as u32).contains(p))?;
     // SAFETY: kill(2) with signal 0 sends nothing; it only asks whether the pid exists.
     let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
         || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);

@@ -34,16 +34,21 @@ pub struct Pacing {
 impl Pacing {
     /// `usual_secs`: the median duration of the job's recent successful runs (state file).
     pub fn new(o: &Orchestrator, usual_secs: Option<f64>) -> Pacing {
-        let sooner = o.near_end_poll_interval.min(o.poll_interval);
+        // Never a zero pause, whatever the config says.
+        let sooner = o
+            .near_end_poll_interval
+            .min(o.poll_interval)
+            .max(Duration::from_millis(1));
         let half_span = sooner * (MAX_EXTRA_POLLS / 2);
+        // A corrupt state file must not panic mid-job: a duration that does not fit is no history.
         let window = usual_secs
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64)
-            .map(|usual| {
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .filter(|usual| !usual.is_zero())
+            .and_then(|usual| {
                 let start = usual
                     .mul_f64(NEAR_SHARE)
                     .max(usual.saturating_sub(half_span));
-                (start, usual + half_span)
+                Some((start, usual.checked_add(half_span)?))
             });
         Pacing {
             window,
@@ -131,6 +136,14 @@ mod tests {
         assert_eq!(p.next_pause(S(1769), None), S(2), "no later than 1770 s");
         assert_eq!(p.next_pause(S(1770), None), S(2));
         assert_eq!(p.next_pause(S(1830), None), S(30));
+    }
+
+    #[test]
+    fn a_usual_duration_too_large_to_hold_is_no_history() {
+        let mut p = Pacing::new(&orchestrator(), Some(1e30));
+        assert_eq!(p.next_pause(S(100), None), S(30));
+        let mut p = Pacing::new(&orchestrator(), Some(f64::NAN));
+        assert_eq!(p.next_pause(S(100), None), S(30));
     }
 
     #[test]
