@@ -11,6 +11,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
+use crate::report::time::unix_now;
 
 /// Held for the whole run; the lock goes with it.
 #[derive(Debug)]
@@ -59,7 +60,7 @@ impl Holder {
             host: hostname::get()
                 .ok()
                 .map(|h| h.to_string_lossy().into_owned()),
-            started: Some(now()),
+            started: Some(unix_now()),
             command: Some(command),
         }
     }
@@ -126,13 +127,6 @@ impl Holder {
     }
 }
 
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// The holder the lock file names, without touching the lock: for `jbr status`. `None` when the
 /// file is missing or empty (no run, or one that ended and cleared it); the pid may be of a
 /// process that died without clearing it (`kill -9`).
@@ -192,7 +186,7 @@ pub fn acquire(path: &Path) -> Result<LockGuard, LockError> {
             let holder = Holder::parse(&text);
             return Err(LockError::Held {
                 path: path.to_path_buf(),
-                described: holder.describe(now()),
+                described: holder.describe(unix_now()),
                 holder,
             });
         }

@@ -68,9 +68,9 @@ async fn with_a_usual_duration_the_end_is_seen_within_the_near_end_interval() {
     // Night 1: no history yet, so polls every 30 s; the end is seen up to 30 s late.
     run(&world, &c, &mut state, 1).await;
     let (first_gap, first_polls) = end_to_disable(&world, 0);
-    let key = format!("web-01/{}", world.id("web-01", "accounts"));
+    let history = state.job_history("web-01", &world.id("web-01", "accounts"));
     assert_eq!(
-        state.history[&key].durations.len(),
+        history.expect("night 1 is remembered").durations.len(),
         1,
         "{:?}",
         state.history

@@ -172,11 +172,7 @@ async fn alert_if_stuck(config: &Config, refused: &lock::LockError, err: &mut dy
     else {
         return;
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    let Some(held) = holder.held_for(now) else {
+    let Some(held) = holder.held_for(report::time::unix_now()) else {
         return;
     };
     if held < config.orchestrator.lock_alert_after.as_secs_f64() {

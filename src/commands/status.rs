@@ -204,10 +204,7 @@ fn run_in_progress(lock_file: &Path, on: Option<String>) -> Option<RunInProgress
     if !alive {
         return None;
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let now = crate::report::time::unix_now();
     let mut line = format!("run in progress: {}", holder.describe(now));
     if let Some(on) = &on {
         line.push_str(&format!("; on {on}"));

@@ -12,11 +12,7 @@ pub struct Clock {
 impl Clock {
     /// Anchor tokio's clock to the system's wall clock now.
     pub fn start() -> Self {
-        let wall0 = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        Clock::at(wall0)
+        Clock::at(crate::report::time::unix_now())
     }
 
     /// Anchor to a given wall time (tests).

@@ -122,8 +122,7 @@ fn job_metrics(m: &mut Metrics, r: &RunRecord, state: &State) {
         "When the job last succeeded under jbr, Unix seconds (from the state file's history).",
         &each(&|j| {
             state
-                .history
-                .get(&format!("{}/{}", j.server, j.job_id))
+                .job_history(&j.server, &j.job_id)
                 .and_then(|h| h.last_success)
         }),
     );

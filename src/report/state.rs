@@ -149,10 +149,14 @@ impl State {
         self.last_run = Some(record.clone());
     }
 
+    /// What jbr remembers of `job` on `server`.
+    pub fn job_history(&self, server: &str, job: &str) -> Option<&JobHistory> {
+        self.history.get(&history_key(server, job))
+    }
+
     /// How long `job` on `server` usually runs (see `JobHistory::usual_duration`).
     pub fn usual_duration(&self, server: &str, job: &str) -> Option<f64> {
-        self.history
-            .get(&history_key(server, job))
+        self.job_history(server, job)
             .and_then(JobHistory::usual_duration)
     }
 

@@ -1,5 +1,13 @@
 //! Times and durations as reports print them.
 
+/// The system's wall clock, Unix seconds (0 for a clock before 1970, which is no clock).
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 /// `2026-11-22T21:40:05Z`.
 pub fn iso_utc(epoch: f64) -> String {
     crate::contract::time::format_utc(epoch)
