@@ -248,12 +248,14 @@ pub async fn run_job<T: Transport>(
         group: group.id.clone(),
     });
 
+    let usual = ctx.state.usual_duration(&server, id);
     watched.followed = follow_group(
         ctx,
         client,
         job,
         &group.id,
         watched.triggered,
+        usual,
         &mut watched.failed_polls,
     )
     .await;
@@ -280,12 +282,15 @@ impl Failures<'_> {
 
 /// Follow `group` until final AND the job's `running` is false, up to `triggered + timeout`;
 /// then abort and confirm. Errors never end a job early.
+/// `usual`: the job's usual duration, when `triggered` is jbr's own trigger (polls come sooner
+/// around its end; `near_end`); `None` for a group whose start jbr does not know.
 pub async fn follow_group<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &PlannedJob,
     group: &str,
     triggered: Instant,
+    usual: Option<f64>,
     failed_polls: &mut u32,
 ) -> Followed {
     // Follow until final AND the job's `running` is false. Errors never end a job early.
@@ -297,10 +302,7 @@ pub async fn follow_group<T: Transport>(
         total: failed_polls,
     };
     let mut repeats = Repeats::default();
-    let mut pacing = Pacing::new(
-        &ctx.config.orchestrator,
-        ctx.state.usual_duration(&server, id),
-    );
+    let mut pacing = Pacing::new(&ctx.config.orchestrator, usual);
     let mut progress = None;
     loop {
         let polled = retry::once(
@@ -447,7 +449,8 @@ pub async fn late_group<T: Transport>(
         group: g.id.clone(),
     });
     let mut failed = 0;
-    let followed = follow_group(ctx, client, job, &g.id, Instant::now(), &mut failed).await;
+    // Its start is not known (it queued late), so no window around the usual end.
+    let followed = follow_group(ctx, client, job, &g.id, Instant::now(), None, &mut failed).await;
     Some((g.id, followed))
 }
 
@@ -504,7 +507,8 @@ pub async fn follow_other<T: Transport>(
         group: group.to_string(),
     });
     let mut failed = 0;
-    follow_group(ctx, client, job, group, Instant::now(), &mut failed).await
+    // Started by someone else at a time jbr does not know: no window around the usual end.
+    follow_group(ctx, client, job, group, Instant::now(), None, &mut failed).await
 }
 
 /// `stopQueueGroup`, then poll every `stop_poll_interval` up to `stop_timeout` until the group
