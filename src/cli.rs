@@ -114,6 +114,12 @@ pub enum Command {
         /// waiting for it (bounded by job_timeout).
         #[arg(long)]
         abort_foreign: bool,
+        /// Back up again the jobs that an interrupted run (SIGKILL, power cut) completed
+        /// tonight. Without it, a run that replays such a run's journal, less than
+        /// orchestrator.resume_within (default 72000 s) after that run started, reports them as
+        /// completed in it and does not trigger them again.
+        #[arg(long)]
+        rerun_all: bool,
         /// Print the run record as JSON instead of the text report.
         #[arg(long)]
         json: bool,

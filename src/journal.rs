@@ -74,6 +74,18 @@ pub enum Op {
         what: Target,
         id: String,
     },
+    /// Job `id` was backed up tonight and verified good: in run `in_run` (which started at
+    /// `run_started`, Unix seconds), by jbr's trigger or by a run it followed to its end. Opens
+    /// nothing: a run that replays an interrupted one does not trigger it again
+    /// (`orchestrator.resume_within`), and reports `record` instead. Kept by the replay's
+    /// compaction, dropped by a run that ends (the night is over).
+    Done {
+        server: String,
+        id: String,
+        in_run: String,
+        run_started: f64,
+        record: Box<crate::report::JobRecord>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,7 +211,7 @@ pub fn open_changes(records: &[Record]) -> Vec<OpenChange> {
             Op::Ended { server, id } => open.retain(|c| {
                 !matches!(c, OpenChange::Triggered { server: s, id: i, .. } if s == server && i == id)
             }),
-            Op::Disable { .. } => {}
+            Op::Disable { .. } | Op::Done { .. } => {}
             Op::Restored { server, what, id } => open.retain(|c| {
                 !matches!(c, OpenChange::Enabled { server: s, what: w, id: i, .. }
                     if s == server && w == what && i == id)
@@ -207,6 +219,42 @@ pub fn open_changes(records: &[Record]) -> Vec<OpenChange> {
         }
     }
     open
+}
+
+/// A job an earlier run backed up and verified good tonight (see [`Op::Done`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completed {
+    pub server: String,
+    pub id: String,
+    /// The run it was completed in (the interrupted run), and when that run started.
+    pub in_run: String,
+    pub run_started: f64,
+    pub record: crate::report::JobRecord,
+}
+
+/// The `Done` records of `records`, newest last; one per job (the newest wins).
+pub fn completed(records: &[Record]) -> Vec<Completed> {
+    let mut out: Vec<Completed> = Vec::new();
+    for r in records {
+        if let Op::Done {
+            server,
+            id,
+            in_run,
+            run_started,
+            record,
+        } = &r.op
+        {
+            out.retain(|c| !(&c.server == server && &c.id == id));
+            out.push(Completed {
+                server: server.clone(),
+                id: id.clone(),
+                in_run: in_run.clone(),
+                run_started: *run_started,
+                record: (**record).clone(),
+            });
+        }
+    }
+    out
 }
 
 /// Back to the records that reproduce `open` (for compaction).
@@ -327,6 +375,8 @@ pub struct Journal {
     run: String,
     records: Vec<Record>,
     next_seq: u64,
+    /// The run's clock, once it has one (see [`Journal::use_clock`]); else the system's.
+    clock: Option<crate::orchestrator::clock::Clock>,
 }
 
 impl Journal {
@@ -363,11 +413,18 @@ impl Journal {
             run: run.to_string(),
             records: loaded.records,
             next_seq,
+            clock: None,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Time records by the run's clock, so they compare with the run record's times (the same
+    /// wall clock in production; a simulated night's clock in the demo, the soak and tests).
+    pub fn use_clock(&mut self, clock: crate::orchestrator::clock::Clock) {
+        self.clock = Some(clock);
     }
 
     pub fn run_id(&self) -> &str {
@@ -436,7 +493,9 @@ impl Journal {
         let record = Record {
             seq: self.next_seq,
             run: self.run.clone(),
-            time: now_epoch(),
+            time: self
+                .clock
+                .map_or_else(crate::report::time::unix_now, |c| c.now()),
             op,
         };
         let mut line = serde_json::to_vec(&record).map_err(|e| JournalError::Io {
@@ -455,10 +514,42 @@ impl Journal {
         Ok(self.next_seq - 1)
     }
 
-    /// Rewrite the file with only the open records (atomically). With nothing open the file
-    /// becomes empty.
+    /// Jobs completed tonight by earlier runs (their `Done` records), one per job.
+    pub fn completed(&self) -> Vec<Completed> {
+        completed(&self.records)
+    }
+
+    /// When run `run` wrote its first record: as close to its start as the journal knows
+    /// (nothing is journaled before its first change).
+    pub fn first_time(&self, run: &str) -> Option<f64> {
+        self.records
+            .iter()
+            .filter(|r| r.run == run)
+            .map(|r| r.time)
+            .reduce(f64::min)
+    }
+
+    /// Rewrite the file with only the open records (atomically), at the end of a run: the night
+    /// is over, so what it completed is dropped too. With nothing open the file becomes empty.
     pub fn compact(&mut self) -> Result<(), JournalError> {
-        let keep = records_for(&self.open_changes(), &self.records);
+        self.rewrite(records_for(&self.open_changes(), &self.records))
+    }
+
+    /// The replay's compaction: the open records and every `Done`, so a run that dies too
+    /// still leaves the next one the night's completed jobs.
+    pub fn compact_keeping_completed(&mut self) -> Result<(), JournalError> {
+        let mut keep = records_for(&self.open_changes(), &self.records);
+        keep.extend(
+            self.records
+                .iter()
+                .filter(|r| matches!(r.op, Op::Done { .. }))
+                .cloned(),
+        );
+        keep.sort_by_key(|r| r.seq);
+        self.rewrite(keep)
+    }
+
+    fn rewrite(&mut self, keep: Vec<Record>) -> Result<(), JournalError> {
         let mut bytes = Vec::new();
         for r in &keep {
             // Serializing our own plain struct cannot fail (no maps with non-string keys).
@@ -485,11 +576,4 @@ impl Journal {
         self.records = keep;
         Ok(())
     }
-}
-
-fn now_epoch() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

@@ -76,6 +76,7 @@ fn run(cli: &Cli, live_line: bool) -> Exit {
             jobs,
             force_activate,
             abort_foreign,
+            rerun_all,
             json,
         } => {
             let args = jbr::commands::run::RunArgs {
@@ -86,6 +87,7 @@ fn run(cli: &Cli, live_line: bool) -> Exit {
                 },
                 force_activate: *force_activate,
                 abort_foreign: *abort_foreign,
+                rerun_all: *rerun_all,
                 json: *json,
             };
             jbr::commands::run::main(&cli.config, &args, live_line)

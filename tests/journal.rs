@@ -245,3 +245,50 @@ fn journals_from_before_trigger_since_still_read() {
     .unwrap();
     assert_eq!(line, r#"{"op":"trigger","server":"web-01","id":"j3"}"#);
 }
+
+fn done(server: &str, id: &str, in_run: &str, group: &str) -> Op {
+    let mut record = jbr::report::JobRecord::new(server, id, "", jbr::report::Outcome::Completed);
+    record.group_id = Some(group.into());
+    Op::Done {
+        server: server.into(),
+        id: id.into(),
+        in_run: in_run.into(),
+        run_started: 1_795_000_000.0,
+        record: Box::new(record),
+    }
+}
+
+/// What a night completed survives the replay's compaction (a second crash still resumes) and
+/// is dropped by a run's final one (its night is over); it opens nothing, and the newest entry
+/// of a job wins.
+#[test]
+fn done_entries_outlive_the_replay_and_end_with_the_night() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("last-run.json.journal");
+    {
+        let mut j = Journal::open(&path, "run-1").unwrap();
+        j.write(enable("web-01", Target::Job, "a")).unwrap();
+        j.write(done("web-01", "a", "run-1", "g1")).unwrap();
+        j.write(done("web-01", "a", "run-1", "g2")).unwrap();
+        j.write(done("web-01", "b", "run-1", "g3")).unwrap();
+    }
+    let mut j = Journal::open(&path, "run-2").unwrap();
+    assert_eq!(ids(&j.open_changes()), ["enabled web-01 Job a"]);
+    let completed = j.completed();
+    let groups: Vec<_> = completed
+        .iter()
+        .map(|c| (c.id.as_str(), c.record.group_id.as_deref().unwrap()))
+        .collect();
+    assert_eq!(groups, [("a", "g2"), ("b", "g3")]);
+    assert!(j.first_time("run-1").is_some());
+    assert_eq!(j.first_time("run-9"), None);
+
+    j.write(restored("web-01", Target::Job, "a")).unwrap();
+    j.compact_keeping_completed().unwrap();
+    let j2 = Journal::open(&path, "run-3").unwrap();
+    assert!(j2.open_changes().is_empty());
+    assert_eq!(j2.completed().len(), 2, "kept by the replay's compaction");
+
+    j.compact().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"", "the night is over");
+}

@@ -29,6 +29,7 @@ pub struct RunArgs {
     pub selection: Selection,
     pub force_activate: bool,
     pub abort_foreign: bool,
+    pub rerun_all: bool,
     pub json: bool,
 }
 
@@ -114,6 +115,7 @@ pub async fn execute<T: Transport>(
         options: RunOptions {
             force_activate: args.force_activate,
             abort_foreign: args.abort_foreign,
+            rerun_all: args.rerun_all,
         },
         cancel,
         progress,
@@ -224,6 +226,7 @@ async fn dry_run<T: Transport>(
     let options = RunOptions {
         force_activate: args.force_activate,
         abort_foreign: args.abort_foreign,
+        rerun_all: args.rerun_all,
     };
     let rehearsed = dry_run::rehearse(
         config,

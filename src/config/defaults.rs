@@ -16,6 +16,7 @@ pub const STOP_TIMEOUT: f64 = 60.0;
 pub const STOP_POLL_INTERVAL: f64 = 5.0;
 pub const NEAR_END_POLL_INTERVAL: f64 = 2.0;
 pub const LOCK_ALERT_AFTER: f64 = 72_000.0;
+pub const RESUME_WITHIN: f64 = 72_000.0;
 pub const CALL_TIMEOUT: f64 = 120.0;
 pub const RETRY_BACKOFF: f64 = 2.0;
 pub const LOCK_FILE: &str = "/run/jbr/jbr.lock";
@@ -57,6 +58,7 @@ impl Default for Orchestrator {
             stop_poll_interval: Duration::from_secs_f64(STOP_POLL_INTERVAL),
             near_end_poll_interval: Duration::from_secs_f64(NEAR_END_POLL_INTERVAL),
             lock_alert_after: Duration::from_secs_f64(LOCK_ALERT_AFTER),
+            resume_within: Duration::from_secs_f64(RESUME_WITHIN),
             call_timeout: Duration::from_secs_f64(CALL_TIMEOUT),
             retry_backoff: Duration::from_secs_f64(RETRY_BACKOFF),
             lock_file: PathBuf::from(LOCK_FILE),

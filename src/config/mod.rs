@@ -128,6 +128,10 @@ pub struct Orchestrator {
     /// jbr addition: a run refused because another has held the lock longer than this mails a
     /// failure (last night's run is still going: a stuck night must not be silent); default 20 h.
     pub lock_alert_after: Duration,
+    /// jbr addition: a run that replays an interrupted run's journal, less than this after that
+    /// run started, does not trigger again the jobs it completed (`run --rerun-all` does);
+    /// default 20 h.
+    pub resume_within: Duration,
     /// jbr addition: bound on one remote call; default 120 s.
     pub call_timeout: Duration,
     /// jbr addition: first pause before retrying a failed call (doubles, capped at poll_interval); default 2 s.

@@ -42,6 +42,7 @@ const ORCHESTRATOR_KEYS: &[&str] = &[
     "stop_poll_interval",
     "near_end_poll_interval",
     "lock_alert_after",
+    "resume_within",
     "call_timeout",
     "retry_backoff",
     "lock_file",
@@ -745,7 +746,7 @@ impl Walker<'_, '_> {
         self.unknown_keys(m, P, ORCHESTRATOR_KEYS);
         // Every wait, in file order, with the older tool's minimum where it had one (below
         // it is a warning, not an error).
-        let waits: [(&str, &mut Duration, Option<f64>); 9] = [
+        let waits: [(&str, &mut Duration, Option<f64>); 10] = [
             (
                 "poll_interval",
                 &mut o.poll_interval,
@@ -765,6 +766,7 @@ impl Walker<'_, '_> {
                 None,
             ),
             ("lock_alert_after", &mut o.lock_alert_after, None),
+            ("resume_within", &mut o.resume_within, None),
             ("call_timeout", &mut o.call_timeout, None),
             ("retry_backoff", &mut o.retry_backoff, None),
         ];

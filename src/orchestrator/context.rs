@@ -16,11 +16,13 @@ use super::clock::Clock;
 use super::progress::Progress;
 use super::retry::Policy;
 
-/// Operator choices for this run (`run --force-activate`, `--abort-foreign`).
+/// Operator choices for this run (`run --force-activate`, `--abort-foreign`, `--rerun-all`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
     pub force_activate: bool,
     pub abort_foreign: bool,
+    /// Back up again the jobs an interrupted run completed tonight (see `recover::resumed`).
+    pub rerun_all: bool,
 }
 
 /// Why nothing more may start, once something said so (see [`Ctx::halt`]); private, so no step

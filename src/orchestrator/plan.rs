@@ -61,6 +61,17 @@ impl Plan {
         self.servers.iter().map(|s| s.jobs.len()).sum()
     }
 
+    /// This plan without the jobs `drop` says (server, job id); a server left with no job goes
+    /// too (its destination window would run nothing).
+    pub fn without(&self, drop: impl Fn(&str, &str) -> bool) -> Plan {
+        let mut plan = self.clone();
+        for s in &mut plan.servers {
+            s.jobs.retain(|j| !drop(&s.server, &j.job_id));
+        }
+        plan.servers.retain(|s| !s.jobs.is_empty());
+        plan
+    }
+
     pub fn jobs(&self) -> impl Iterator<Item = &PlannedJob> {
         self.servers.iter().flat_map(|s| s.jobs.iter())
     }

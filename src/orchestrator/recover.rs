@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::journal::{Op, OpenChange, Target};
+use crate::journal::{Completed, Op, OpenChange, Target};
+use crate::report::{JobRecord, Outcome};
 use crate::transport::Transport;
 
 use super::context::Ctx;
 use super::follow;
 use super::lifecycle;
 use super::retry;
+use super::verify;
 
 /// The order a replay undoes `open` in: every triggered job first (journal order), then the
 /// enables, newest first (a job before the destination whose window it ran in).
@@ -31,6 +33,7 @@ pub fn replay_order(open: Vec<OpenChange>) -> Vec<OpenChange> {
 /// Undo everything the journal lists as open. Notes go to `record.recovered`; anything that
 /// cannot be undone is critical and halts the run.
 pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    verify_finished_triggers(ctx).await;
     note_finished_triggers(ctx);
     report_runs_after_finished_triggers(ctx).await;
     let triggered = triggered_jobs(ctx);
@@ -75,22 +78,200 @@ pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
             }
         }
     }
-    if let Err(e) = ctx.journal.compact() {
+    // The night's completed jobs stay: if this run dies too, the next one still resumes.
+    if let Err(e) = ctx.journal.compact_keeping_completed() {
         tracing::warn!("{e}");
+    }
+}
+
+/// Why a job an interrupted run (started at `run_started`) completed is backed up again
+/// anyway; `None`: it is not (within `orchestrator.resume_within` of that run's start, and
+/// no `--rerun-all`).
+fn again<T: Transport>(ctx: &Ctx<'_, T>, run_started: f64) -> Option<&'static str> {
+    if ctx.options.rerun_all {
+        Some("--rerun-all")
+    } else if ctx.clock.now() - run_started >= ctx.config.orchestrator.resume_within.as_secs_f64() {
+        Some("that run started more than orchestrator.resume_within ago")
+    } else {
+        None
+    }
+}
+
+fn resumes<T: Transport>(ctx: &Ctx<'_, T>, run_started: f64) -> bool {
+    again(ctx, run_started).is_none()
+}
+
+/// The jobs interrupted runs completed tonight, each with why it is backed up again (`None`:
+/// it is not). Called after [`replay`], which has journaled the ones it verified itself.
+pub fn completed_tonight<T: Transport>(ctx: &Ctx<'_, T>) -> Vec<(Completed, Option<&'static str>)> {
+    ctx.journal
+        .completed()
+        .into_iter()
+        .filter(|c| c.in_run != ctx.journal.run_id())
+        .map(|c| {
+            let why = again(ctx, c.run_started);
+            (c, why)
+        })
+        .collect()
+}
+
+/// When the interrupted run `run` started, as the journal knows it: the start its own
+/// `Done` records carry, else its first record.
+fn started_of<T: Transport>(ctx: &Ctx<'_, T>, run: &str) -> Option<f64> {
+    ctx.journal
+        .completed()
+        .iter()
+        .find(|c| c.in_run == run)
+        .map(|c| c.run_started)
+        .or_else(|| ctx.journal.first_time(run))
+}
+
+/// A backup of job `id` that ended by itself while this replay (or nobody) watched: read what
+/// the server says of it, as a run would, and when it is good, journal it as done tonight in
+/// the interrupted run `run`, so it is not backed up again.
+async fn note_done<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &crate::api::Client<T>,
+    server: &str,
+    id: &str,
+    run: &str,
+    group: &crate::api::QueueGroup,
+) {
+    let Some(run_started) = started_of(ctx, run) else {
+        return;
+    };
+    if !resumes(ctx, run_started) || !group.status.is_final() {
+        return;
+    }
+    let label = ctx
+        .config
+        .jobs
+        .iter()
+        .find(|j| j.server == server && j.job_id == id)
+        .map(|j| j.label.clone())
+        .unwrap_or_default();
+    let mut rec = JobRecord::new(server, id, &label, Outcome::Failed);
+    rec.group_id = Some(group.id.clone());
+    verify::verify(&ctx.policy, client, group, &mut rec).await;
+    if !rec.outcome.is_success() {
+        let details = match rec.message.as_str() {
+            "" => String::new(),
+            m => format!(": {m}"),
+        };
+        ctx.record.recovered.push(format!(
+            "server {server}: job {id}: its backup of the night (queue group {}, run {run}) is {}{details}; it runs again if this run selects it",
+            group.id,
+            rec.outcome.as_str()
+        ));
+        return;
+    }
+    rec.start = group
+        .started
+        .as_ref()
+        .or(group.created.as_ref())
+        .and_then(|t| t.epoch);
+    rec.end = group
+        .ended
+        .as_ref()
+        .and_then(|t| t.epoch)
+        .or(Some(ctx.clock.now()));
+    rec.duration_secs = rec.start.zip(rec.end).map(|(s, e)| e - s);
+    ctx.journal_best_effort(Op::Done {
+        server: server.to_string(),
+        id: id.to_string(),
+        in_run: run.to_string(),
+        run_started,
+        record: Box::new(rec),
+    });
+}
+
+/// Of the runs of job `id` that ended by themselves (oldest first), the newest that verifies
+/// good is tonight's backup of it (see [`note_done`]); older ones are not read, nor any once
+/// the job has one.
+async fn note_first_good<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &crate::api::Client<T>,
+    server: &str,
+    id: &str,
+    run: &str,
+    ran: &[crate::api::QueueGroup],
+) {
+    let done = |ctx: &Ctx<'_, T>| {
+        ctx.journal
+            .completed()
+            .iter()
+            .any(|c| c.server == server && c.id == id && c.in_run == run)
+    };
+    for g in ran.iter().rev() {
+        if done(ctx) {
+            return;
+        }
+        note_done(ctx, client, server, id, run, g).await;
+    }
+}
+
+/// The interrupted run saw these jobs end but died before it could verify them (or before
+/// it journaled what it found): read each one's group now, so a good backup is not made twice.
+async fn verify_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    let done = ctx.journal.completed();
+    for t in ctx.journal.finished_triggers() {
+        let Some(group) = t.group.as_deref() else {
+            continue;
+        };
+        if done
+            .iter()
+            .any(|c| c.server == t.server && c.id == t.id && c.in_run == t.run)
+        {
+            continue;
+        }
+        if !started_of(ctx, &t.run).is_some_and(|s| resumes(ctx, s)) {
+            continue;
+        }
+        let Some(client) = ctx.client(&t.server) else {
+            continue;
+        };
+        let read = retry::call(
+            &ctx.policy,
+            retry::Repeat::Freely,
+            &t.server,
+            "getQueueGroup",
+            || client.get_queue_group(group),
+        )
+        .await;
+        match read {
+            Ok(g) => note_done(ctx, client, &t.server, &t.id, &t.run, &g).await,
+            Err(e) => tracing::warn!(
+                server = t.server,
+                job = t.id,
+                "journal replay: cannot read queue group {group} of the interrupted run: {e}"
+            ),
+        }
     }
 }
 
 /// Said before anything else: this run triggers these jobs again, and the report must not
 /// make a second backup of the night look like the first (issue 9's invariant).
 fn note_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    let done = ctx.journal.completed();
     for t in ctx.journal.finished_triggers() {
+        // Verified good: `run` says what becomes of it (see [`completed_tonight`]).
+        if done
+            .iter()
+            .any(|c| c.server == t.server && c.id == t.id && c.in_run == t.run)
+        {
+            continue;
+        }
         let group = t
             .group
             .as_deref()
             .map(|g| format!(" (queue group {g})"))
             .unwrap_or_default();
+        let why = match started_of(ctx, &t.run) {
+            Some(s) => again(ctx, s).unwrap_or("its backup was not verified good"),
+            None => "its start is unknown",
+        };
         ctx.record.recovered.push(format!(
-            "server {}: job {} already ran to its end in the interrupted run {}{group}; it runs again if this run selects it",
+            "server {}: job {} already ran to its end in the interrupted run {}{group}; it runs again if this run selects it ({why})",
             t.server, t.id, t.run
         ));
     }
@@ -145,6 +326,7 @@ async fn settle_triggered<T: Transport>(
     let Some(outcome) = settle_job(ctx, client, server, id, run, origin).await else {
         return;
     };
+    note_first_good(ctx, client, server, id, run, &outcome.ended).await;
     if outcome.all_stopped {
         ctx.journal_best_effort(Op::Ended {
             server: server.to_string(),
@@ -155,9 +337,12 @@ async fn settle_triggered<T: Transport>(
         } else {
             "has ended"
         };
+        let groups = match outcome.groups.as_slice() {
+            [] => "no queue group found".to_string(),
+            gs => format!("queue group {}", gs.join(", ")),
+        };
         ctx.record.recovered.push(format!(
-            "server {server}: job {id} triggered by run {run} (queue group {}) {how}",
-            outcome.groups.join(", ")
+            "server {server}: job {id} triggered by run {run} ({groups}) {how}"
         ));
     }
 }
@@ -176,10 +361,14 @@ async fn undo_enable<T: Transport>(
 ) {
     // A job left enabled may have been started by the server's own scheduler
     // while jbr was gone: that run is jbr's doing, so it ends before the disable.
-    if what == Target::Job
-        && let Some(outcome) = settle_job(ctx, client, server, id, run, origin).await
-        && outcome.followed_to_the_end()
-    {
+    let settled = match what {
+        Target::Job => settle_job(ctx, client, server, id, run, origin).await,
+        Target::Destination => None,
+    };
+    if let Some(outcome) = &settled {
+        note_first_good(ctx, client, server, id, run, &outcome.ended).await;
+    }
+    if let Some(outcome) = settled.filter(JobSettled::followed_to_the_end) {
         let how = if outcome.aborted {
             "aborted (timeout or SIGTERM), the stop confirmed"
         } else {
@@ -200,9 +389,11 @@ async fn undo_enable<T: Transport>(
             after_disable = ctx.record.critical.len();
             // The scheduler may have fired it again between that run's end and
             // the disable: that run is jbr's doing too, and must not outlive it.
-            if let Some(late) = settle_job(ctx, client, server, id, run, origin).await
-                && late.followed_to_the_end()
-            {
+            let late = settle_job(ctx, client, server, id, run, origin).await;
+            if let Some(late) = &late {
+                note_first_good(ctx, client, server, id, run, &late.ended).await;
+            }
+            if let Some(late) = late.filter(JobSettled::followed_to_the_end) {
                 let how = if late.aborted {
                     "aborted, the stop confirmed"
                 } else {
@@ -266,7 +457,7 @@ async fn report_runs_after_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>)
         };
         for t in finished.iter().filter(|t| t.server == server) {
             let (group, since) = (t.group.as_deref(), t.since.as_deref());
-            unwatched_runs(
+            let ran = unwatched_runs(
                 ctx,
                 server,
                 &t.id,
@@ -274,6 +465,7 @@ async fn report_runs_after_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>)
                 Counted::AfterOwnRun(group, since),
                 &groups,
             );
+            note_first_good(ctx, client, server, &t.id, &t.run, &ran).await;
         }
     }
 }
@@ -288,6 +480,9 @@ struct JobSettled {
     all_stopped: bool,
     /// At least one had to be aborted.
     aborted: bool,
+    /// The ones that reached a final status by themselves, as last read, oldest first: those
+    /// that ended while nobody watched, then those followed.
+    ended: Vec<crate::api::QueueGroup>,
 }
 
 impl JobSettled {
@@ -333,6 +528,7 @@ async fn settle_job<T: Transport>(
         .map(|j| j.effective_timeout(&ctx.config.orchestrator))
         .unwrap_or(ctx.config.orchestrator.job_timeout);
     let mut groups: Vec<String> = journaled.map(str::to_string).into_iter().collect();
+    let mut unwatched = Vec::new();
     let listed = retry::call(
         &ctx.policy,
         retry::Repeat::Freely,
@@ -348,7 +544,7 @@ async fn settle_job<T: Transport>(
                 Origin::LeftEnabled(Some(since)) => Counted::AfterEnable(since),
                 Origin::LeftEnabled(None) => Counted::AfterOwnRun(None, None),
             };
-            unwatched_runs(ctx, server, id, run, counted, &gs);
+            unwatched = unwatched_runs(ctx, server, id, run, counted, &gs);
             for g in gs {
                 if g.job_id.as_deref() == Some(id)
                     && g.status.is_active()
@@ -377,6 +573,7 @@ async fn settle_job<T: Transport>(
         groups: groups.clone(),
         all_stopped: true,
         aborted: false,
+        ended: unwatched,
     };
     for g in groups {
         ctx.progress.emit(
@@ -386,7 +583,7 @@ async fn settle_job<T: Transport>(
             Duration::ZERO,
         );
         match follow_to_end(ctx, client, &g, timeout).await {
-            Settled::Ended => {}
+            Settled::Ended(end) => outcome.ended.push(*end),
             Settled::Aborted => outcome.aborted = true,
             Settled::NotStopped => {
                 outcome.all_stopped = false;
@@ -419,7 +616,7 @@ fn unwatched_runs<T: Transport>(
     run: &str,
     counted: Counted<'_>,
     groups: &[crate::api::QueueGroup],
-) {
+) -> Vec<crate::api::QueueGroup> {
     let reference = match counted {
         Counted::AfterOwnRun(journaled, since) => journaled.or(since),
         Counted::AfterEnable(since) => Some(since),
@@ -433,7 +630,7 @@ fn unwatched_runs<T: Transport>(
             .and_then(|t| t.group.or(t.since))
     });
     let Some(reference) = reference else {
-        return;
+        return Vec::new();
     };
     let created = |g: &crate::api::QueueGroup| g.created.as_ref().and_then(|t| t.epoch);
     let reference_created = groups.iter().find(|g| g.id == reference).and_then(created);
@@ -462,7 +659,7 @@ fn unwatched_runs<T: Transport>(
         );
         ca.total_cmp(&cb).then_with(|| a.id.cmp(&b.id))
     });
-    for g in ran {
+    for g in &ran {
         let line = match counted {
             Counted::AfterOwnRun(..) => format!(
                 "server {server}: job {id} also ran after run {run}'s own run of it, while nobody watched or in that run's lost report (queue group {}): it ended with status {} ({})",
@@ -481,6 +678,7 @@ fn unwatched_runs<T: Transport>(
             ctx.record.recovered.push(line);
         }
     }
+    ran.into_iter().cloned().collect()
 }
 
 fn describe(c: &OpenChange) -> (&'static str, String) {
@@ -501,8 +699,8 @@ fn describe(c: &OpenChange) -> (&'static str, String) {
 
 /// How a group left running by an earlier run came to its end.
 enum Settled {
-    /// It reached a final status by itself.
-    Ended,
+    /// It reached a final status by itself (as read).
+    Ended(Box<crate::api::QueueGroup>),
     /// Its timeout passed, or the operator stopped jbr (SIGTERM): aborted, and the stop confirmed.
     Aborted,
     /// The abort was never confirmed.
@@ -529,7 +727,7 @@ async fn follow_to_end<T: Transport>(
         .await
             && g.status.is_final()
         {
-            return Settled::Ended;
+            return Settled::Ended(Box::new(g));
         }
         let now = Instant::now();
         if now >= deadline || ctx.cancelled() {

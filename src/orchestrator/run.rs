@@ -56,6 +56,7 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         clock,
     } = inputs;
     let run_id = journal.run_id().to_string();
+    journal.use_clock(clock);
     let methods = remembered_methods(state);
     let mut ctx = Ctx {
         config,
@@ -74,6 +75,9 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
 
     super::recover::replay(&mut ctx).await;
     seed_record(&mut ctx.record, plan);
+    let resumed = resume(&mut ctx, plan);
+    let plan =
+        &plan.without(|server, job| resumed.contains(&(server.to_string(), job.to_string())));
 
     // Pre-flight everywhere before anything is enabled anywhere.
     let facts = preflight_all(&mut ctx, plan).await;
@@ -103,6 +107,50 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
     }
 
     close_run(ctx)
+}
+
+/// The night goes on where an interrupted run left it: each selected job that run completed
+/// (verified good, by its trigger or by a run the replay followed) is reported as completed in
+/// it, with its group, and not backed up again. Returns those jobs (server, job id).
+fn resume<T: Transport>(ctx: &mut Ctx<'_, T>, plan: &Plan) -> BTreeSet<(String, String)> {
+    let mut resumed = BTreeSet::new();
+    for (done, again) in super::recover::completed_tonight(ctx) {
+        if !plan
+            .jobs()
+            .any(|j| j.server == done.server && j.job_id == done.id)
+        {
+            continue;
+        }
+        let group = done
+            .record
+            .group_id
+            .as_deref()
+            .map(|g| format!(" (queue group {g})"))
+            .unwrap_or_default();
+        if let Some(why) = again {
+            ctx.record.recovered.push(format!(
+                "server {}: job {} completed in the interrupted run {}{group}; it is backed up again ({why})",
+                done.server, done.id, done.in_run
+            ));
+            continue;
+        }
+        let Some(row) = job_rec(&mut ctx.record, &done.server, &done.id) else {
+            continue;
+        };
+        let label = std::mem::take(&mut row.label);
+        *row = done.record.clone();
+        row.label = label;
+        row.message = match row.message.as_str() {
+            "" => format!("completed (in the interrupted run {})", done.in_run),
+            m => format!("completed (in the interrupted run {}); {m}", done.in_run),
+        };
+        ctx.record.recovered.push(format!(
+            "server {}: job {} completed in the interrupted run {}{group}; not backed up again tonight (orchestrator.resume_within; run --rerun-all to back it up anyway)",
+            done.server, done.id, done.in_run
+        ));
+        resumed.insert((done.server, done.id));
+    }
+    resumed
 }
 
 /// The destination call that worked last time on each server, tried first this time.
@@ -619,6 +667,16 @@ async fn run_one<T: Transport>(
         rec.outcome.as_str(),
         watched.triggered.elapsed(),
     );
+    if rec.outcome.is_success() {
+        // Should this run die, the next one goes on from here instead of backing it up twice.
+        ctx.journal_best_effort(Op::Done {
+            server: server.to_string(),
+            id: id.to_string(),
+            in_run: ctx.journal.run_id().to_string(),
+            run_started: ctx.record.started,
+            record: Box::new(rec.clone()),
+        });
+    }
     if let Some(r) = job_rec(&mut ctx.record, server, id) {
         *r = rec;
     }

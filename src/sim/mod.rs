@@ -240,7 +240,11 @@ impl WorldBuilder {
         // Only the listed past runs: an enabled job must not be fired by the exposure
         // scheduler all through yesterday.
         let exposure = server.settings.exposure.take();
-        for (job, ago, outcome, scheduled) in b.past {
+        // Oldest first: a real ObjectId begins with its creation time, so ids grow with time
+        // (jbr takes the greatest id as the newest), whatever order the builder was told.
+        let mut past = b.past;
+        past.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (job, ago, outcome, scheduled) in past {
             let at = now - ago;
             let id = server.queue_run(&mut ids, &job, at, scheduled);
             if let Some(g) = server.groups.iter_mut().find(|g| g.id == id) {

@@ -466,7 +466,8 @@ fn triggered_once(p: &Played, out: &mut Vec<Violation>) {
                         // seen to its end there, or still open and settled now.
                         l.contains(id)
                             && (l.contains("already ran to its end in the interrupted run")
-                                || l.contains("triggered by run"))
+                                || l.contains("triggered by run")
+                                || l.contains("it is backed up again"))
                     })
                 });
                 if !said {
@@ -475,6 +476,22 @@ fn triggered_once(p: &Played, out: &mut Vec<Violation>) {
                         format!("{name}: job {id} triggered by the night's run and again by the recovery, which does not say so"),
                     ));
                 }
+            }
+            // A job the recovery reports as completed in the interrupted run is one it does
+            // not back up again.
+            if *run == 1
+                && p.recovery.as_ref().is_some_and(|r| {
+                    r.jobs.iter().any(|j| {
+                        &j.server == name
+                            && j.job_id == *id
+                            && j.message.starts_with("completed (in the interrupted run")
+                    })
+                })
+            {
+                out.push(v(
+                    "triggered once",
+                    format!("{name}: job {id} reported completed in the interrupted run, and triggered again by the recovery"),
+                ));
             }
         }
     }

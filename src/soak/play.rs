@@ -165,6 +165,7 @@ fn options(night: &Night) -> RunOptions {
     RunOptions {
         force_activate: false,
         abort_foreign: night.abort_foreign,
+        rerun_all: false,
     }
 }
 
