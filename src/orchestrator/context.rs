@@ -21,7 +21,7 @@ use super::retry::Policy;
 pub struct RunOptions {
     pub force_activate: bool,
     pub abort_foreign: bool,
-    /// Back up again the jobs an interrupted run completed tonight (see `recover::resumed`).
+    /// Back up again the jobs an interrupted run completed tonight (see `recover::completed_tonight`).
     pub rerun_all: bool,
 }
 

@@ -115,6 +115,26 @@ pub fn completed_tonight<T: Transport>(ctx: &Ctx<'_, T>) -> Vec<(Completed, Opti
         .collect()
 }
 
+/// Job `id` on `server` as the config has it (a journal may name one it no longer has).
+fn configured<'c, T: Transport>(
+    ctx: &Ctx<'c, T>,
+    server: &str,
+    id: &str,
+) -> Option<&'c crate::config::Job> {
+    ctx.config
+        .jobs
+        .iter()
+        .find(|j| j.server == server && j.job_id == id)
+}
+
+/// Whether job `id` on `server` is journaled as done tonight in run `run`.
+fn done_in<T: Transport>(ctx: &Ctx<'_, T>, server: &str, id: &str, run: &str) -> bool {
+    ctx.journal
+        .completed()
+        .iter()
+        .any(|c| c.server == server && c.id == id && c.in_run == run)
+}
+
 /// When the interrupted run `run` started, as the journal knows it: the start its own
 /// `Done` records carry, else its first record.
 fn started_of<T: Transport>(ctx: &Ctx<'_, T>, run: &str) -> Option<f64> {
@@ -143,11 +163,7 @@ async fn note_done<T: Transport>(
     if !resumes(ctx, run_started) || !group.status.is_final() {
         return;
     }
-    let label = ctx
-        .config
-        .jobs
-        .iter()
-        .find(|j| j.server == server && j.job_id == id)
+    let label = configured(ctx, server, id)
         .map(|j| j.label.clone())
         .unwrap_or_default();
     let mut rec = JobRecord::new(server, id, &label, Outcome::Failed);
@@ -196,14 +212,8 @@ async fn note_first_good<T: Transport>(
     run: &str,
     ran: &[crate::api::QueueGroup],
 ) {
-    let done = |ctx: &Ctx<'_, T>| {
-        ctx.journal
-            .completed()
-            .iter()
-            .any(|c| c.server == server && c.id == id && c.in_run == run)
-    };
     for g in ran.iter().rev() {
-        if done(ctx) {
+        if done_in(ctx, server, id, run) {
             return;
         }
         note_done(ctx, client, server, id, run, g).await;
@@ -213,15 +223,11 @@ async fn note_first_good<T: Transport>(
 /// The interrupted run saw these jobs end but died before it could verify them (or before
 /// it journaled what it found): read each one's group now, so a good backup is not made twice.
 async fn verify_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>) {
-    let done = ctx.journal.completed();
     for t in ctx.journal.finished_triggers() {
         let Some(group) = t.group.as_deref() else {
             continue;
         };
-        if done
-            .iter()
-            .any(|c| c.server == t.server && c.id == t.id && c.in_run == t.run)
-        {
+        if done_in(ctx, &t.server, &t.id, &t.run) {
             continue;
         }
         if !started_of(ctx, &t.run).is_some_and(|s| resumes(ctx, s)) {
@@ -252,13 +258,9 @@ async fn verify_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>) {
 /// Said before anything else: this run triggers these jobs again, and the report must not
 /// make a second backup of the night look like the first (issue 9's invariant).
 fn note_finished_triggers<T: Transport>(ctx: &mut Ctx<'_, T>) {
-    let done = ctx.journal.completed();
     for t in ctx.journal.finished_triggers() {
         // Verified good: `run` says what becomes of it (see [`completed_tonight`]).
-        if done
-            .iter()
-            .any(|c| c.server == t.server && c.id == t.id && c.in_run == t.run)
-        {
+        if done_in(ctx, &t.server, &t.id, &t.run) {
             continue;
         }
         let group = t
@@ -520,11 +522,7 @@ async fn settle_job<T: Transport>(
         Origin::Triggered(group, _) => group,
         Origin::LeftEnabled(_) => None,
     };
-    let timeout = ctx
-        .config
-        .jobs
-        .iter()
-        .find(|j| j.server == server && j.job_id == id)
+    let timeout = configured(ctx, server, id)
         .map(|j| j.effective_timeout(&ctx.config.orchestrator))
         .unwrap_or(ctx.config.orchestrator.job_timeout);
     let mut groups: Vec<String> = journaled.map(str::to_string).into_iter().collect();
