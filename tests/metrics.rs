@@ -105,6 +105,25 @@ fn after_a_run_every_family_parses_with_help_and_type_and_says_what_happened() {
     assert_eq!(value(&families, "jbr_job_success", job("accounts")), 1.0);
     assert_eq!(value(&families, "jbr_job_success", job("databases")), 0.0);
     assert!(value(&families, "jbr_job_duration_seconds", job("accounts")) > 0.0);
+    // The scheduler's window and the scheduler's runs (issue 13): figures, never negative.
+    assert!(
+        value(
+            &families,
+            "jbr_job_scheduler_exposure_seconds",
+            job("accounts")
+        ) >= 0.0
+    );
+    assert_eq!(
+        value(&families, "jbr_job_scheduler_runs", job("accounts")),
+        0.0
+    );
+    assert!(
+        value(
+            &families,
+            "jbr_job_nas_idle_before_seconds",
+            job("databases")
+        ) >= 0.0
+    );
     let started = value(&families, "jbr_run_start_timestamp_seconds", json!({}));
     let ended = value(&families, "jbr_run_end_timestamp_seconds", json!({}));
     assert!(ended >= started && started > 1.7e9, "{started} {ended}");

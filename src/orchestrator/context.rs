@@ -46,6 +46,9 @@ pub struct Ctx<'a, T: Transport> {
     pub halted: Halt,
     /// Per server: the destination call that worked.
     pub methods: BTreeMap<String, DestinationMethod>,
+    /// When the last job of this run most likely stopped writing to the NAS (Unix seconds): the
+    /// start of the NAS's idle gap before the next job.
+    pub nas_written_until: Option<f64>,
 }
 
 impl<'a, T: Transport> Ctx<'a, T> {
@@ -165,6 +168,7 @@ mod tests {
             clock: Clock::at(0.0),
             halted: Halt::default(),
             methods: BTreeMap::new(),
+            nas_written_until: None,
         };
         assert_eq!(ctx.stopping(), None);
         ctx.halt("the journal cannot be written (disk full)");

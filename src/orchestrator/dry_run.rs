@@ -152,6 +152,7 @@ fn world_from(snapshot: &Snapshot) -> sim::World {
                 disabled: j.disabled,
                 last_run: None,
                 idle_since: None,
+                exposed_secs: 0.0,
             });
         }
         world.servers.insert(name.clone(), server);

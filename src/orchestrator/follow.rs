@@ -16,6 +16,7 @@ use super::near_end::Pacing;
 use super::plan::PlannedJob;
 use super::progress::Repeats;
 use super::retry::{self, Repeat};
+use super::window::{Call, Polls};
 
 /// How following a job ended.
 #[derive(Debug)]
@@ -43,8 +44,10 @@ pub struct Watched {
     pub group_id: Option<String>,
     /// When the trigger was sent.
     pub triggered: Instant,
-    /// Polls that failed (transport, garbage, refusal) and were retried.
-    pub failed_polls: u32,
+    /// The trigger call (`None`: none was sent).
+    pub trigger: Option<Call>,
+    /// What the polls saw: failures, when it started writing and when it ended.
+    pub polls: Polls,
     /// This job's groups that existed before the trigger (not ours).
     pub before: BTreeSet<String>,
 }
@@ -131,7 +134,8 @@ pub async fn run_job<T: Transport>(
         followed: Followed::NeverStarted(String::new()),
         group_id: None,
         triggered: started,
-        failed_polls: 0,
+        trigger: None,
+        polls: Polls::default(),
         before: BTreeSet::new(),
     };
 
@@ -158,14 +162,16 @@ pub async fn run_job<T: Transport>(
     watched.triggered = Instant::now();
     // Not retried: a second runBackupJobManually could queue the job twice. If the answer was
     // lost, the search below still finds the group it created.
-    let trigger_error = retry::once(
+    let (triggered, trigger) = Call::time(retry::once(
         &ctx.policy,
         &server,
         "runBackupJobManually",
         client.run_backup_job_manually(id),
-    )
-    .await
-    .err();
+    ))
+    .await;
+    let trigger_error = triggered.err();
+    watched.trigger = Some(trigger);
+    watched.polls = Polls::since(trigger.mid(&ctx.clock));
     // The enable's read-back: a job the server shows disabled queued nothing (said below if no
     // group appears); one that cannot be read back is looked for all the same.
     let shown_disabled = enable == Enable::ReadBackAfterTrigger
@@ -177,21 +183,25 @@ pub async fn run_job<T: Transport>(
     // Find its group: newest with data._id = job that was not there before.
     let startup_deadline = watched.triggered + ctx.policy_startup();
     let group = loop {
-        match retry::once(
+        let (listed, call) = Call::time(retry::once(
             &ctx.policy,
             &server,
             "listQueueGroups",
             client.list_backup_queue_groups(),
-        )
-        .await
-        {
+        ))
+        .await;
+        match listed {
             Ok(groups) => {
-                if let Some(g) = newest(groups, id, &before) {
+                let found = newest(groups, id, &before);
+                watched
+                    .polls
+                    .saw(&ctx.clock, &call, found.as_ref().and_then(writing), None);
+                if let Some(g) = found {
                     break Some(g);
                 }
             }
             Err(e) => {
-                watched.failed_polls += 1;
+                watched.polls.failed += 1;
                 tracing::warn!(server, job = id, "while looking for the queue group: {e}");
             }
         }
@@ -256,23 +266,33 @@ pub async fn run_job<T: Transport>(
         &group.id,
         watched.triggered,
         usual,
-        &mut watched.failed_polls,
+        &mut watched.polls,
     )
     .await;
     watched
 }
 
-/// Polls that got no answer: in a row (they stretch the pause) and in all (the report counts
-/// them).
-struct Failures<'a> {
-    in_row: u32,
-    total: &'a mut u32,
+/// `Some(the server's start time)` once `g` has left `pending`: it writes (or has written).
+fn writing(g: &QueueGroup) -> Option<Option<f64>> {
+    (g.status != crate::api::QueueStatus::PENDING).then(|| g.started.as_ref().and_then(|t| t.epoch))
 }
 
-impl Failures<'_> {
-    fn note(&mut self, server: &str, job: &str, e: &crate::api::ApiError) {
+/// The server's end time of a final group.
+fn end_time(g: &QueueGroup) -> Option<f64> {
+    g.ended.as_ref().and_then(|t| t.epoch)
+}
+
+/// Polls that got no answer in a row: they stretch the pause (`Polls::failed` counts them all
+/// for the report).
+#[derive(Default)]
+struct Failures {
+    in_row: u32,
+}
+
+impl Failures {
+    fn note(&mut self, polls: &mut Polls, server: &str, job: &str, e: &crate::api::ApiError) {
         self.in_row += 1;
-        *self.total += 1;
+        polls.failed += 1;
         tracing::warn!(server, job, "poll failed, still following: {e}");
     }
     fn answered(&mut self) {
@@ -291,43 +311,46 @@ pub async fn follow_group<T: Transport>(
     group: &str,
     triggered: Instant,
     usual: Option<f64>,
-    failed_polls: &mut u32,
+    polls: &mut Polls,
 ) -> Followed {
     // Follow until final AND the job's `running` is false. Errors never end a job early.
     let deadline = triggered + job.timeout;
     let server = client.server().to_string();
     let id = job.job_id.as_str();
-    let mut failures = Failures {
-        in_row: 0,
-        total: failed_polls,
-    };
+    let mut failures = Failures::default();
     let mut repeats = Repeats::default();
     let mut pacing = Pacing::new(&ctx.config.orchestrator, usual);
     let mut progress = None;
     loop {
-        let polled = retry::once(
+        let (polled, call) = Call::time(retry::once(
             &ctx.policy,
             &server,
             "getQueueGroup",
             client.get_queue_group(group),
-        )
+        ))
         .await;
         match polled {
             Ok(g) if g.status.is_final() => {
-                match retry::once(
+                let (job_now, call) = Call::time(retry::once(
                     &ctx.policy,
                     &server,
                     "getBackupJob",
                     client.get_backup_job(id),
-                )
-                .await
-                {
-                    Ok(j) if !j.running => {
-                        return Followed::Final(g);
-                    }
-                    Ok(_) if another_run_active(ctx, client, id, group).await => {
-                        // `running` is another run's (the server's scheduler fired the job
-                        // again): ours is over. That run is followed next, before anything
+                ))
+                .await;
+                let over = match &job_now {
+                    Ok(j) if !j.running => true,
+                    Ok(_) => another_run_active(ctx, client, id, group).await,
+                    Err(_) => false,
+                };
+                if job_now.is_ok() {
+                    let ended = over.then(|| end_time(&g));
+                    polls.saw(&ctx.clock, &call, writing(&g), ended);
+                }
+                match job_now {
+                    Ok(_) if over => {
+                        // Not running, or `running` is another run's (the server's scheduler
+                        // fired the job again): ours is over. That run is followed next, before anything
                         // else starts (`follow_scheduled`); waiting for it here would call
                         // ours timed out.
                         return Followed::Final(g);
@@ -341,11 +364,12 @@ pub async fn follow_group<T: Transport>(
                             triggered.elapsed(),
                         );
                     }
-                    Err(e) => failures.note(&server, id, &e),
+                    Err(e) => failures.note(polls, &server, id, &e),
                 }
             }
             Ok(g) => {
                 failures.answered();
+                polls.saw(&ctx.clock, &call, writing(&g), None);
                 progress = g.progress_percent;
                 let pct = g
                     .progress_percent
@@ -355,7 +379,7 @@ pub async fn follow_group<T: Transport>(
                 let state = format!("{}{pct}", g.status.name());
                 repeats.report(&ctx.progress, &server, Some(id), state, triggered.elapsed());
             }
-            Err(e) => failures.note(&server, id, &e),
+            Err(e) => failures.note(polls, &server, id, &e),
         }
         let now = Instant::now();
         if now >= deadline {
@@ -448,9 +472,9 @@ pub async fn late_group<T: Transport>(
         id: job.job_id.clone(),
         group: g.id.clone(),
     });
-    let mut failed = 0;
+    let mut polls = Polls::since(ctx.clock.now());
     // Its start is not known (it queued late), so no window around the usual end.
-    let followed = follow_group(ctx, client, job, &g.id, Instant::now(), None, &mut failed).await;
+    let followed = follow_group(ctx, client, job, &g.id, Instant::now(), None, &mut polls).await;
     Some((g.id, followed))
 }
 
@@ -506,9 +530,9 @@ pub async fn follow_other<T: Transport>(
         id: job.job_id.clone(),
         group: group.to_string(),
     });
-    let mut failed = 0;
+    let mut polls = Polls::since(ctx.clock.now());
     // Started by someone else at a time jbr does not know: no window around the usual end.
-    follow_group(ctx, client, job, group, Instant::now(), None, &mut failed).await
+    follow_group(ctx, client, job, group, Instant::now(), None, &mut polls).await
 }
 
 /// `stopQueueGroup`, then poll every `stop_poll_interval` up to `stop_timeout` until the group

@@ -8,6 +8,7 @@ use crate::transport::Transport;
 
 use super::context::Ctx;
 use super::retry::{self, Repeat};
+use super::window::Call;
 
 /// A flag change that reads back as asked. `unanswered`: the call's own answer was an error
 /// (lost, or a refusal of a busy server), yet the read-back shows the change took effect.
@@ -109,12 +110,12 @@ pub async fn set_destination<T: Transport>(
 }
 
 /// Disable a job and confirm by reading it back (an enable is [`send_enable`] plus
-/// [`confirm_enabled`]).
+/// [`confirm_enabled`]). With it, the `manageBackupJob` call that the read-back confirmed.
 async fn disable_and_confirm<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
-) -> Result<Confirmed, String> {
+) -> Result<(Confirmed, Call), String> {
     let server = client.server().to_string();
     // Retried like a read, `success: 0` included: a disable is idempotent, and a busy server's
     // one "database is locked" must not leave a job enabled all day. It is read back even when
@@ -125,13 +126,13 @@ async fn disable_and_confirm<T: Transport>(
         if round > 0 {
             tokio::time::sleep(ctx.policy.pause(1)).await;
         }
-        let sent = retry::call(
+        let (sent, call) = Call::time(retry::call(
             &ctx.policy,
             Repeat::Freely,
             &server,
             "manageBackupJob",
             || client.set_job_disabled(job, true),
-        )
+        ))
         .await;
         let unanswered = sent.err().map(|e| e.to_string());
         problems.extend(unanswered.clone());
@@ -141,10 +142,11 @@ async fn disable_and_confirm<T: Transport>(
         .await
         {
             Ok(j) if j.disabled => {
-                return Ok(Confirmed {
+                let confirmed = Confirmed {
                     method: None,
                     unanswered,
-                });
+                };
+                return Ok((confirmed, call));
             }
             Ok(_) if unanswered.is_some() => {}
             Ok(_) => problems.push(
@@ -242,13 +244,14 @@ pub async fn close_destination<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Clie
 /// Enable a job for its run: journal, then the call, *not yet* read back, so that the trigger
 /// follows at once (the server's scheduler fires jobs that sit enabled and idle; issue 13).
 /// [`confirm_enabled`] reads it back after the trigger. `Err` = the job must not be triggered
-/// (nothing left enabled). `since`: the job's newest queue group before the enable.
+/// (nothing left enabled). `since`: the job's newest queue group before the enable. `Ok`: the
+/// `manageBackupJob` call, timed (the job may be enabled from its start on).
 pub async fn send_enable<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
     since: Option<String>,
-) -> Result<(), String> {
+) -> Result<Call, String> {
     let server = client.server().to_string();
     ctx.journal(Op::Enable {
         server: server.clone(),
@@ -258,16 +261,16 @@ pub async fn send_enable<T: Transport>(
         since,
     })?;
     ctx.state.note_job(&server, job, false);
-    let sent = retry::call(
+    let (sent, call) = Call::time(retry::call(
         &ctx.policy,
         Repeat::OnlyIfUnanswered,
         &server,
         "manageBackupJob",
         || client.set_job_disabled(job, false),
-    )
+    ))
     .await;
     match sent {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(call),
         Err(e) => {
             let why = e.to_string();
             ctx.action(&server, format!("enable job {job}"), why.clone(), false);
@@ -304,8 +307,13 @@ pub async fn confirm_enabled<T: Transport>(
     read.map(|j| !j.disabled)
 }
 
-/// Disable a job after its run; a failure is critical.
-pub async fn disable_job<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Client<T>, job: &str) {
+/// Disable a job after its run; a failure is critical. `Some`: the disable call that the
+/// read-back confirmed, timed (the job is disabled from its end on).
+pub async fn disable_job<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &str,
+) -> Option<Call> {
     let server = client.server().to_string();
     ctx.journal_best_effort(Op::Disable {
         server: server.clone(),
@@ -313,7 +321,7 @@ pub async fn disable_job<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Client<T>,
         id: job.to_string(),
     });
     match disable_and_confirm(ctx, client, job).await {
-        Ok(c) => {
+        Ok((c, call)) => {
             ctx.action(
                 &server,
                 format!("disable job {job}"),
@@ -326,6 +334,7 @@ pub async fn disable_job<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Client<T>,
                 what: Target::Job,
                 id: job.to_string(),
             });
+            Some(call)
         }
         Err(why) => {
             ctx.action(&server, format!("disable job {job}"), why.clone(), false);
@@ -335,6 +344,7 @@ pub async fn disable_job<T: Transport>(ctx: &mut Ctx<'_, T>, client: &Client<T>,
                 job,
                 format!("server {server}: {why}; job {job} is ENABLED, disable it by hand"),
             );
+            None
         }
     }
 }

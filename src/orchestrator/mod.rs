@@ -15,3 +15,4 @@ pub mod recover;
 pub mod retry;
 pub mod run;
 pub mod verify;
+pub mod window;

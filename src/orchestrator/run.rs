@@ -28,6 +28,7 @@ use super::preflight::{self, Facts};
 use super::progress::{Progress, Repeats};
 use super::retry::{self, Policy};
 use super::verify;
+use super::window::{Call, span};
 
 /// Everything a run needs from its caller.
 pub struct Inputs<'a, T: Transport> {
@@ -71,6 +72,7 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         clock,
         halted: Halt::default(),
         methods,
+        nas_written_until: None,
     };
 
     super::recover::replay(&mut ctx).await;
@@ -268,6 +270,7 @@ fn close_run<T: Transport>(mut ctx: Ctx<'_, T>) -> RunRecord {
     }
     ctx.record.cancelled = ctx.cancelled();
     ctx.record.ended = ctx.clock.now();
+    ctx.record.window = crate::report::WindowTotals::of(&ctx.record.jobs);
     let record = ctx.record;
     ctx.state.record_run(&record);
     record
@@ -599,22 +602,29 @@ async fn run_one<T: Transport>(
                 format!("enable job {id}"),
                 "already enabled (jbr disables it after its run)",
                 true,
-            )
+            );
+            None
         })
     } else {
-        lifecycle::send_enable(ctx, client, id, since).await
+        lifecycle::send_enable(ctx, client, id, since)
+            .await
+            .map(Some)
     };
-    if let Err(why) = enabled {
-        if let Some(r) = job_rec(&mut ctx.record, server, id) {
-            r.outcome = Outcome::Failed;
-            r.message = why;
+    let enable_call = match enabled {
+        Ok(call) => call,
+        Err(why) => {
+            // An enable whose answer was lost may have taken effect, and the server's scheduler
+            // may have fired the job before the disable: that run writes, so it ends before
+            // anything else starts (soak seed 20399).
+            let scheduler_runs = follow_scheduled(ctx, client, job, before, &BTreeSet::new()).await;
+            if let Some(r) = job_rec(&mut ctx.record, server, id) {
+                r.outcome = Outcome::Failed;
+                r.message = why;
+                r.scheduler_runs = scheduler_runs;
+            }
+            return;
         }
-        // An enable whose answer was lost may have taken effect, and the server's scheduler
-        // may have fired the job before the disable: that run writes, so it ends before
-        // anything else starts (soak seed 20399).
-        follow_scheduled(ctx, client, job, before, &BTreeSet::new()).await;
-        return;
-    }
+    };
 
     let enable = if was_enabled {
         follow::Enable::AlreadyOn
@@ -622,20 +632,32 @@ async fn run_one<T: Transport>(
         follow::Enable::ReadBackAfterTrigger
     };
     let watched = follow::run_job(ctx, client, job, before, enable).await;
+    let returned = ctx.clock.now();
     // Disable first, the moment the run is over: the server's scheduler starts jobs that are
     // enabled and idle, and verifying (items, log) only reads, so it can wait (issue 13).
     ctx.progress
         .emit(server, Some(id), "disabling", watched.triggered.elapsed());
-    lifecycle::disable_job(ctx, client, id).await;
+    let disabled = lifecycle::disable_job(ctx, client, id).await;
 
     let mut rec = JobRecord::new(server, id, &job.label, Outcome::Failed);
     rec.group_id = watched.group_id.clone();
     rec.start = Some(ctx.clock.epoch_of(watched.triggered));
+    rec.exposure = Some(exposure(
+        ctx,
+        &watched,
+        enable_call,
+        start_epoch,
+        returned,
+        disabled,
+    ));
+    let wrote_from = watched.polls.started_writing();
+    rec.nas_idle_before_secs = wrote_from.and_then(|w| ctx.nas_written_until.map(|e| span(e, w)));
+    let mut wrote_until = watched.polls.ended_at().or(wrote_from.map(|_| returned));
     record_followed(ctx, client, job, &mut rec, watched.followed).await;
-    if watched.failed_polls > 0 {
+    if watched.polls.failed > 0 {
         ctx.record.server_mut(server).notes.push(format!(
             "job {id}: {} poll(s) failed and were retried",
-            watched.failed_polls
+            watched.polls.failed
         ));
     }
 
@@ -648,12 +670,19 @@ async fn run_one<T: Transport>(
         rec.group_id = Some(group);
         record_followed(ctx, client, job, &mut rec, followed).await;
         rec.message = format!("its queue group appeared late ({why}); {}", rec.message);
+        wrote_until = Some(ctx.clock.now());
     }
     // On every path (SIGTERM before the trigger included): any other run of this job that
     // writes ends before anything else starts, and is named in the report.
     let ours: BTreeSet<String> = rec.group_id.iter().cloned().collect();
     seen.extend(ours.iter().cloned());
-    follow_scheduled(ctx, client, job, seen, &ours).await;
+    rec.scheduler_runs = follow_scheduled(ctx, client, job, seen, &ours).await;
+    if rec.scheduler_runs > 0 {
+        wrote_until = Some(ctx.clock.now());
+    }
+    if wrote_until.is_some() {
+        ctx.nas_written_until = wrote_until;
+    }
 
     let end = ctx.clock.now();
     rec.end = Some(end);
@@ -682,6 +711,34 @@ async fn run_one<T: Transport>(
     }
 }
 
+/// How long the job sat enabled and idle, open to the server's scheduler: from the enable
+/// (`enable`: jbr's call; `None`: it was already enabled, counted from `came`, when jbr came to
+/// it) to the trigger, and from the run's end to the disable. The run's end is when the polls
+/// saw it end; a run that never started ended at the trigger, one that was aborted when
+/// following it gave up (`returned`). A disable that failed leaves the job enabled: counted to
+/// now.
+fn exposure<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    watched: &follow::Watched,
+    enable: Option<Call>,
+    came: f64,
+    returned: f64,
+    disabled: Option<Call>,
+) -> crate::report::Exposure {
+    let clock = &ctx.clock;
+    let enabled_at = enable.map_or(came, |c| c.mid(clock));
+    let disabled_at = disabled.map_or_else(|| clock.now(), |c| c.mid(clock));
+    let Some(triggered_at) = watched.trigger.map(|c| c.mid(clock)) else {
+        // Never triggered (told to stop first): idle and enabled all along.
+        return crate::report::Exposure::new(span(enabled_at, disabled_at), 0.0);
+    };
+    let idle_from = watched.polls.ended_at().unwrap_or(match watched.group_id {
+        None => triggered_at,
+        Some(_) => returned,
+    });
+    crate::report::Exposure::new(span(enabled_at, triggered_at), span(idle_from, disabled_at))
+}
+
 /// The server's own scheduler can queue the job again between the end of jbr's run and the
 /// disable (the job is enabled and idle for up to a poll interval). That run writes to the NAS:
 /// follow it to its end (aborting it at the job's timeout) before anything else starts, and
@@ -694,10 +751,11 @@ async fn follow_scheduled<T: Transport>(
     job: &PlannedJob,
     mut seen: BTreeSet<String>,
     ours: &BTreeSet<String>,
-) {
+) -> u32 {
     let server = job.server.as_str();
     let id = job.job_id.as_str();
     let mut followed = ours.clone();
+    let mut scheduled = 0;
     for _ in 0..3 {
         let groups = match follow::other_runs(ctx, client, id, &seen, &followed).await {
             Ok(g) => g,
@@ -705,11 +763,11 @@ async fn follow_scheduled<T: Transport>(
                 ctx.record.server_mut(server).notes.push(format!(
                     "job {id}: could not check for another run of it after its own ({e})"
                 ));
-                return;
+                return scheduled;
             }
         };
         if groups.is_empty() {
-            return;
+            return scheduled;
         }
         for g in groups {
             let earlier = seen.contains(&g.id);
@@ -756,6 +814,7 @@ async fn follow_scheduled<T: Transport>(
                     g.id
                 )
             } else {
+                scheduled += 1;
                 format!(
                     "the server's own scheduler queued it again (group {}) before jbr could disable it",
                     g.id
@@ -767,6 +826,7 @@ async fn follow_scheduled<T: Transport>(
                 .push(format!("job {id}: {which}; {what}"));
         }
     }
+    scheduled
 }
 
 /// Turn how following ended into the job's record (verification included).

@@ -118,6 +118,21 @@ fn job_metrics(m: &mut Metrics, r: &RunRecord, state: &State) {
         &each(&|j| j.status_raw.map(|s| s as f64)),
     );
     m.gauge(
+        "jbr_job_scheduler_exposure_seconds",
+        "Seconds the job sat enabled and idle while the NAS destination was enabled in the last finished run (before the trigger and after its end): the server's own scheduler could have started it.",
+        &each(&|j| j.exposure.map(|e| e.total_secs)),
+    );
+    m.gauge(
+        "jbr_job_scheduler_runs",
+        "Runs of the job that the server's own scheduler queued while jbr had it enabled, in the last finished run.",
+        &each(&|j| j.exposure.map(|_| f64::from(j.scheduler_runs))),
+    );
+    m.gauge(
+        "jbr_job_nas_idle_before_seconds",
+        "Seconds the NAS sat idle between the previous job's end and this job's start of writing, in the last finished run.",
+        &each(&|j| j.nas_idle_before_secs),
+    );
+    m.gauge(
         "jbr_job_last_success_timestamp_seconds",
         "When the job last succeeded under jbr, Unix seconds (from the state file's history).",
         &each(&|j| {

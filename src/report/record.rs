@@ -115,6 +115,78 @@ pub struct JobRecord {
     /// One line: why this outcome.
     #[serde(default)]
     pub message: String,
+    /// The server's scheduler's chance at this job: seconds it sat enabled and idle while the
+    /// NAS destination was enabled, before jbr's trigger and after its run ended (until the
+    /// disable). `None`: jbr did not enable it.
+    #[serde(default)]
+    pub exposure: Option<Exposure>,
+    /// Seconds the NAS sat idle between the previous job's end and this one's start of writing
+    /// (`None` for the night's first job, or one that never wrote).
+    #[serde(default)]
+    pub nas_idle_before_secs: Option<f64>,
+    /// Runs of this job that the server's own scheduler queued while jbr had it enabled (each
+    /// one a second full backup, followed to its end).
+    #[serde(default)]
+    pub scheduler_runs: u32,
+}
+
+/// A job's scheduler exposure, in seconds: from the enable to the trigger, and from its end to
+/// the disable.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Exposure {
+    pub before_trigger_secs: f64,
+    pub after_end_secs: f64,
+    pub total_secs: f64,
+}
+
+impl Exposure {
+    pub fn new(before_trigger_secs: f64, after_end_secs: f64) -> Self {
+        Exposure {
+            before_trigger_secs,
+            after_end_secs,
+            total_secs: before_trigger_secs + after_end_secs,
+        }
+    }
+}
+
+/// The night's scheduler window and NAS idle time, over the jobs that have figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowTotals {
+    pub exposure_secs: f64,
+    pub exposure_mean_secs: f64,
+    pub exposure_max_secs: f64,
+    /// Gaps between one job's end and the next one's start of writing.
+    pub nas_idle_gaps: usize,
+    pub nas_idle_mean_secs: f64,
+    pub nas_idle_max_secs: f64,
+    pub scheduler_runs: u32,
+}
+
+impl WindowTotals {
+    pub fn of(jobs: &[JobRecord]) -> Self {
+        let exposures: Vec<f64> = jobs
+            .iter()
+            .filter_map(|j| j.exposure.map(|e| e.total_secs))
+            .collect();
+        let gaps: Vec<f64> = jobs.iter().filter_map(|j| j.nas_idle_before_secs).collect();
+        let mean = |v: &[f64]| {
+            if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        };
+        let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+        WindowTotals {
+            exposure_secs: exposures.iter().sum(),
+            exposure_mean_secs: mean(&exposures),
+            exposure_max_secs: max(&exposures),
+            nas_idle_gaps: gaps.len(),
+            nas_idle_mean_secs: mean(&gaps),
+            nas_idle_max_secs: max(&gaps),
+            scheduler_runs: jobs.iter().map(|j| j.scheduler_runs).sum(),
+        }
+    }
 }
 
 impl JobRecord {
@@ -135,6 +207,9 @@ impl JobRecord {
             failures: Vec::new(),
             log_id: None,
             message: String::new(),
+            exposure: None,
+            nas_idle_before_secs: None,
+            scheduler_runs: 0,
         }
     }
 
@@ -237,6 +312,9 @@ pub struct RunRecord {
     /// The run was cancelled (SIGTERM) before it finished.
     #[serde(default)]
     pub cancelled: bool,
+    /// Scheduler exposure, NAS idle gaps and scheduler runs over the whole run (set as it ends).
+    #[serde(default)]
+    pub window: WindowTotals,
 }
 
 impl RunRecord {
@@ -251,6 +329,7 @@ impl RunRecord {
             critical: Vec::new(),
             recovered: Vec::new(),
             cancelled: false,
+            window: WindowTotals::default(),
         }
     }
 

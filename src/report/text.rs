@@ -56,6 +56,7 @@ pub fn render(record: &RunRecord) -> String {
     if !record.jobs.is_empty() {
         write_job_table(&mut out, &record.jobs);
         write_details(&mut out, &record.jobs);
+        write_window(&mut out, record);
     }
 
     if !record.servers.is_empty() {
@@ -191,6 +192,60 @@ fn write_details(out: &mut String, jobs: &[JobRecord]) {
             let _ = writeln!(out, "      - {f}");
         }
     }
+}
+
+/// Per job that jbr enabled, how long the server's own scheduler could have started it, the
+/// NAS's idle time before it and the scheduler's runs of it; then the night's totals.
+fn write_window(out: &mut String, record: &RunRecord) {
+    let exposed: Vec<_> = record
+        .jobs
+        .iter()
+        .filter_map(|j| j.exposure.map(|e| (j, e)))
+        .collect();
+    if exposed.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nscheduler window (a job enabled and idle while the NAS destination is enabled; the server's own scheduler may start it):"
+    );
+    for (j, e) in exposed {
+        let idle = j
+            .nas_idle_before_secs
+            .map(|s| format!("; NAS idle {} before it", duration(s)))
+            .unwrap_or_default();
+        let runs = match j.scheduler_runs {
+            0 => String::new(),
+            n => format!("; the scheduler ran it {n} time(s)"),
+        };
+        let _ = writeln!(
+            out,
+            "  server {}, job {}: exposed {} ({} before the trigger, {} after the end){idle}{runs}",
+            j.server,
+            job_name(&j.job_id, &j.label),
+            duration(e.total_secs),
+            duration(e.before_trigger_secs),
+            duration(e.after_end_secs),
+        );
+    }
+    let w = &record.window;
+    let gaps = if w.nas_idle_gaps == 0 {
+        String::new()
+    } else {
+        format!(
+            "; NAS idle between jobs: mean {}, max {}",
+            duration(w.nas_idle_mean_secs),
+            duration(w.nas_idle_max_secs)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "  in all: exposed {} (mean {}, max {}){gaps}; scheduler runs seen: {}",
+        duration(w.exposure_secs),
+        duration(w.exposure_mean_secs),
+        duration(w.exposure_max_secs),
+        w.scheduler_runs
+    );
 }
 
 /// A server's line (skipped, or how its destination was switched), its notes, then every action

@@ -168,7 +168,10 @@ impl Server {
                 .job(&job_id)
                 .is_some_and(|j| !j.disabled && self.job_destinations_enabled(j));
             if let Some(job) = self.jobs.iter_mut().find(|j| j.id == job_id) {
-                job.idle_since = if ok { Some(end) } else { None };
+                job.close_idle(end);
+                if ok {
+                    job.idle_since = Some(end);
+                }
             }
         }
     }
@@ -195,7 +198,7 @@ impl Server {
         let flags: Vec<bool> = self.jobs.iter().map(|j| self.schedulable(j)).collect();
         for (job, ok) in self.jobs.iter_mut().zip(flags) {
             if !ok {
-                job.idle_since = None;
+                job.close_idle(now);
             } else if job.idle_since.is_none() {
                 job.idle_since = Some(now);
             }
@@ -261,7 +264,7 @@ impl Server {
         });
         if let Some(j) = self.jobs.iter_mut().find(|j| j.id == job_id) {
             j.last_run = Some(at);
-            j.idle_since = None;
+            j.close_idle(at);
         }
         id
     }
@@ -324,6 +327,19 @@ impl World {
         for server in servers.values_mut() {
             server.advance(&mut IdSource { next_id }, now);
         }
+    }
+
+    /// Ground truth for jbr's scheduler exposure: per (server, job id), the seconds the job was
+    /// enabled, idle and with its destinations enabled up to `now` (the open span included).
+    pub fn exposure(&self, now: f64) -> std::collections::BTreeMap<(String, String), f64> {
+        let mut all = std::collections::BTreeMap::new();
+        for (name, s) in &self.servers {
+            for j in &s.jobs {
+                let open = j.idle_since.map_or(0.0, |since| (now - since).max(0.0));
+                all.insert((name.clone(), j.id.clone()), j.exposed_secs + open);
+            }
+        }
+        all
     }
 
     pub fn timeline(&self) -> Vec<WriteInterval> {

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::engine::IdSource;
 use super::model::{
-    DestStateFn, DisabledTriggerReply, FaultKind, Group, ListOrder, Server, When, World,
+    DestStateFn, DisabledRun, DisabledTriggerReply, FaultKind, Group, ListOrder, Server, When,
+    World,
 };
 use super::render::{
     envelope, log_items, log_start, log_type, queue_items, render_destination, render_group,
@@ -279,7 +280,7 @@ fn call(srv: &mut Server, ids: &mut IdSource<'_>, inv: &Invocation, now: f64) ->
             Reply::ok(list(srv, inv, "jobs", jobs))
         }
         "runBackupJobManually" => run_job_manually(srv, ids, p("_id"), now),
-        "manageBackupJob" => modify_job(srv, inv),
+        "manageBackupJob" => modify_job(srv, inv, now),
         "getDestination" => match srv.destinations.iter().find(|d| d.id == p("_id")) {
             Some(d) => Reply::ok(render_destination(srv, d)),
             None => Reply::refuse("No destination found with the provided id"),
@@ -367,7 +368,7 @@ fn run_job_manually(srv: &mut Server, ids: &mut IdSource<'_>, id: &str, now: f64
 }
 
 /// `manageBackupJob`: only `action=modify`, and of a job only its `disabled` flag.
-fn modify_job(srv: &mut Server, inv: &Invocation) -> Reply {
+fn modify_job(srv: &mut Server, inv: &Invocation, now: f64) -> Reply {
     if inv.param("action") != "modify" {
         return Reply::refuse("Invalid action provided");
     }
@@ -375,8 +376,21 @@ fn modify_job(srv: &mut Server, inv: &Invocation) -> Reply {
     let Some(job) = srv.jobs.iter_mut().find(|j| j.id == id) else {
         return Reply::refuse("No backup job found with the provided id");
     };
+    let disabling = inv.params.get("disabled").is_some_and(|f| f == "1") && !job.disabled;
     if let Some(flag) = inv.params.get("disabled") {
         job.disabled = flag == "1";
+    }
+    if disabling && srv.settings.disabled_run == DisabledRun::Aborts {
+        // This server aborts a run whose job is disabled under it.
+        let running: Vec<String> = srv
+            .groups
+            .iter()
+            .filter(|g| g.job_id == id && g.is_active())
+            .map(|g| g.id.clone())
+            .collect();
+        for g in running {
+            srv.signal_stop(&g, now);
+        }
     }
     match srv.job(id) {
         Some(job) => Reply::ok_msg("Backup Job modified successfully", render_job(srv, job)),

@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use engine::{final_code, group_status, item_status, log_status};
 pub use handler::{Step, functions, handle};
 pub use model::{
-    CallRecord, DestStateFn, Destination, DisabledTriggerReply, Fault, FaultKind, FinalState,
-    FlagStyle, Group, Job, ListOrder, Outcome, Server, Settings, StatusFamily, When, World,
-    WriteInterval, max_concurrent,
+    CallRecord, DestStateFn, Destination, DisabledRun, DisabledTriggerReply, Fault, FaultKind,
+    FinalState, FlagStyle, Group, Job, ListOrder, Outcome, Server, Settings, StatusFamily, When,
+    World, WriteInterval, max_concurrent,
 };
 
 /// Seconds, for builder calls that read well: `.job("accounts", secs(3))`.
@@ -99,6 +99,22 @@ impl SimWorld {
         let mut inner = self.lock();
         let now = Self::locked_now(&inner);
         handler::handle(&mut inner.world, server, args, now, after_stall)
+    }
+
+    /// How long a call to `server` takes (`Settings::call_latency`; 0 for an unknown server).
+    pub fn call_latency(&self, server: &str) -> f64 {
+        let inner = self.lock();
+        inner
+            .world
+            .servers
+            .get(server)
+            .map_or(0.0, |s| s.settings.call_latency)
+    }
+
+    /// Ground truth for jbr's scheduler exposure (see `World::exposure`).
+    pub fn exposure(&self) -> std::collections::BTreeMap<(String, String), f64> {
+        let now = self.now();
+        self.with_world(|w| w.exposure(now))
     }
 
     /// Reads or changes the state directly (advanced to now first).
@@ -343,6 +359,7 @@ impl ServerBuilder {
             disabled: true,
             last_run: None,
             idle_since: None,
+            exposed_secs: 0.0,
         };
         let b = f(JobBuilder {
             job,

@@ -85,6 +85,23 @@ pub struct Settings {
     /// The most entries one list call returns whatever `limit` asks (`None`: no cap). The
     /// docs do not say whether `listQueueGroups` honours `limit`; 100 simulates "it doesn't".
     pub list_cap: Option<usize>,
+    /// Seconds each call takes in the in-process transport, its effect in the middle (as over
+    /// SSH: a round trip, the change made on the server halfway). 0: instantaneous.
+    pub call_latency: f64,
+    /// What disabling a job does to its run that is under way. JetBackup's docs do not say
+    /// (issue 13, `orchestrator.disable_while_running`), so both are simulated.
+    pub disabled_run: DisabledRun,
+}
+
+/// What a running backup does when its job is disabled under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisabledRun {
+    /// It runs on to its end (the job's flag only gates new runs).
+    #[default]
+    Finishes,
+    /// It is aborted, `abort_delay` later, as if stopped.
+    Aborts,
 }
 
 impl Default for Settings {
@@ -105,6 +122,8 @@ impl Default for Settings {
             exposure: None,
             version: "5.3.3".to_string(),
             list_cap: None,
+            call_latency: 0.0,
+            disabled_run: DisabledRun::Finishes,
         }
     }
 }
@@ -210,6 +229,19 @@ pub struct Job {
     /// Since when the job has been enabled, idle and with its destinations enabled (scheduler).
     #[serde(default)]
     pub idle_since: Option<f64>,
+    /// Ground truth for jbr's "scheduler exposure": seconds it spent enabled, idle and with its
+    /// destinations enabled, summed over the closed spans (`idle_since` holds the open one).
+    #[serde(default)]
+    pub exposed_secs: f64,
+}
+
+impl Job {
+    /// The job stops being open to the scheduler at `now`: its open span counts.
+    pub fn close_idle(&mut self, now: f64) {
+        if let Some(since) = self.idle_since.take() {
+            self.exposed_secs += (now - since).max(0.0);
+        }
+    }
 }
 
 fn default_outcome() -> Outcome {

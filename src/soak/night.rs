@@ -205,6 +205,8 @@ fn server(r: &mut Rng, index: usize) -> ServerSpec {
         // A server that caps every list (the real one may stop at 100 whatever `limit` says);
         // a small cap pages the same code as 100 would, at a fraction of the cost.
         list_cap: if r.percent(10) { Some(10) } else { None },
+        call_latency: 0.0,
+        disabled_run: crate::sim::DisabledRun::Finishes,
     };
     let down = match r.range(0, 99) {
         0..=2 => Down::ForGood,

@@ -62,10 +62,20 @@ impl Transport for SimTransport {
                 if let Err(reason) = contract::check_call(args) {
                     return Ok(denied(&reason));
                 }
+                // A round trip: the server acts halfway, the answer arrives at the end.
+                let half = self.world.call_latency(&self.server) / 2.0;
+                if half > 0.0 {
+                    sleep(half).await;
+                }
                 let mut after_stall = false;
                 loop {
                     match self.world.handle(&self.server, args, after_stall) {
-                        Step::Done(out) => return Ok(out),
+                        Step::Done(out) => {
+                            if half > 0.0 {
+                                sleep(half).await;
+                            }
+                            return Ok(out);
+                        }
                         // Sleep on tokio's clock so call timeouts can be tested on paused time.
                         Step::StallThen(secs) => {
                             sleep(secs).await;
