@@ -86,6 +86,11 @@ pub enum Op {
         run_started: f64,
         record: Box<crate::report::JobRecord>,
     },
+    /// Server `server` aborted a run whose job jbr disabled while it wrote:
+    /// `orchestrator.disable_while_running` is off there for good (`why`). Journaled because
+    /// the state file is written only when a run ends, and a run that dies before must not let
+    /// the next one try it again (a second aborted backup). Opens nothing; kept like `Done`.
+    NoDisableWhileRunning { server: String, why: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,7 +216,7 @@ pub fn open_changes(records: &[Record]) -> Vec<OpenChange> {
             Op::Ended { server, id } => open.retain(|c| {
                 !matches!(c, OpenChange::Triggered { server: s, id: i, .. } if s == server && i == id)
             }),
-            Op::Disable { .. } | Op::Done { .. } => {}
+            Op::Disable { .. } | Op::Done { .. } | Op::NoDisableWhileRunning { .. } => {}
             Op::Restored { server, what, id } => open.retain(|c| {
                 !matches!(c, OpenChange::Enabled { server: s, what: w, id: i, .. }
                     if s == server && w == what && i == id)
@@ -535,14 +540,28 @@ impl Journal {
         self.rewrite(records_for(&self.open_changes(), &self.records))
     }
 
-    /// The replay's compaction: the open records and every `Done`, so a run that dies too
-    /// still leaves the next one the night's completed jobs.
+    /// Per server, why an interrupted run stopped using `disable_while_running` there (see
+    /// [`Op::NoDisableWhileRunning`]), with the run that found it.
+    pub fn no_disable_while_running(&self) -> Vec<(String, String, String)> {
+        self.records
+            .iter()
+            .filter_map(|r| match &r.op {
+                Op::NoDisableWhileRunning { server, why } => {
+                    Some((server.clone(), why.clone(), r.run.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The replay's compaction: the open records, every `Done` and every
+    /// `NoDisableWhileRunning`, so a run that dies too still leaves them to the next one.
     pub fn compact_keeping_completed(&mut self) -> Result<(), JournalError> {
         let mut keep = records_for(&self.open_changes(), &self.records);
         keep.extend(
             self.records
                 .iter()
-                .filter(|r| matches!(r.op, Op::Done { .. }))
+                .filter(|r| matches!(r.op, Op::Done { .. } | Op::NoDisableWhileRunning { .. }))
                 .cloned(),
         );
         keep.sort_by_key(|r| r.seq);

@@ -271,6 +271,11 @@ fn done_entries_outlive_the_replay_and_end_with_the_night() {
         j.write(done("web-01", "a", "run-1", "g1")).unwrap();
         j.write(done("web-01", "a", "run-1", "g2")).unwrap();
         j.write(done("web-01", "b", "run-1", "g3")).unwrap();
+        j.write(Op::NoDisableWhileRunning {
+            server: "web-02".into(),
+            why: "job c: aborted".into(),
+        })
+        .unwrap();
     }
     let mut j = Journal::open(&path, "run-2").unwrap();
     assert_eq!(ids(&j.open_changes()), ["enabled web-01 Job a"]);
@@ -288,6 +293,11 @@ fn done_entries_outlive_the_replay_and_end_with_the_night() {
     let j2 = Journal::open(&path, "run-3").unwrap();
     assert!(j2.open_changes().is_empty());
     assert_eq!(j2.completed().len(), 2, "kept by the replay's compaction");
+    assert_eq!(
+        j2.no_disable_while_running(),
+        [("web-02".into(), "job c: aborted".into(), "run-1".into())],
+        "a server that aborts disabled jobs' runs is remembered through a second crash"
+    );
 
     j.compact().unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"", "the night is over");

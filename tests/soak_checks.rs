@@ -28,6 +28,7 @@ fn night(outcome: Outcome) -> Night {
         seed: 1,
         servers: vec![server("web-01", "a"), server("web-02", "b")],
         abort_foreign: false,
+        disable_while_running: false,
         interruption: Interruption::None,
         ticks: Vec::new(),
     }

@@ -59,6 +59,7 @@ impl Default for Orchestrator {
             near_end_poll_interval: Duration::from_secs_f64(NEAR_END_POLL_INTERVAL),
             lock_alert_after: Duration::from_secs_f64(LOCK_ALERT_AFTER),
             resume_within: Duration::from_secs_f64(RESUME_WITHIN),
+            disable_while_running: false,
             call_timeout: Duration::from_secs_f64(CALL_TIMEOUT),
             retry_backoff: Duration::from_secs_f64(RETRY_BACKOFF),
             lock_file: PathBuf::from(LOCK_FILE),

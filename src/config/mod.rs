@@ -132,6 +132,10 @@ pub struct Orchestrator {
     /// run started, does not trigger again the jobs it completed (`run --rerun-all` does);
     /// default 20 h.
     pub resume_within: Duration,
+    /// Disable each job again as soon as its backup is seen writing, so the server's scheduler
+    /// can start it only between its enable and its trigger; falls back per server when that
+    /// server aborts a disabled job's run (issue 13); default false.
+    pub disable_while_running: bool,
     /// jbr addition: bound on one remote call; default 120 s.
     pub call_timeout: Duration,
     /// jbr addition: first pause before retrying a failed call (doubles, capped at poll_interval); default 2 s.

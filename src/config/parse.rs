@@ -43,6 +43,7 @@ const ORCHESTRATOR_KEYS: &[&str] = &[
     "near_end_poll_interval",
     "lock_alert_after",
     "resume_within",
+    "disable_while_running",
     "call_timeout",
     "retry_backoff",
     "lock_file",
@@ -778,6 +779,8 @@ impl Walker<'_, '_> {
                 *slot = d;
             }
         }
+        o.disable_while_running =
+            self.boolean(m, "disable_while_running", P, o.disable_while_running);
         if let Some(p) = self.path(m, "lock_file", P) {
             o.lock_file = p;
         }

@@ -39,6 +39,17 @@ pub enum Followed {
     },
 }
 
+/// How to follow a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct How {
+    /// The job's usual duration, when the run is jbr's own trigger (polls come sooner around
+    /// its end; `near_end`); `None` for a run whose start jbr does not know.
+    pub usual: Option<f64>,
+    /// `orchestrator.disable_while_running`: disable the job the moment its run is seen
+    /// writing (`Polls::disabled_early` keeps the call).
+    pub disable_when_writing: bool,
+}
+
 pub struct Watched {
     pub followed: Followed,
     pub group_id: Option<String>,
@@ -126,6 +137,7 @@ pub async fn run_job<T: Transport>(
     job: &PlannedJob,
     before: BTreeSet<String>,
     enable: Enable,
+    disable_when_writing: bool,
 ) -> Watched {
     let server = client.server().to_string();
     let id = job.job_id.as_str();
@@ -258,14 +270,17 @@ pub async fn run_job<T: Transport>(
         group: group.id.clone(),
     });
 
-    let usual = ctx.state.usual_duration(&server, id);
+    let how = How {
+        usual: ctx.state.usual_duration(&server, id),
+        disable_when_writing,
+    };
     watched.followed = follow_group(
         ctx,
         client,
         job,
         &group.id,
         watched.triggered,
-        usual,
+        how,
         &mut watched.polls,
     )
     .await;
@@ -302,15 +317,13 @@ impl Failures {
 
 /// Follow `group` until final AND the job's `running` is false, up to `triggered + timeout`;
 /// then abort and confirm. Errors never end a job early.
-/// `usual`: the job's usual duration, when `triggered` is jbr's own trigger (polls come sooner
-/// around its end; `near_end`); `None` for a group whose start jbr does not know.
 pub async fn follow_group<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &PlannedJob,
     group: &str,
     triggered: Instant,
-    usual: Option<f64>,
+    how: How,
     polls: &mut Polls,
 ) -> Followed {
     // Follow until final AND the job's `running` is false. Errors never end a job early.
@@ -319,7 +332,7 @@ pub async fn follow_group<T: Transport>(
     let id = job.job_id.as_str();
     let mut failures = Failures::default();
     let mut repeats = Repeats::default();
-    let mut pacing = Pacing::new(&ctx.config.orchestrator, usual);
+    let mut pacing = Pacing::new(&ctx.config.orchestrator, how.usual);
     let mut progress = None;
     loop {
         let (polled, call) = Call::time(retry::once(
@@ -370,6 +383,21 @@ pub async fn follow_group<T: Transport>(
             Ok(g) => {
                 failures.answered();
                 polls.saw(&ctx.clock, &call, writing(&g), None);
+                if how.disable_when_writing
+                    && polls.disabled_early.is_none()
+                    && writing(&g).is_some()
+                {
+                    // It writes: a disabled job's scheduler cannot start it again, and (on a
+                    // server that allows it) the run goes on to its end.
+                    ctx.progress.emit(
+                        &server,
+                        Some(id),
+                        "writing: disabling the job (disable_while_running)",
+                        triggered.elapsed(),
+                    );
+                    polls.disabled_early =
+                        Some(super::lifecycle::try_disable_job(ctx, client, id).await);
+                }
                 progress = g.progress_percent;
                 let pct = g
                     .progress_percent
@@ -474,7 +502,8 @@ pub async fn late_group<T: Transport>(
     });
     let mut polls = Polls::since(ctx.clock.now());
     // Its start is not known (it queued late), so no window around the usual end.
-    let followed = follow_group(ctx, client, job, &g.id, Instant::now(), None, &mut polls).await;
+    let how = How::default();
+    let followed = follow_group(ctx, client, job, &g.id, Instant::now(), how, &mut polls).await;
     Some((g.id, followed))
 }
 
@@ -532,7 +561,8 @@ pub async fn follow_other<T: Transport>(
     });
     let mut polls = Polls::since(ctx.clock.now());
     // Started by someone else at a time jbr does not know: no window around the usual end.
-    follow_group(ctx, client, job, group, Instant::now(), None, &mut polls).await
+    let how = How::default();
+    follow_group(ctx, client, job, group, Instant::now(), how, &mut polls).await
 }
 
 /// `stopQueueGroup`, then poll every `stop_poll_interval` up to `stop_timeout` until the group

@@ -308,12 +308,35 @@ pub async fn confirm_enabled<T: Transport>(
 }
 
 /// Disable a job after its run; a failure is critical. `Some`: the disable call that the
-/// read-back confirmed, timed (the job is disabled from its end on).
+/// read-back confirmed, timed (the job is disabled from then on).
 pub async fn disable_job<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
 ) -> Option<Call> {
+    match try_disable_job(ctx, client, job).await {
+        Ok(call) => Some(call),
+        Err(why) => {
+            let server = client.server();
+            ctx.critical(
+                server,
+                "job",
+                job,
+                format!("server {server}: {why}; job {job} is ENABLED, disable it by hand"),
+            );
+            None
+        }
+    }
+}
+
+/// Disable a job and read it back, journaled and recorded as an action; `Err` leaves the
+/// job enabled and is the caller's to act on ([`disable_job`] calls it critical; a disable
+/// while the job still writes tries again after its end).
+pub async fn try_disable_job<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &str,
+) -> Result<Call, String> {
     let server = client.server().to_string();
     ctx.journal_best_effort(Op::Disable {
         server: server.clone(),
@@ -334,17 +357,11 @@ pub async fn disable_job<T: Transport>(
                 what: Target::Job,
                 id: job.to_string(),
             });
-            Some(call)
+            Ok(call)
         }
         Err(why) => {
             ctx.action(&server, format!("disable job {job}"), why.clone(), false);
-            ctx.critical(
-                &server,
-                "job",
-                job,
-                format!("server {server}: {why}; job {job} is ENABLED, disable it by hand"),
-            );
-            None
+            Err(why)
         }
     }
 }

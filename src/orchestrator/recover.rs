@@ -33,6 +33,15 @@ pub fn replay_order(open: Vec<OpenChange>) -> Vec<OpenChange> {
 /// Undo everything the journal lists as open. Notes go to `record.recovered`; anything that
 /// cannot be undone is critical and halts the run.
 pub async fn replay<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    for (server, why, run) in ctx.journal.no_disable_while_running() {
+        if ctx.state.no_disable_while_running.contains_key(&server) {
+            continue;
+        }
+        ctx.record.recovered.push(format!(
+            "server {server}: the interrupted run {run} found that it does not let a disabled job's backup finish ({why}); orchestrator.disable_while_running is off for this server from now on"
+        ));
+        ctx.state.no_disable_while_running.insert(server, why);
+    }
     verify_finished_triggers(ctx).await;
     note_finished_triggers(ctx);
     report_runs_after_finished_triggers(ctx).await;

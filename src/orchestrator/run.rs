@@ -565,12 +565,75 @@ async fn open_window<T: Transport>(
 }
 
 /// One job: enable, trigger, follow, verify, disable. The disable runs on every path.
+///
+/// With `orchestrator.disable_while_running`, the job is disabled as soon as its run is seen
+/// writing. Whether JetBackup lets a disabled job's run finish is not documented, so a run
+/// that then ends aborted or failed soon after that disable, with no stop from jbr, is taken
+/// as this server's answer: the option is off for it from now on (state file), an alert says
+/// so, and the job runs again, enabled throughout.
 async fn run_one<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &PlannedJob,
     f: &Facts,
 ) {
+    let server = job.server.as_str();
+    let id = job.job_id.as_str();
+    let early = ctx.config.orchestrator.disable_while_running
+        && !ctx.state.no_disable_while_running.contains_key(server);
+    let was_enabled = f.job(id).is_some_and(|j| !j.disabled);
+    let Some(refused) = attempt(ctx, client, job, was_enabled, early).await else {
+        return;
+    };
+    let when = crate::report::time::iso_utc(ctx.clock.now());
+    let why = format!("{when}: job {id}: {refused}");
+    // Journaled at once: the state file is written when the run ends, and a run that dies
+    // first must not leave the next one to try the option here again.
+    ctx.journal_best_effort(Op::NoDisableWhileRunning {
+        server: server.to_string(),
+        why: why.clone(),
+    });
+    ctx.state
+        .no_disable_while_running
+        .insert(server.to_string(), why);
+    let first = job_rec(&mut ctx.record, server, id).map(|r| r.message.clone());
+    let mut message = format!(
+        "server {server} does not let a disabled job's backup finish: job {id}'s {refused}; orchestrator.disable_while_running is off for this server from now on (the state file's no_disable_while_running)"
+    );
+    let again = match ctx.stopping() {
+        Some(why) => format!("not run again: {why}"),
+        None => {
+            // jbr disabled it itself: enable it again for the whole of the re-run.
+            attempt(ctx, client, job, false, false).await;
+            "run again with the job enabled throughout".to_string()
+        }
+    };
+    message.push_str(&format!("; {again}"));
+    ctx.record.alerts.push(Alert {
+        kind: AlertKind::Other,
+        server: Some(server.to_string()),
+        job_id: Some(id.to_string()),
+        message: message.clone(),
+    });
+    if let Some(r) = job_rec(&mut ctx.record, server, id) {
+        let first = first.unwrap_or_default();
+        r.message = match r.message.as_str() {
+            "" => format!("{message} (first run: {first})"),
+            m => format!("{m}; {message} (first run: {first})"),
+        };
+    }
+}
+
+/// One try at a job (see [`run_one`]); its row in the record is this try's. `Some`: the run
+/// ended aborted or failed soon after jbr disabled the job under it (`disable_when_writing`),
+/// with no stop sent: what the server did, in a few words.
+async fn attempt<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    client: &Client<T>,
+    job: &PlannedJob,
+    was_enabled: bool,
+    disable_when_writing: bool,
+) -> Option<String> {
     let server = job.server.as_str();
     let id = job.job_id.as_str();
     let start_epoch = ctx.clock.now();
@@ -582,10 +645,9 @@ async fn run_one<T: Transport>(
             if let Some(r) = job_rec(&mut ctx.record, server, id) {
                 r.message = why;
             }
-            return;
+            return None;
         }
     };
-    let was_enabled = f.job(id).is_some_and(|j| !j.disabled);
     // ObjectIds grow with time: the greatest is the newest.
     let since = Some(before.iter().max().cloned().unwrap_or_default());
     let enabled = if was_enabled {
@@ -622,7 +684,7 @@ async fn run_one<T: Transport>(
                 r.message = why;
                 r.scheduler_runs = scheduler_runs;
             }
-            return;
+            return None;
         }
     };
 
@@ -631,13 +693,24 @@ async fn run_one<T: Transport>(
     } else {
         follow::Enable::ReadBackAfterTrigger
     };
-    let watched = follow::run_job(ctx, client, job, before, enable).await;
+    let watched = follow::run_job(ctx, client, job, before, enable, disable_when_writing).await;
     let returned = ctx.clock.now();
-    // Disable first, the moment the run is over: the server's scheduler starts jobs that are
-    // enabled and idle, and verifying (items, log) only reads, so it can wait (issue 13).
-    ctx.progress
-        .emit(server, Some(id), "disabling", watched.triggered.elapsed());
-    let disabled = lifecycle::disable_job(ctx, client, id).await;
+    let disabled = match &watched.polls.disabled_early {
+        Some(Ok(call)) => Some(*call),
+        early => {
+            if let Some(Err(why)) = early {
+                ctx.record.server_mut(server).notes.push(format!(
+                    "job {id}: the disable while it wrote (disable_while_running) failed ({why}); disabled after its end instead"
+                ));
+            }
+            // Disable first, the moment the run is over: the server's scheduler starts jobs
+            // that are enabled and idle, and verifying (items, log) only reads, so it can wait
+            // (issue 13).
+            ctx.progress
+                .emit(server, Some(id), "disabling", watched.triggered.elapsed());
+            lifecycle::disable_job(ctx, client, id).await
+        }
+    };
 
     let mut rec = JobRecord::new(server, id, &job.label, Outcome::Failed);
     rec.group_id = watched.group_id.clone();
@@ -650,10 +723,16 @@ async fn run_one<T: Transport>(
         returned,
         disabled,
     ));
+    let jbr_stopped = !matches!(watched.followed, Followed::Final(_));
     let wrote_from = watched.polls.started_writing();
     rec.nas_idle_before_secs = wrote_from.and_then(|w| ctx.nas_written_until.map(|e| span(e, w)));
     let mut wrote_until = watched.polls.ended_at().or(wrote_from.map(|_| returned));
     record_followed(ctx, client, job, &mut rec, watched.followed).await;
+    let refused = if jbr_stopped {
+        None
+    } else {
+        refused_while_disabled(ctx, &rec, &watched.polls)
+    };
     if watched.polls.failed > 0 {
         ctx.record.server_mut(server).notes.push(format!(
             "job {id}: {} poll(s) failed and were retried",
@@ -709,6 +788,41 @@ async fn run_one<T: Transport>(
     if let Some(r) = job_rec(&mut ctx.record, server, id) {
         *r = rec;
     }
+    refused
+}
+
+/// The safety net of `disable_while_running`: a run that ended aborted or failed within
+/// `stop_timeout` of jbr's disable while it wrote, with no stop from jbr (the caller checks
+/// that), was most likely ended by that disable. `Some`: what happened, in a few words.
+fn refused_while_disabled<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    rec: &JobRecord,
+    polls: &super::window::Polls,
+) -> Option<String> {
+    let Some(Ok(disable)) = &polls.disabled_early else {
+        return None;
+    };
+    let aborted = rec
+        .status_raw
+        .is_some_and(|s| crate::api::QueueStatus(s).is_aborted());
+    if !aborted && rec.outcome != Outcome::Failed {
+        return None;
+    }
+    let disabled_at = disable.mid(&ctx.clock);
+    let ended_at = polls.ended_at()?;
+    let after = ended_at - disabled_at;
+    if after > ctx.config.orchestrator.stop_timeout.as_secs_f64() {
+        return None;
+    }
+    let group = rec.group_id.as_deref().unwrap_or("?");
+    let status = match (rec.status_raw, &rec.status_name) {
+        (Some(raw), Some(name)) => format!("status {raw} ({name})"),
+        _ => rec.outcome.as_str().to_string(),
+    };
+    Some(format!(
+        "backup (queue group {group}) ended with {status} {} after jbr disabled the job while it wrote",
+        crate::report::time::duration(after.max(0.0))
+    ))
 }
 
 /// How long the job sat enabled and idle, open to the server's scheduler: from the enable
@@ -732,6 +846,10 @@ fn exposure<T: Transport>(
         // Never triggered (told to stop first): idle and enabled all along.
         return crate::report::Exposure::new(span(enabled_at, disabled_at), 0.0);
     };
+    if matches!(watched.polls.disabled_early, Some(Ok(_))) {
+        // Disabled while it wrote (`disable_while_running`): never idle and enabled after.
+        return crate::report::Exposure::new(span(enabled_at, triggered_at), 0.0);
+    }
     let idle_from = watched.polls.ended_at().unwrap_or(match watched.group_id {
         None => triggered_at,
         Some(_) => returned,

@@ -84,6 +84,9 @@ pub struct Polls {
     pub processing: Option<(Between, Option<f64>)>,
     /// It ended (group final and the job no longer `running`).
     pub ended: Option<(Between, Option<f64>)>,
+    /// `disable_while_running`: the job's disable while this run wrote: the confirmed
+    /// `manageBackupJob`, or why it failed (the job is disabled after its end instead).
+    pub disabled_early: Option<Result<Call, String>>,
 }
 
 impl Polls {

@@ -73,6 +73,10 @@ pub struct State {
     /// `manageDestination`), tried first next time.
     #[serde(default)]
     pub destination_methods: BTreeMap<String, String>,
+    /// Per server: why `orchestrator.disable_while_running` is no longer used there (the server
+    /// aborted a run whose job jbr disabled under it). Delete the entry to try it again.
+    #[serde(default)]
+    pub no_disable_while_running: BTreeMap<String, String>,
 }
 
 impl Default for State {
@@ -83,6 +87,7 @@ impl Default for State {
             disabled_by_jbr: BTreeMap::new(),
             history: BTreeMap::new(),
             destination_methods: BTreeMap::new(),
+            no_disable_while_running: BTreeMap::new(),
         }
     }
 }

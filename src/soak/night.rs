@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::config::{Config, Job, JobType, Server};
 use crate::report::state::State;
 use crate::sim::{
-    DestStateFn, DisabledTriggerReply, Fault, FaultKind, FlagStyle, ListOrder, Outcome, Settings,
-    SimWorld, StatusFamily, When,
+    DestStateFn, DisabledRun, DisabledTriggerReply, Fault, FaultKind, FlagStyle, ListOrder,
+    Outcome, Settings, SimWorld, StatusFamily, When,
 };
 
 use super::rng::Rng;
@@ -31,6 +31,9 @@ pub struct Night {
     pub seed: u64,
     pub servers: Vec<ServerSpec>,
     pub abort_foreign: bool,
+    /// `orchestrator.disable_while_running` (each server's `disabled_run` says what a disable
+    /// does to its running backup).
+    pub disable_while_running: bool,
     pub interruption: Interruption,
     /// The server's scheduler ticks: seconds after the start, server index.
     pub ticks: Vec<(f64, usize)>,
@@ -158,10 +161,19 @@ pub fn generate(seed: u64) -> Night {
             )
         })
         .collect();
+    let abort_foreign = r.percent(30);
+    // Later additions draw from their own stream, so every older seed still tells the story it
+    // told (the regression seeds keep their meaning).
+    let mut later = Rng::new(seed ^ 0xd15a_b1ed_0000_0013);
+    let disable_while_running = later.percent(40);
+    for s in &mut servers {
+        s.settings.disabled_run = later.pick(&[DisabledRun::Finishes, DisabledRun::Aborts]);
+    }
     Night {
         seed,
         servers,
-        abort_foreign: r.percent(30),
+        abort_foreign,
+        disable_while_running,
         interruption,
         ticks,
     }
@@ -206,7 +218,8 @@ fn server(r: &mut Rng, index: usize) -> ServerSpec {
         // a small cap pages the same code as 100 would, at a fraction of the cost.
         list_cap: if r.percent(10) { Some(10) } else { None },
         call_latency: 0.0,
-        disabled_run: crate::sim::DisabledRun::Finishes,
+        // Drawn in `generate`, from the later additions' stream.
+        disabled_run: DisabledRun::Finishes,
     };
     let down = match r.range(0, 99) {
         0..=2 => Down::ForGood,
@@ -368,6 +381,7 @@ pub fn build(night: &Night, dir: &Path) -> Built {
             RETRY_BACKOFF,
         ],
     );
+    config.orchestrator.disable_while_running = night.disable_while_running;
 
     let mut state = State::default();
     for spec in &night.servers {

@@ -16,7 +16,7 @@ fn settings(s: &Settings) -> String {
         None => "only explicit ticks".to_string(),
     };
     format!(
-        "codes {:?}, flags {:?}, groups {:?}, logs {}, log type of manual runs {}, group log_id {}, processing code {}, manageDestinationState {:?}, disabled-job trigger reply {:?}, list cap {:?}, startup {:.0} s, abort {:.0} s; scheduler: {exposure}",
+        "codes {:?}, flags {:?}, groups {:?}, logs {}, log type of manual runs {}, group log_id {}, processing code {}, manageDestinationState {:?}, disabled-job trigger reply {:?}, list cap {:?}, startup {:.0} s, abort {:.0} s, a disabled job's run {:?}; scheduler: {exposure}",
         s.status_family,
         s.flag_style,
         s.list_order,
@@ -32,6 +32,7 @@ fn settings(s: &Settings) -> String {
         s.list_cap,
         s.startup_delay,
         s.abort_delay,
+        s.disabled_run,
     )
 }
 
@@ -59,7 +60,7 @@ fn fault(f: &Fault) -> String {
 fn header(n: &Night, out: &mut String) {
     let _ = writeln!(
         out,
-        "night {}: {} server(s), {} job(s); poll {} s, startup_timeout {} s, job_timeout {} s, call_timeout {} s; --abort-foreign {}",
+        "night {}: {} server(s), {} job(s); poll {} s, startup_timeout {} s, job_timeout {} s, call_timeout {} s; --abort-foreign {}; disable_while_running {}",
         n.seed,
         n.servers.len(),
         n.jobs(),
@@ -67,7 +68,8 @@ fn header(n: &Night, out: &mut String) {
         night::STARTUP_TIMEOUT,
         night::JOB_TIMEOUT,
         night::CALL_TIMEOUT,
-        if n.abort_foreign { "yes" } else { "no" }
+        if n.abort_foreign { "yes" } else { "no" },
+        n.disable_while_running
     );
     let _ = writeln!(
         out,

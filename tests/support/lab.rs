@@ -82,6 +82,7 @@ pub fn fast_orchestrator(dir: &Path) -> Orchestrator {
         near_end_poll_interval: Duration::from_secs_f64(0.5),
         lock_alert_after: Duration::from_secs(72_000),
         resume_within: Duration::from_secs(72_000),
+        disable_while_running: false,
         metrics_file: None,
         call_timeout: Duration::from_secs(1),
         retry_backoff: Duration::from_secs_f64(0.1),
