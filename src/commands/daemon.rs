@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::run::{self, RunArgs};
-use crate::config::{Config, LoopTimes};
+use crate::config::{CheckMode, Config, LoopTimes};
 use crate::exit::Exit;
 use crate::lock::{self, LockError, LockGuard};
 use crate::notify::{self, DaemonNotice};
@@ -63,16 +63,30 @@ pub fn first_due(basis: Option<(f64, f64)>, t: LoopTimes, now: f64) -> f64 {
     basis.map_or(now, |(start, end)| next_due(start, end, t).max(now))
 }
 
-/// The config, and the loop times `jbr daemon` needs from it: one line per problem otherwise.
+/// The config, and the loop times `jbr daemon` needs from it; otherwise every problem, one
+/// line each: the checks of `load_for_run` (any error refuses the file) and the loop keys.
 fn load(path: &Path) -> Result<(Config, LoopTimes), Vec<String>> {
-    let config = crate::config::load_for_run(path).map_err(|e| {
-        e.to_problems()
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-    })?;
-    let times = config.daemon_loop.resolve(&config.path)?;
-    Ok((config, times))
+    let loaded = crate::config::load_with(path, CheckMode::Run, &|k| std::env::var(k).ok())
+        .map_err(|e| {
+            e.to_problems()
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+        })?;
+    let mut problems: Vec<String> = loaded.errors().map(|p| p.to_string()).collect();
+    let times = loaded.config.daemon_loop.resolve(&loaded.config.path);
+    if let Err(missing) = &times {
+        problems.extend(missing.iter().cloned());
+    }
+    match times {
+        Ok(times) if problems.is_empty() => {
+            for w in loaded.warnings() {
+                tracing::warn!("{}", w.without_severity());
+            }
+            Ok((loaded.config, times))
+        }
+        _ => Err(problems),
+    }
 }
 
 fn secs(d: Duration) -> String {
