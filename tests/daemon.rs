@@ -433,3 +433,62 @@ fn lifecycle_and_rejected_config_mails_reach_a_real_smtp_server() {
     stop(daemon).expect_success();
     assert!(quiet.messages().is_empty(), "{:#?}", quiet.messages());
 }
+
+/// A world whose NAS destination was left enabled by a crashed run (the journal says so) and
+/// whose first `refusals` destination calls of each kind are refused.
+fn left_enabled(refusals: u64) -> Fleet {
+    use jbr::sim::{Fault, FaultKind, When};
+    let refuse = |f: &str| {
+        Fault::on(
+            f,
+            When::Calls(1, refusals),
+            FaultKind::Refuse("Destination is busy".into()),
+        )
+    };
+    let fleet = Fleet::local(
+        SimWorld::builder()
+            .server("web-01", |s| {
+                s.destination_enabled("nas")
+                    .startup_delay(0.2)
+                    .job("accounts", 0.4)
+                    .fault(refuse("manageDestinationState"))
+                    .fault(refuse("manageDestination"))
+            })
+            .build_state(),
+    );
+    let dest = fleet.world.servers["web-01"].destinations[0].id.clone();
+    let mut j =
+        jbr::journal::Journal::open(&fleet.path("last-run.json.journal"), "crashed-run").unwrap();
+    j.write(jbr::journal::Op::Enable {
+        server: "web-01".into(),
+        what: jbr::journal::Target::Destination,
+        id: dest,
+        previous_disabled: true,
+        since: None,
+    })
+    .unwrap();
+    fleet
+}
+
+#[test]
+fn a_critical_cycle_does_not_stop_the_daemon_and_the_next_replay_cleans_up() {
+    // A replay makes two attempts of each destination call: the first cycle's all fail.
+    let fleet = left_enabled(2);
+    write(&fleet, 1.5, 0.3, |_| {});
+    let daemon = fleet.spawn_jbr(&["daemon"]);
+    wait_for_stderr(&daemon, "cycle 1 ended CRITICAL", Duration::from_secs(10));
+    assert!(
+        wait_until(Duration::from_secs(10), || ended_writes(&fleet) >= 1),
+        "no cycle after the critical one:\n{}",
+        daemon.stderr_so_far()
+    );
+    wait_for_pause(&fleet, &daemon, Duration::from_secs(5));
+    let run = stop(daemon);
+    // The cycle the stop ended was clean, so the daemon exits 0.
+    run.expect_success();
+    assert_eq!(run.stdout.matches("CRITICAL — act now").count(), 1, "{run}");
+    fleet.assert_clean();
+    let s = state(&fleet);
+    assert_eq!(s["last_run"]["critical"], json!([]), "{s:#}");
+    assert_eq!(s["last_run"]["jobs"][0]["outcome"], "completed", "{s:#}");
+}
