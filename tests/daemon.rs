@@ -65,11 +65,20 @@ fn state(fleet: &Fleet) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Waits until the daemon is in its pause: the state file names its next cycle.
+/// Waits until the daemon is in the pause after a cycle: the state file names its next cycle,
+/// and its last run started after the daemon did.
 fn wait_for_pause(fleet: &Fleet, daemon: &Running, timeout: Duration) {
+    wait_for_record(fleet, daemon, timeout, true);
+}
+
+/// Waits until the state file names `daemon` and its next cycle; with `after_a_cycle`, only
+/// once that daemon has run a cycle (its first record, before any cycle, does not count).
+fn wait_for_record(fleet: &Fleet, daemon: &Running, timeout: Duration, after_a_cycle: bool) {
     let paused = wait_until(timeout, || {
         let s = state(fleet);
-        s["daemon"]["pid"] == daemon.pid() && s["daemon"]["next_cycle"].is_f64()
+        let d = &s["daemon"];
+        let ran = s["last_run"]["started"].as_f64() >= d["since"].as_f64();
+        d["pid"] == daemon.pid() && d["next_cycle"].is_f64() && (ran || !after_a_cycle)
     });
     assert!(
         paused,
@@ -176,7 +185,7 @@ fn a_restart_waits_until_the_last_run_is_due_and_status_shows_the_daemon() {
     // Restarted at once (a crash loop, systemd's Restart=): the first cycle waits until due.
     let again = fleet.spawn_jbr(&["daemon"]);
     wait_for_stderr(&again, "restart rule", Duration::from_secs(5));
-    wait_for_pause(&fleet, &again, Duration::from_secs(5));
+    wait_for_record(&fleet, &again, Duration::from_secs(5), false);
     let status = fleet.jbr(&["status", "--json"]);
     status.expect_success();
     let d = &status.json()["daemon"];
@@ -429,7 +438,7 @@ fn lifecycle_and_rejected_config_mails_reach_a_real_smtp_server() {
         c["notification"]["on_daemon_lifecycle"] = json!(false);
     });
     let daemon = fleet.spawn_jbr(&["daemon"]);
-    wait_for_pause(&fleet, &daemon, Duration::from_secs(10));
+    wait_for_record(&fleet, &daemon, Duration::from_secs(10), false);
     stop(daemon).expect_success();
     assert!(quiet.messages().is_empty(), "{:#?}", quiet.messages());
 }
