@@ -149,7 +149,8 @@ pub enum Command {
     /// systemd/jbr-daemon.service.
     ///
     /// Exit status: 0 stopped by a signal; 2 usage or config error at start (a missing or
-    /// unusable loop.* key included); 4 the cycle a signal interrupted ended critical.
+    /// unusable loop.* key included); 4 stopped while its last cycle's report says something
+    /// jbr enabled is still enabled (the next start's replay cleans up).
     Daemon,
 
     /// Check that each server answers over SSH and that its destination and jobs exist.
@@ -177,12 +178,13 @@ pub enum Command {
     },
     /// Last run (from the state file) and the live state of each server.
     ///
-    /// Shows the last run recorded in `orchestrator.state_file` (none yet is not an error),
-    /// changes left open in the journal (a run in progress, or one that was killed: the next
-    /// run undoes them), and per server: the NAS destination enabled or disabled, each
-    /// configured job disabled, enabled or running, and every active queue group with its full
-    /// id (for `jbr stop`). Servers are asked concurrently. Reads only; takes no lock, so it can
-    /// watch a run in progress.
+    /// Shows a running `jbr daemon` (its pid and next cycle, from the state file), a run in
+    /// progress (from the lock file), the last run recorded in `orchestrator.state_file` (none
+    /// yet is not an error), changes left open in the journal (a run in progress, or one that
+    /// was killed: the next run undoes them), and per server: the NAS destination enabled or
+    /// disabled, each configured job disabled, enabled or running, and every active queue group
+    /// with its full id (for `jbr stop`). Servers are asked concurrently. Reads only; takes no
+    /// lock, so it can watch a run in progress.
     ///
     /// Exit status: 0 when every server answered and every configured destination and job
     /// exists; 1 when a server is unreachable, something is missing, or the state file or
@@ -192,8 +194,9 @@ pub enum Command {
         /// Only this server (a key of `servers`).
         #[arg(long, value_name = "NAME")]
         server: Option<String>,
-        /// Print one JSON object: ok, state_file, last_run (the run record plus exit_code, or
-        /// null), journal (file, open_changes[]), servers[] (server, reachable, destination,
+        /// Print one JSON object: ok, state_file, daemon (pid, since, next_cycle,
+        /// cycle_started, line; null when no `jbr daemon` runs), run_in_progress, last_run (the
+        /// run record plus exit_code, or null), journal (file, open_changes[]), servers[] (server, reachable, destination,
         /// jobs[], active_groups[] with id, job_id, status, status_name), errors[].
         #[arg(long)]
         json: bool,

@@ -129,7 +129,7 @@ fn cycles_start_one_target_interval_apart_and_sigterm_in_the_pause_exits_at_once
         // A cycle (about 1 s) is shorter than the interval: start to start is target_interval,
         // give or take the simulator's and jbr's own start-up jitter.
         assert!(
-            (target - 0.2..target + 0.5).contains(&gap),
+            (target - 0.2..target + 0.8).contains(&gap),
             "cycles {gap:.3} s apart, target {target} s: {starts:?}\n{run}"
         );
     }
@@ -165,7 +165,7 @@ fn a_cycle_longer_than_the_interval_is_followed_by_min_pause() {
     // From the end of one write to the start of the next: at least min_pause, plus the
     // cycle's own steps around the write (disable, verify; enable, trigger, start-up).
     assert!(
-        (1.0..2.5).contains(&gap),
+        (1.0..3.0).contains(&gap),
         "{gap:.3} s from one write's end to the next start: {t:?}\n{run}"
     );
 }

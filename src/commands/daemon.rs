@@ -129,6 +129,10 @@ impl Signals {
                 if let Ok(mut first) = name.lock() {
                     first.get_or_insert(which);
                 }
+                if *stop_tx.borrow() {
+                    tracing::info!("{which}: already stopping");
+                    continue;
+                }
                 tracing::warn!(
                     "{which}: the daemon stops (a running cycle first aborts its job and disables what jbr enabled)"
                 );
