@@ -381,7 +381,8 @@ fn sd_notify_sends_ready_then_the_job_and_the_next_cycle() {
     );
     assert!(
         got.iter()
-            .any(|m| m.starts_with("STATUS=cycle 1: server web-01, job ")),
+            .any(|m| m.starts_with("STATUS=cycle 1: server web-01, job ")
+                && m.contains("\"accounts\": ")),
         "no STATUS naming the job: {got:#?}"
     );
     assert!(

@@ -344,7 +344,7 @@ impl Daemon {
             &guard,
         );
         // The run drops its `Progress` when it returns, which ends the forwarding.
-        let (exit, ()) = tokio::join!(cycle, forward_status(&self.sd, n, rx));
+        let (exit, ()) = tokio::join!(cycle, forward_status(&self.sd, &self.config, n, rx));
         run::close_clients(&clients).await;
         let _ = out.flush();
         self.after_cycle(Some(&guard), start, exit);
@@ -561,14 +561,31 @@ impl Daemon {
     }
 }
 
-/// Each news event of the cycle as systemd's STATUS (`systemctl status` shows the job it is on).
-async fn forward_status(sd: &Notifier, n: u64, mut rx: mpsc::UnboundedReceiver<Event>) {
+/// Each news event of the cycle as systemd's STATUS (`systemctl status` shows the job it is on,
+/// as `server web-01, job 6a00…0002 "accounts": processing 42%`).
+async fn forward_status(
+    sd: &Notifier,
+    config: &Config,
+    n: u64,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+) {
     while let Some(e) = rx.recv().await {
         if !e.change {
             continue;
         }
         let on = match &e.job {
-            Some(job) => format!("server {}, job {}", e.server, job),
+            Some(job) => {
+                let label = config
+                    .jobs
+                    .iter()
+                    .find(|j| j.server == e.server && j.job_id == *job)
+                    .map_or("", |j| j.label.as_str());
+                format!(
+                    "server {}, job {}",
+                    e.server,
+                    super::fleet::job_name(job, label)
+                )
+            }
             None => format!("server {}", e.server),
         };
         sd.status(&format!("cycle {n}: {on}: {}", e.state));
