@@ -332,17 +332,16 @@ impl Daemon {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let args = RunArgs::default();
-        let cycle = run::locked(
-            &self.config,
-            &args,
-            &plan,
-            &clients,
-            self.signals.stop.clone(),
-            Progress::new(tx),
-            &mut out,
-            &mut err,
-            &guard,
-        );
+        let holding = run::Locked {
+            config: &self.config,
+            args: &args,
+            plan: &plan,
+            clients: &clients,
+            cancel: self.signals.stop.clone(),
+            progress: Progress::new(tx),
+            lock: &guard,
+        };
+        let cycle = run::locked(holding, &mut out, &mut err);
         // The run drops its `Progress` when it returns, which ends the forwarding.
         let (exit, ()) = tokio::join!(cycle, forward_status(&self.sd, &self.config, n, rx));
         run::close_clients(&clients).await;

@@ -61,10 +61,16 @@ pub async fn execute<T: Transport>(
         Ok(g) => g,
         Err(e) => return refused(config, &e, err).await,
     };
-    locked(
-        config, args, &plan, clients, cancel, progress, out, err, &guard,
-    )
-    .await
+    let holding = Locked {
+        config,
+        args,
+        plan: &plan,
+        clients,
+        cancel,
+        progress,
+        lock: &guard,
+    };
+    locked(holding, out, err).await
 }
 
 /// A run that could not take the lock: one line naming the holder, the stuck-night mail when it
@@ -76,22 +82,36 @@ pub async fn refused(config: &Config, e: &lock::LockError, err: &mut dyn Write) 
     e.exit()
 }
 
-/// Everything `jbr run` does once it holds the lock (`_lock` is the proof): the state file, the
-/// journal and its replay, the in-progress metrics, the orchestrator, the state and metrics at
-/// the end, the report on `out`, the mail. `jbr daemon`'s cycle is this very function, so a
-/// cycle is exactly a run.
-#[allow(clippy::too_many_arguments)]
+/// What a run works with once it holds the lock.
+pub struct Locked<'a, T: Transport> {
+    pub config: &'a Config,
+    pub args: &'a RunArgs,
+    pub plan: &'a plan::Plan,
+    pub clients: &'a BTreeMap<String, Client<T>>,
+    pub cancel: watch::Receiver<bool>,
+    pub progress: Progress,
+    /// The proof that this process holds the run lock.
+    pub lock: &'a lock::LockGuard,
+}
+
+/// Everything `jbr run` does once it holds the lock: the state file, the journal and its
+/// replay, the in-progress metrics, the orchestrator, the state and metrics at the end, the
+/// report on `out`, the mail. `jbr daemon`'s cycle is this very function, so a cycle is exactly
+/// a run.
 pub async fn locked<T: Transport>(
-    config: &Config,
-    args: &RunArgs,
-    plan: &plan::Plan,
-    clients: &BTreeMap<String, Client<T>>,
-    cancel: watch::Receiver<bool>,
-    progress: Progress,
+    holding: Locked<'_, T>,
     out: &mut dyn Write,
     err: &mut dyn Write,
-    _lock: &lock::LockGuard,
 ) -> Exit {
+    let Locked {
+        config,
+        args,
+        plan,
+        clients,
+        cancel,
+        progress,
+        lock: _,
+    } = holding;
     let state_path = &config.orchestrator.state_file;
     let mut state = match state::load(state_path) {
         Ok(s) => s,
