@@ -16,16 +16,21 @@ impl Notifier {
     /// From `NOTIFY_SOCKET`. A socket that cannot be created is one warning: readiness is a
     /// courtesy to systemd and must never stop the backups.
     pub fn from_env() -> Notifier {
-        let target = std::env::var("NOTIFY_SOCKET")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .and_then(|path| match UnixDatagram::unbound() {
-                Ok(socket) => Some((socket, path)),
-                Err(e) => {
-                    tracing::warn!("NOTIFY_SOCKET {path}: cannot create a socket: {e}");
-                    None
-                }
-            });
+        match std::env::var("NOTIFY_SOCKET") {
+            Ok(path) if !path.is_empty() => Notifier::to(&path),
+            _ => Notifier { target: None },
+        }
+    }
+
+    /// To the socket `path` (`@name`: the abstract namespace), as `NOTIFY_SOCKET` names it.
+    pub fn to(path: &str) -> Notifier {
+        let target = match UnixDatagram::unbound() {
+            Ok(socket) => Some((socket, path.to_string())),
+            Err(e) => {
+                tracing::warn!("NOTIFY_SOCKET {path}: cannot create a socket: {e}");
+                None
+            }
+        };
         Notifier { target }
     }
 
@@ -68,4 +73,38 @@ fn abstract_addr(name: &str) -> std::io::Result<std::os::unix::net::SocketAddr> 
 /// A STATUS value is one line: a newline would start a new (unknown) variable.
 fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::linux::net::SocketAddrExt;
+
+    fn received(socket: &UnixDatagram) -> String {
+        let mut buf = [0u8; 256];
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let n = socket.recv(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    #[test]
+    fn a_path_and_an_abstract_name_both_get_one_line_statuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        let n = Notifier::to(&path.display().to_string());
+        n.ready("next cycle at 01:30\nsecond line");
+        assert_eq!(
+            received(&socket),
+            "READY=1\nSTATUS=next cycle at 01:30 second line"
+        );
+
+        let name = format!("jbr-test-{}", std::process::id());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let socket = UnixDatagram::bind_addr(&addr).unwrap();
+        Notifier::to(&format!("@{name}")).status("cycle 1");
+        assert_eq!(received(&socket), "STATUS=cycle 1");
+    }
 }
