@@ -125,6 +125,34 @@ pub enum Command {
         json: bool,
     },
 
+    /// Run `jbr run` in a loop, the older tool's daemon: one cycle every loop.target_interval.
+    ///
+    /// Each cycle is exactly `jbr run` (the lock, the journal replay, the report, the mail, the
+    /// state file, the metrics). Between cycles it pauses for max(loop.target_interval − the
+    /// cycle's duration, loop.min_pause), as the older tool did; both keys are required (no
+    /// default: the older tool's production config has 86400 and 3600). The lock is taken per
+    /// cycle and released during the pause, so `status`, `test` and a manual `run` work between
+    /// cycles; a cycle that finds the lock held waits for it (up to loop.target_interval,
+    /// checking every second, with a log line), then runs.
+    ///
+    /// On start, when the state file shows that the last run started less than
+    /// loop.target_interval ago, the first cycle waits until it is due, and at least
+    /// loop.min_pause after that run's end: a crash loop or a reboot never chains backups.
+    ///
+    /// SIGTERM or SIGINT during a cycle: the same cleanup as `run` (the running job is aborted,
+    /// everything jbr enabled is disabled), then exit; during the pause: exit at once. SIGHUP:
+    /// re-read the config before the next cycle (an invalid one is logged and mailed, and the
+    /// old one kept). A critical cycle (exit 4) does not stop the daemon: its report is mailed,
+    /// and the next cycle's journal replay cleans up. notification.on_daemon_lifecycle mails on
+    /// start and stop. The state file records the daemon's pid and next cycle (`jbr status`).
+    /// Under systemd (NOTIFY_SOCKET set) it sends READY=1 and STATUS= lines: see
+    /// systemd/jbr-daemon.service.
+    ///
+    /// Exit status: 0 stopped by a signal; 2 usage or config error at start (a missing or
+    /// unusable loop.* key included); 4 stopped while its last cycle's report says something
+    /// jbr enabled is still enabled (the next start's replay cleans up).
+    Daemon,
+
     /// Check that each server answers over SSH and that its destination and jobs exist.
     ///
     /// For each selected server: `echo jbr-ping` through SSH and the gate, `getDestination` for
@@ -150,12 +178,13 @@ pub enum Command {
     },
     /// Last run (from the state file) and the live state of each server.
     ///
-    /// Shows the last run recorded in `orchestrator.state_file` (none yet is not an error),
-    /// changes left open in the journal (a run in progress, or one that was killed: the next
-    /// run undoes them), and per server: the NAS destination enabled or disabled, each
-    /// configured job disabled, enabled or running, and every active queue group with its full
-    /// id (for `jbr stop`). Servers are asked concurrently. Reads only; takes no lock, so it can
-    /// watch a run in progress.
+    /// Shows a running `jbr daemon` (its pid and next cycle, from the state file), a run in
+    /// progress (from the lock file), the last run recorded in `orchestrator.state_file` (none
+    /// yet is not an error), changes left open in the journal (a run in progress, or one that
+    /// was killed: the next run undoes them), and per server: the NAS destination enabled or
+    /// disabled, each configured job disabled, enabled or running, and every active queue group
+    /// with its full id (for `jbr stop`). Servers are asked concurrently. Reads only; takes no
+    /// lock, so it can watch a run in progress.
     ///
     /// Exit status: 0 when every server answered and every configured destination and job
     /// exists; 1 when a server is unreachable, something is missing, or the state file or
@@ -165,8 +194,9 @@ pub enum Command {
         /// Only this server (a key of `servers`).
         #[arg(long, value_name = "NAME")]
         server: Option<String>,
-        /// Print one JSON object: ok, state_file, last_run (the run record plus exit_code, or
-        /// null), journal (file, open_changes[]), servers[] (server, reachable, destination,
+        /// Print one JSON object: ok, state_file, daemon (pid, since, next_cycle,
+        /// cycle_started, line; null when no `jbr daemon` runs), run_in_progress, last_run (the
+        /// run record plus exit_code, or null), journal (file, open_changes[]), servers[] (server, reachable, destination,
         /// jobs[], active_groups[] with id, job_id, status, status_name), errors[].
         #[arg(long)]
         json: bool,

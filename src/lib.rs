@@ -15,6 +15,7 @@ pub mod logging;
 pub mod notify;
 pub mod orchestrator;
 pub mod report;
+pub mod sd_notify;
 pub mod sim;
 pub mod soak;
 pub mod transport;

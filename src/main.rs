@@ -114,6 +114,7 @@ fn run(cli: &Cli, live_line: bool) -> Exit {
         Command::Stop { server, group_id } => {
             jbr::commands::stop::run(&cli.config, server, group_id)
         }
+        Command::Daemon => jbr::commands::daemon::main(&cli.config),
         Command::Man => jbr::commands::docs::man(&mut std::io::stdout()),
         Command::Completions { shell } => {
             jbr::commands::docs::completions(*shell, &mut std::io::stdout())

@@ -319,21 +319,92 @@ pub async fn send_lock_alert(
     if !n.enabled || !Reason::Stuck.wanted(n) {
         return Ok(false);
     }
-    let host = host_name();
     let held = crate::report::time::duration(held_secs.floor());
-    let subject = format!(
-        "[jbr] {}: a run has held the lock for {held} — {host}",
-        Reason::Stuck.word()
-    );
-    let body = format!(
-        "jbr run was refused: {} is held by {holder}.\n\nThat run has held it for {held}, longer than orchestrator.lock_alert_after: last night's run may be stuck. `jbr status` shows what it is on; the servers' backups wait until it ends.\n-- \njbr {} on {host}; mailed because of {}.\n",
+    let text = format!(
+        "jbr run was refused: {} is held by {holder}.\n\nThat run has held it for {held}, longer than orchestrator.lock_alert_after: last night's run may be stuck. `jbr status` shows what it is on; the servers' backups wait until it ends.",
         lock_file.display(),
-        env!("CARGO_PKG_VERSION"),
-        Reason::Stuck.flag()
     );
-    deliver(n, &subject, body, timeout, &SendOptions::default())
+    send_notice(
+        n,
+        Reason::Stuck.word(),
+        &format!("a run has held the lock for {held}"),
+        &text,
+        Reason::Stuck.flag(),
+        timeout,
+    )
+    .await
+    .map(|()| true)
+}
+
+/// What `jbr daemon` mails besides each cycle's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonNotice {
+    /// The daemon started (`on_daemon_lifecycle`).
+    Started,
+    /// The daemon stopped (`on_daemon_lifecycle`).
+    Stopped,
+    /// SIGHUP found the config invalid; the daemon keeps the one it had (`on_failure`).
+    ConfigRejected,
+}
+
+impl DaemonNotice {
+    pub fn word(self) -> &'static str {
+        match self {
+            DaemonNotice::Started => "DAEMON STARTED",
+            DaemonNotice::Stopped => "DAEMON STOPPED",
+            DaemonNotice::ConfigRejected => "CONFIG REJECTED",
+        }
+    }
+
+    pub fn flag(self) -> &'static str {
+        match self {
+            DaemonNotice::Started | DaemonNotice::Stopped => "notification.on_daemon_lifecycle",
+            DaemonNotice::ConfigRejected => "notification.on_failure",
+        }
+    }
+
+    fn wanted(self, n: &Notification) -> bool {
+        match self {
+            DaemonNotice::Started | DaemonNotice::Stopped => n.on_daemon_lifecycle,
+            DaemonNotice::ConfigRejected => n.on_failure,
+        }
+    }
+}
+
+/// Mail `notice` when notification is on and its switch is: the subject is
+/// `[jbr] WORD: headline — host`, the body `text` and the usual footer. `Ok(false)`: not wanted.
+pub async fn send_daemon_notice(
+    n: &Notification,
+    notice: DaemonNotice,
+    headline: &str,
+    text: &str,
+    timeout: Duration,
+) -> Result<bool, NotifyError> {
+    if !n.enabled || !notice.wanted(n) {
+        return Ok(false);
+    }
+    send_notice(n, notice.word(), headline, text, notice.flag(), timeout)
         .await
         .map(|()| true)
+}
+
+/// One mail that is not a run's report: `[jbr] WORD: headline — host`, `text`, and a footer
+/// naming the version, the host and the switch that sent it.
+async fn send_notice(
+    n: &Notification,
+    word: &str,
+    headline: &str,
+    text: &str,
+    flag: &str,
+    timeout: Duration,
+) -> Result<(), NotifyError> {
+    let host = host_name();
+    let subject = format!("[jbr] {word}: {headline} — {host}");
+    let body = format!(
+        "{text}\n-- \njbr {} on {host}; mailed because of {flag}.\n",
+        env!("CARGO_PKG_VERSION"),
+    );
+    deliver(n, &subject, body, timeout, &SendOptions::default()).await
 }
 
 /// Send one mail within `timeout`.

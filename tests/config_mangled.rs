@@ -6,7 +6,7 @@
 //! true), deletes a key, or adds an unknown one. When a plain value (not an object or a list)
 //! becomes an object or a list, no key of the contract can take it: that must be an error whose
 //! path is the value's own, or the key or section that holds it (a warning for `loop.*`, which
-//! is accepted for compatibility and unused).
+//! only `jbr daemon` uses, and it refuses to start on such a value).
 
 mod support;
 
@@ -113,7 +113,7 @@ fn a_thousand_broken_configs_are_errors_with_their_path_never_panics() {
         }
         if becomes_container && *v.pointer(&pointer).unwrap_or(&Value::Null) == new {
             checked_kind_errors += 1;
-            // loop.* is accepted for compatibility and unused: a warning is enough there.
+            // loop.* is only jbr daemon's (which refuses to start on it): a warning is enough.
             let unused = at.starts_with("loop.");
             let named = loaded.problems.iter().any(|p| {
                 (p.is_error() || unused)

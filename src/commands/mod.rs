@@ -1,6 +1,7 @@
 //! One file per subcommand, gluing config, orchestrator and report into an exit code; `fleet`
 //! is what the operator commands share (picking servers, one client each, asking them at once).
 
+pub mod daemon;
 pub mod demo;
 pub mod destinations;
 pub mod docs;

@@ -21,6 +21,7 @@ use crate::orchestrator::progress::Progress;
 use crate::orchestrator::run::{self, Inputs};
 use crate::report::{self, metrics, state};
 use crate::transport::Transport;
+use crate::transport::any::AnyTransport;
 
 /// `run`'s flags, as typed.
 #[derive(Debug, Clone, Default)]
@@ -56,15 +57,61 @@ pub async fn execute<T: Transport>(
         return dry_run(config, args, &plan, clients, out, err).await;
     }
 
-    let _guard = match lock::acquire(&config.orchestrator.lock_file) {
+    let guard = match lock::acquire(&config.orchestrator.lock_file) {
         Ok(g) => g,
-        Err(e) => {
-            let _ = writeln!(err, "jbr: {e}");
-            alert_if_stuck(config, &e, err).await;
-            return e.exit();
-        }
+        Err(e) => return refused(config, &e, err).await,
     };
+    let holding = Locked {
+        config,
+        args,
+        plan: &plan,
+        clients,
+        cancel,
+        progress,
+        lock: &guard,
+    };
+    locked(holding, out, err).await
+}
 
+/// A run that could not take the lock: one line naming the holder, the stuck-night mail when it
+/// has held the lock past `orchestrator.lock_alert_after`, and the exit code (3, or 2 when the
+/// lock file itself cannot be opened).
+pub async fn refused(config: &Config, e: &lock::LockError, err: &mut dyn Write) -> Exit {
+    let _ = writeln!(err, "jbr: {e}");
+    alert_if_stuck(config, e, err).await;
+    e.exit()
+}
+
+/// What a run works with once it holds the lock.
+pub struct Locked<'a, T: Transport> {
+    pub config: &'a Config,
+    pub args: &'a RunArgs,
+    pub plan: &'a plan::Plan,
+    pub clients: &'a BTreeMap<String, Client<T>>,
+    pub cancel: watch::Receiver<bool>,
+    pub progress: Progress,
+    /// The proof that this process holds the run lock.
+    pub lock: &'a lock::LockGuard,
+}
+
+/// Everything `jbr run` does once it holds the lock: the state file, the journal and its
+/// replay, the in-progress metrics, the orchestrator, the state and metrics at the end, the
+/// report on `out`, the mail. `jbr daemon`'s cycle is this very function, so a cycle is exactly
+/// a run.
+pub async fn locked<T: Transport>(
+    holding: Locked<'_, T>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let Locked {
+        config,
+        args,
+        plan,
+        clients,
+        cancel,
+        progress,
+        lock: _,
+    } = holding;
     let state_path = &config.orchestrator.state_file;
     let mut state = match state::load(state_path) {
         Ok(s) => s,
@@ -108,7 +155,7 @@ pub async fn execute<T: Transport>(
     );
     let record = run::run(Inputs {
         config,
-        plan: &plan,
+        plan,
         clients,
         journal: &mut journal,
         state: &mut state,
@@ -270,6 +317,45 @@ pub fn cancel_on_signals() -> std::io::Result<watch::Receiver<bool>> {
     Ok(rx)
 }
 
+/// One client per configured server (SSH, or `local_command`); nothing connects yet.
+pub fn clients(
+    config: &Config,
+) -> Result<BTreeMap<String, Client<AnyTransport>>, crate::transport::TransportError> {
+    let mut clients = BTreeMap::new();
+    for (name, server) in &config.servers {
+        clients.insert(
+            name.clone(),
+            Client::new(AnyTransport::for_server(config, server)?),
+        );
+    }
+    Ok(clients)
+}
+
+/// Closes every client's connection (the SSH masters).
+pub async fn close_clients(clients: &BTreeMap<String, Client<AnyTransport>>) {
+    for c in clients.values() {
+        c.transport().close().await;
+    }
+}
+
+/// What `run` and `daemon` set up once the config is loaded: the config's log file, and the
+/// single-threaded runtime they run on (exit 2 when it cannot start).
+pub fn log_and_runtime(config: &Config) -> Result<tokio::runtime::Runtime, Exit> {
+    // The contract's rotated log: the record ops read the next morning, and the only place a
+    // terminal run's info lines go while the live line is drawn. Without it the run still
+    // backs up (journald or the terminal has the warnings).
+    if let Err(e) = crate::logging::attach_config(&config.orchestrator) {
+        tracing::warn!("{e}; continuing without the log file");
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("jbr: cannot start the async runtime: {e}");
+            Exit::Usage
+        })
+}
+
 /// `jbr run` from the command line: load the config (errors → exit 2, nothing touched), one
 /// client per configured server, then `execute` on a single-threaded runtime. Progress goes to
 /// stderr and the log through `tracing`; the report goes to stdout. `live_line` (see
@@ -283,35 +369,18 @@ pub fn main(config_path: &std::path::Path, args: &RunArgs, live_line: bool) -> E
             return e.exit();
         }
     };
-    // The contract's rotated log: the record ops read the next morning, and the only place a
-    // terminal run's info lines go while the live line is drawn. Without it the run still
-    // backs up (journald or the terminal has the warnings).
-    if let Err(e) = crate::logging::attach_config(&config.orchestrator) {
-        tracing::warn!("{e}; continuing without the log file");
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match log_and_runtime(&config) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("jbr: cannot start the async runtime: {e}");
-            return Exit::Usage;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(async {
-        let mut clients = BTreeMap::new();
-        for (name, server) in &config.servers {
-            match crate::transport::any::AnyTransport::for_server(&config, server) {
-                Ok(t) => {
-                    clients.insert(name.clone(), Client::new(t));
-                }
-                Err(e) => {
-                    eprintln!("jbr: {e}");
-                    return Exit::Usage;
-                }
+        let clients = match clients(&config) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("jbr: {e}");
+                return Exit::Usage;
             }
-        }
+        };
         let cancel = match cancel_on_signals() {
             Ok(c) => c,
             Err(e) => {
@@ -344,9 +413,7 @@ pub fn main(config_path: &std::path::Path, args: &RunArgs, live_line: bool) -> E
             )
             .await
         };
-        for c in clients.values() {
-            c.transport().close().await;
-        }
+        close_clients(&clients).await;
         exit
     })
 }

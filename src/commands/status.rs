@@ -89,10 +89,25 @@ struct RunInProgress {
     line: String,
 }
 
+/// The `jbr daemon` the state file names, while its pid is alive.
+#[derive(Debug, Serialize)]
+struct DaemonStatus {
+    pid: u32,
+    since: String,
+    /// When its next cycle is due; null while a cycle runs.
+    next_cycle: Option<String>,
+    /// When the cycle it is running started; null during the pause.
+    cycle_started: Option<String>,
+    /// One line, as the text output shows it.
+    line: String,
+}
+
 #[derive(Debug, Serialize)]
 struct Report {
     ok: bool,
     state_file: String,
+    /// `null`: no daemon is running.
+    daemon: Option<DaemonStatus>,
     /// `null`: no run holds the lock.
     run_in_progress: Option<RunInProgress>,
     last_run: Option<LastRun>,
@@ -117,14 +132,17 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         Err(exit) => return exit,
     };
     let mut errors = Vec::new();
-    let last_run = match state::load(&config.orchestrator.state_file) {
-        Ok(s) => s.last_run.map(|record| LastRun {
-            exit_code: record.exit().code(),
-            record,
-        }),
+    let (last_run, daemon) = match state::load(&config.orchestrator.state_file) {
+        Ok(s) => (
+            s.last_run.map(|record| LastRun {
+                exit_code: record.exit().code(),
+                record,
+            }),
+            s.daemon.and_then(daemon_status),
+        ),
         Err(e) => {
             errors.push(e.to_string());
-            None
+            (None, None)
         }
     };
     let journal_file = config.orchestrator.journal_file.clone();
@@ -160,6 +178,7 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
     let report = Report {
         ok: errors.is_empty(),
         state_file: config.orchestrator.state_file.display().to_string(),
+        daemon,
         run_in_progress,
         last_run,
         journal: JournalReport {
@@ -196,14 +215,7 @@ fn current_job(open: &[OpenChange]) -> Option<String> {
 /// (A `kill -9`ed run leaves its name in the file; the kernel has released its lock.)
 fn run_in_progress(lock_file: &Path, on: Option<String>) -> Option<RunInProgress> {
     let holder = crate::lock::read_holder(lock_file)?;
-    // 0 and values past i32::MAX would ask kill(2) about process groups, not one process.
-    let pid = holder.pid.filter(|p| (1..=i32::MAX as u32).contains(p))?;
-    // SAFETY: kill(2) with signal 0 sends nothing; it only asks whether the pid exists.
-    let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    if !alive {
-        return None;
-    }
+    let pid = holder.pid.filter(|p| alive(*p))?;
     let now = crate::report::time::unix_now();
     let mut line = format!("run in progress: {}", holder.describe(now));
     if let Some(on) = &on {
@@ -216,6 +228,45 @@ fn run_in_progress(lock_file: &Path, on: Option<String>) -> Option<RunInProgress
         held_secs: holder.held_for(now),
         command: holder.command.clone(),
         on,
+        line,
+    })
+}
+
+/// Whether `pid` names a live process (a `kill -9`ed jbr leaves its pid behind).
+fn alive(pid: u32) -> bool {
+    // 0 and values past i32::MAX would ask kill(2) about process groups, not one process.
+    if !(1..=i32::MAX as u32).contains(&pid) {
+        return false;
+    }
+    // SAFETY: kill(2) with signal 0 sends nothing; it only asks whether the pid exists.
+    let answered = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
+    answered || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The daemon the state file names, when it is still alive.
+fn daemon_status(d: state::DaemonRecord) -> Option<DaemonStatus> {
+    if !alive(d.pid) {
+        return None;
+    }
+    let iso = crate::report::time::iso_utc;
+    let now = crate::report::time::unix_now();
+    let mut line = format!("daemon: pid {}, running since {}", d.pid, iso(d.since));
+    match (d.next_cycle, d.cycle_started) {
+        (Some(next), _) => line.push_str(&format!(
+            "; next cycle at {} (in {})",
+            iso(next),
+            crate::report::time::duration((next - now).max(0.0).floor())
+        )),
+        (None, Some(started)) => {
+            line.push_str(&format!("; a cycle is running since {}", iso(started)))
+        }
+        (None, None) => {}
+    }
+    Some(DaemonStatus {
+        pid: d.pid,
+        since: iso(d.since),
+        next_cycle: d.next_cycle.map(iso),
+        cycle_started: d.cycle_started.filter(|_| d.next_cycle.is_none()).map(iso),
         line,
     })
 }
@@ -441,6 +492,10 @@ fn describe_change(c: &OpenChange) -> String {
 
 fn render(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(d) = &report.daemon {
+        out.push_str(&d.line);
+        out.push('\n');
+    }
     if let Some(r) = &report.run_in_progress {
         out.push_str(&r.line);
         out.push('\n');

@@ -115,6 +115,7 @@ impl Default for Config {
             orchestrator: Orchestrator::default(),
             destination: DestinationPolicy::default(),
             notification: Notification::default(),
+            daemon_loop: Default::default(),
         }
     }
 }

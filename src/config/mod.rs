@@ -43,6 +43,55 @@ pub struct Config {
     pub orchestrator: Orchestrator,
     pub destination: DestinationPolicy,
     pub notification: Notification,
+    /// `loop.*`: the older tool's daemon loop, used by `jbr daemon` only.
+    pub daemon_loop: Loop,
+}
+
+/// `loop.target_interval` and `loop.min_pause`, as the older tool's daemon reads them. Only
+/// `jbr daemon` uses them, and it refuses to start without both (`Loop::resolve`); every other
+/// command ignores them, so a bad value is a warning there, as it always was.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loop {
+    /// One cycle every this long, start to start; `None` when absent or not a usable time.
+    pub target_interval: Option<Duration>,
+    /// At least this long between a cycle's end and the next start.
+    pub min_pause: Option<Duration>,
+}
+
+/// The loop as `jbr daemon` runs it: both keys present and usable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoopTimes {
+    pub target_interval: Duration,
+    pub min_pause: Duration,
+}
+
+impl Loop {
+    /// Both times, or one line per missing one (`file: at 'loop.min_pause': …`), so that
+    /// `jbr daemon` never guesses a schedule the operator did not write.
+    pub fn resolve(&self, file: &std::path::Path) -> Result<LoopTimes, Vec<String>> {
+        let missing = |key: &str, example: u32| {
+            format!(
+                "{}: at 'loop.{key}': jbr daemon needs this: a number of seconds, more than 0 (the older tool's production config has {example}; see the warning above if the key is there)",
+                file.display()
+            )
+        };
+        match (self.target_interval, self.min_pause) {
+            (Some(target_interval), Some(min_pause)) => Ok(LoopTimes {
+                target_interval,
+                min_pause,
+            }),
+            (t, m) => {
+                let mut problems = Vec::new();
+                if t.is_none() {
+                    problems.push(missing("target_interval", 86400));
+                }
+                if m.is_none() {
+                    problems.push(missing("min_pause", 3600));
+                }
+                Err(problems)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

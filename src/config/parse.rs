@@ -148,23 +148,9 @@ pub(crate) fn parse(root: &Value, ctx: &Context<'_>, p: &mut Problems) -> Config
     if let Some(v) = present(top, "loop")
         && let Some(m) = w.object(v, "loop")
     {
-        // Accepted for compatibility: the older tool's daemon loop. jbr runs once per start
-        // (a systemd timer schedules it), so the values are not used.
         w.unknown_keys(m, "loop", LOOP_KEYS);
-        for key in LOOP_KEYS {
-            if let Some(v) = present(m, key)
-                && !v.is_number()
-            {
-                // Unused, so never a reason to refuse the file; but a value the older tool
-                // could not have read is worth pointing at.
-                w.p.warn(
-                    &child("loop", key),
-                    "wrong_type",
-                    format!("expected a number of seconds, found {}", describe(v)),
-                    Some("jbr does not use loop.*: a systemd timer schedules its runs".into()),
-                );
-            }
-        }
+        config.daemon_loop.target_interval = w.loop_seconds(m, "target_interval");
+        config.daemon_loop.min_pause = w.loop_seconds(m, "min_pause");
     }
     match present(top, "jobs") {
         Some(v) => {
@@ -326,6 +312,24 @@ impl Walker<'_, '_> {
             return None;
         }
         Some(Duration::from_secs_f64(s))
+    }
+
+    /// A `loop.*` time, checked like every time but reported as a warning: only `jbr daemon`
+    /// uses the loop, and it refuses to start without a usable value (`Loop::resolve`), while
+    /// every other command ran with any value before the daemon existed and still does.
+    fn loop_seconds(&mut self, m: &Map<String, Value>, key: &str) -> Option<Duration> {
+        let before = self.p.list.len();
+        let value = self.seconds(m, key, "loop");
+        for p in &mut self.p.list[before..] {
+            p.severity = super::Severity::Warning;
+            p.hint = Some(match p.hint.take() {
+                Some(h) => format!(
+                    "{h}; jbr daemon refuses to start with it, other commands ignore loop.*"
+                ),
+                None => "jbr daemon refuses to start with it, other commands ignore loop.*".into(),
+            });
+        }
+        value
     }
 
     fn older_tool_minimum(&mut self, path: &str, value: Duration, minimum: f64) {

@@ -77,6 +77,25 @@ pub struct State {
     /// aborted a run whose job jbr disabled under it). Delete the entry to try it again.
     #[serde(default)]
     pub no_disable_while_running: BTreeMap<String, String>,
+    /// The `jbr daemon` that runs the cycles, while one does (cleared when it stops).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<DaemonRecord>,
+}
+
+/// What `jbr daemon` writes down for `jbr status` and for its own next start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DaemonRecord {
+    pub pid: u32,
+    /// Unix seconds: when the daemon started.
+    pub since: f64,
+    /// Unix seconds: when its next cycle is due; `None` while a cycle runs.
+    #[serde(default)]
+    pub next_cycle: Option<f64>,
+    /// Unix seconds: when its current (or last) cycle started. Later than `last_run.started`
+    /// means that cycle never finished (a crash): the restart rule counts from it, so a crash
+    /// loop cannot chain backups back to back.
+    #[serde(default)]
+    pub cycle_started: Option<f64>,
 }
 
 impl Default for State {
@@ -88,6 +107,7 @@ impl Default for State {
             history: BTreeMap::new(),
             destination_methods: BTreeMap::new(),
             no_disable_while_running: BTreeMap::new(),
+            daemon: None,
         }
     }
 }
