@@ -130,7 +130,32 @@ pub enum Enable {
     ReadBackAfterTrigger,
 }
 
-/// Trigger `job` (just enabled) and follow it to its end. `before`: from `groups_of`.
+/// Journal that `job` is about to be triggered, before its enable: a crash from here on
+/// follows any run of it that appears after `before` (the trigger's, or one the server's
+/// scheduler fired once the job was enabled), and the enable and the trigger go out back to
+/// back. `Err`: the journal cannot be written; nothing more starts anywhere (halted).
+pub fn journal_trigger<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    server: &str,
+    job: &str,
+    before: &BTreeSet<String>,
+) -> Result<(), String> {
+    ctx.journal(Op::Trigger {
+        server: server.to_string(),
+        id: job.to_string(),
+        // ObjectIds grow with time: the greatest is the newest.
+        since: Some(before.iter().max().cloned().unwrap_or_default()),
+    })
+    .map_err(|e| {
+        ctx.halt(format!(
+            "the journal cannot be written ({e}); nothing more is started"
+        ));
+        format!("not triggered: the journal cannot be written ({e})")
+    })
+}
+
+/// Trigger `job` (just enabled) and follow it to its end. `before`: from `groups_of`; the
+/// trigger is journaled already ([`journal_trigger`]).
 pub async fn run_job<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
@@ -157,18 +182,8 @@ pub async fn run_job<T: Transport>(
         watched.followed = Followed::NeverStarted(format!("not triggered: {why}"));
         return watched;
     }
-    if let Err(e) = ctx.journal(Op::Trigger {
-        server: server.clone(),
-        id: id.to_string(),
-        // ObjectIds grow with time: the greatest is the newest.
-        since: Some(before.iter().max().cloned().unwrap_or_default()),
-    }) {
-        ctx.halt(format!(
-            "the journal cannot be written ({e}); nothing more is started"
-        ));
-        watched.followed = Followed::NeverStarted(format!("not triggered: {e}"));
-        return watched;
-    }
+    // The trigger was journaled before the enable (`journal_trigger`): nothing but the enable's
+    // own call stands between it and the trigger.
     ctx.progress
         .emit(&server, Some(id), "triggering", Duration::ZERO);
     watched.triggered = Instant::now();

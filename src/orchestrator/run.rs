@@ -650,6 +650,12 @@ async fn attempt<T: Transport>(
     };
     // ObjectIds grow with time: the greatest is the newest.
     let since = Some(before.iter().max().cloned().unwrap_or_default());
+    if let Err(why) = follow::journal_trigger(ctx, server, id, &before) {
+        if let Some(r) = job_rec(&mut ctx.record, server, id) {
+            r.message = why;
+        }
+        return None;
+    }
     let enabled = if was_enabled {
         ctx.journal(Op::Enable {
             server: server.to_string(),
@@ -679,6 +685,11 @@ async fn attempt<T: Transport>(
             // may have fired the job before the disable: that run writes, so it ends before
             // anything else starts (soak seed 20399).
             let scheduler_runs = follow_scheduled(ctx, client, job, before, &BTreeSet::new()).await;
+            // Never triggered: the trigger journaled before the enable is closed.
+            ctx.journal_best_effort(Op::Ended {
+                server: server.to_string(),
+                id: id.to_string(),
+            });
             if let Some(r) = job_rec(&mut ctx.record, server, id) {
                 r.outcome = Outcome::Failed;
                 r.message = why;
