@@ -648,7 +648,7 @@ fn the_example_config_is_clean_where_its_files_exist() {
     assert_eq!(out.status.code(), Some(0), "{}", out);
     assert_eq!(
         out.stdout.as_str(),
-        "config.json: OK (3 servers, 5 jobs)\n",
+        "config.json: OK (3 servers, 5 jobs; healthcheck pings to https://hc-ping.com)\n",
         "{}",
         out
     );
