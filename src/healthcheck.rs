@@ -148,7 +148,7 @@ impl Pinger {
                     return Ok(());
                 }
                 Ok(Err(f)) => f,
-                Err(_) => Failure::Retry(format!("no answer within {:.1} s", share.as_secs_f64())),
+                Err(_) => Failure::Retry("no answer".into()),
             };
             let retry = matches!(failure, Failure::Retry(_));
             reason = self.scrub(failure.reason());
