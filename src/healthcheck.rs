@@ -464,6 +464,17 @@ mod tests {
     }
 
     #[test]
+    fn exit_0_is_success_and_1_and_4_are_fail() {
+        assert_eq!(Signal::for_exit(Exit::Ok), Signal::Success);
+        assert_eq!(Signal::for_exit(Exit::JobsFailed), Signal::Fail);
+        assert_eq!(Signal::for_exit(Exit::Critical), Signal::Fail);
+        assert_eq!(
+            [Signal::Start, Signal::Success, Signal::Fail].map(Signal::suffix),
+            ["/start", "", "/fail"]
+        );
+    }
+
+    #[test]
     fn status_lines() {
         let s = parse_status("HTTP/1.1 200 OK\r").unwrap();
         assert_eq!((s.code, s.reason.as_str()), (200, "OK"));
