@@ -4,8 +4,8 @@
 //!
 //! Every path: `/start` then success or `/fail` under one `rid`, the report as the body (cut at
 //! 100,000 bytes), a refused run's lone `/fail` (lock held too long, a config error), a server
-//! that hangs, one that is down, HTTPS with a private CA. The ping key never shows in stdout,
-//! stderr or the log, and a ping never changes the exit code.
+//! that hangs, one that is down, HTTPS with a private CA, and each `jbr daemon` cycle. The ping
+//! key never shows in stdout, stderr or the log, and a ping never changes the exit code.
 
 mod support;
 
@@ -439,4 +439,32 @@ fn a_config_error_pings_fail_when_the_url_can_be_read() {
     .unwrap();
     run(&fleet).expect_code(2);
     assert_eq!(server.requests().len(), 1);
+}
+
+/// `jbr daemon`: each cycle is a run, so each pings `/start` then success under its own rid.
+#[test]
+fn each_daemon_cycle_pings_as_a_run() {
+    if skip_without_python("each_daemon_cycle_pings_as_a_run") {
+        return;
+    }
+    let server = Server::ok();
+    let fleet = lab(clean_world(), &server.url(KEY), 5.0, |c| {
+        // A pause longer than the time it takes to see the second end ping: SIGTERM lands in it.
+        c["loop"] = json!({"target_interval": 1.0, "min_pause": 1.5});
+        c["destination"] = json!({"force_activate": true});
+    });
+    let daemon = fleet.spawn_jbr(&["daemon"]);
+    let got = http::wait_for(&server, 4, Duration::from_secs(20));
+    daemon.signal(libc::SIGTERM);
+    let out = daemon.wait();
+    out.expect_success();
+    assert!(got.len() >= 4, "{:?}\n{out}", paths(&got));
+    let start = format!("/ping/{KEY}/start");
+    let end = format!("/ping/{KEY}");
+    for cycle in got[..4].chunks(2) {
+        assert_eq!(paths(cycle), [start.as_str(), end.as_str()], "{out}");
+        assert_eq!(cycle[0].rid(), cycle[1].rid());
+    }
+    assert_ne!(got[0].rid(), got[2].rid());
+    assert_no_key(&out, &fleet);
 }
