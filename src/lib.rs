@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod contract;
 pub mod exit;
+pub mod healthcheck;
 pub mod journal;
 pub mod lock;
 pub mod logging;

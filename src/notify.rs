@@ -320,10 +320,7 @@ pub async fn send_lock_alert(
         return Ok(false);
     }
     let held = crate::report::time::duration(held_secs.floor());
-    let text = format!(
-        "jbr run was refused: {} is held by {holder}.\n\nThat run has held it for {held}, longer than orchestrator.lock_alert_after: last night's run may be stuck. `jbr status` shows what it is on; the servers' backups wait until it ends.",
-        lock_file.display(),
-    );
+    let text = lock_alert_text(lock_file, holder, held_secs);
     send_notice(
         n,
         Reason::Stuck.word(),
@@ -334,6 +331,16 @@ pub async fn send_lock_alert(
     )
     .await
     .map(|()| true)
+}
+
+/// What a run refused past `lock_alert_after` says (the mail's text, the `/fail` ping's body):
+/// who holds the lock, for how long, and what that means.
+pub fn lock_alert_text(lock_file: &std::path::Path, holder: &str, held_secs: f64) -> String {
+    format!(
+        "jbr run was refused: {} is held by {holder}.\n\nThat run has held it for {}, longer than orchestrator.lock_alert_after: last night's run may be stuck. `jbr status` shows what it is on; the servers' backups wait until it ends.",
+        lock_file.display(),
+        crate::report::time::duration(held_secs.floor())
+    )
 }
 
 /// What `jbr daemon` mails besides each cycle's report.

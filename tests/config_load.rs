@@ -186,6 +186,9 @@ fn a_minimal_config_gets_every_default() {
     assert!(
         n.on_failure && n.on_timeout && !n.on_complete && n.on_partial && n.on_daemon_lifecycle
     );
+    // No pings unless a URL is given; 10 s per ping when there is one.
+    assert!(c.monitoring.healthcheck_url.is_none());
+    assert_eq!(c.monitoring.healthcheck_timeout, Duration::from_secs(10));
 }
 
 #[test]

@@ -411,6 +411,59 @@ fn cases() -> Vec<Case> {
             says: "empty command",
         },
         Case {
+            name: "ping URL not http",
+            edit: |v, _| {
+                set(
+                    v,
+                    "/monitoring",
+                    json!({"healthcheck_url": "ftp://hc-ping.com/k3y-5ecret"}),
+                )
+            },
+            path: "monitoring.healthcheck_url",
+            code: "bad_url",
+            says: "scheme \"ftp\" is not http or https",
+        },
+        Case {
+            name: "ping URL with a query",
+            edit: |v, _| {
+                set(
+                    v,
+                    "/monitoring",
+                    json!({"healthcheck_url": "https://hc-ping.com/k3y-5ecret?create=1"}),
+                )
+            },
+            path: "monitoring.healthcheck_url",
+            code: "bad_url",
+            says: "the URL has a query or fragment",
+        },
+        Case {
+            name: "ping URL with a password",
+            edit: |v, _| {
+                set(
+                    v,
+                    "/monitoring",
+                    json!({"healthcheck_url": "https://me:k3y-5ecret@hc.example.org/p"}),
+                )
+            },
+            path: "monitoring.healthcheck_url",
+            code: "bad_url",
+            says: "a user name or password in the URL is not supported",
+        },
+        Case {
+            name: "ping URL not a string",
+            edit: |v, _| set(v, "/monitoring", json!({"healthcheck_url": 42})),
+            path: "monitoring.healthcheck_url",
+            code: "wrong_type",
+            says: "expected a string, found a number",
+        },
+        Case {
+            name: "ping timeout zero",
+            edit: |v, _| set(v, "/monitoring", json!({"healthcheck_timeout": 0})),
+            path: "monitoring.healthcheck_timeout",
+            code: "out_of_range",
+            says: "0 s is not a usable time",
+        },
+        Case {
             name: "alert days negative",
             edit: |v, _| set(v, "/destination", json!({"alert_days_without_jobs": -1})),
             path: "destination.alert_days_without_jobs",
@@ -480,7 +533,9 @@ fn each_broken_config_exits_2_naming_its_path() {
                         && p["severity"] == json!("error")
                 })
             });
-        if !(ok_text && ok_json) {
+        // The ping URL's path is the check's secret: never echoed.
+        let ok_secret = !text.stdout.contains("k3y-5ecret") && !json.stdout.contains("k3y-5ecret");
+        if !(ok_text && ok_json && ok_secret) {
             failures.push(format!(
                 "case {:?}: want {prefix}…{}… [{}]\n{}\n--- json\n{}",
                 case.name,
@@ -648,7 +703,7 @@ fn the_example_config_is_clean_where_its_files_exist() {
     assert_eq!(out.status.code(), Some(0), "{}", out);
     assert_eq!(
         out.stdout.as_str(),
-        "config.json: OK (3 servers, 5 jobs)\n",
+        "config.json: OK (3 servers, 5 jobs; healthcheck pings to https://hc-ping.com)\n",
         "{}",
         out
     );

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::api::Client;
 use crate::config::Config;
 use crate::exit::Exit;
+use crate::healthcheck::{self, Pinger, Signal};
 use crate::journal::Journal;
 use crate::lock;
 use crate::orchestrator::clock::Clock;
@@ -73,8 +74,8 @@ pub async fn execute<T: Transport>(
     locked(holding, out, err).await
 }
 
-/// A run that could not take the lock: one line naming the holder, the stuck-night mail when it
-/// has held the lock past `orchestrator.lock_alert_after`, and the exit code (3, or 2 when the
+/// A run that could not take the lock: one line naming the holder, the stuck-night mail and
+/// `/fail` ping when it has held the lock past `orchestrator.lock_alert_after`, and the exit code (3, or 2 when the
 /// lock file itself cannot be opened).
 pub async fn refused(config: &Config, e: &lock::LockError, err: &mut dyn Write) -> Exit {
     let _ = writeln!(err, "jbr: {e}");
@@ -138,9 +139,24 @@ pub async fn locked<T: Transport>(
         Ok(j) => j,
         Err(e) => {
             let _ = writeln!(err, "jbr: {e}");
+            // Every night would stop here: say so now rather than when the check goes quiet.
+            healthcheck::refused(&config.monitoring, &format!("jbr run was refused: {e}\n")).await;
             return Exit::Usage;
         }
     };
+
+    // Once the run can start (as the metrics below): a refused start must not open a run
+    // that nothing will end.
+    let pinger = Pinger::new(&config.monitoring);
+    if let Some(p) = &pinger {
+        let started = format!(
+            "jbr {} run {run_id} started on {} (pid {})\n",
+            env!("CARGO_PKG_VERSION"),
+            crate::notify::host_name(),
+            std::process::id()
+        );
+        p.send_and_log(Signal::Start, &started).await;
+    }
 
     // Only once the run can start: a "run in progress" left behind by a refused start would
     // show a phantom run until the next night.
@@ -177,21 +193,30 @@ pub async fn locked<T: Transport>(
         exit = exit.worst(Exit::JobsFailed);
     }
     write_metrics(config, metrics::render(Some(&record), &state, None), err);
+    let text = report::text::render(&record);
     let rendered = if args.json {
         report::to_json(&record) + "\n"
     } else {
-        report::text::render(&record)
+        text.clone()
     };
     let _ = out.write_all(rendered.as_bytes());
     let _ = out.flush();
-    // After the report is out: a slow or dead mail server must not delay it, and a mail
-    // failure is logged without changing the exit code (notify's contract).
-    crate::notify::send_and_log(
-        &config.notification,
-        &record,
-        crate::notify::DEFAULT_TIMEOUT,
-    )
-    .await;
+    // After the report is out: a slow or dead mail or ping server must not delay it, and
+    // neither failure changes the exit code (notify's and healthcheck's contract). Both at
+    // once, so the run waits for the slower, not for the sum.
+    let ping = async {
+        if let Some(p) = &pinger {
+            p.send_and_log(Signal::for_exit(exit), &text).await;
+        }
+    };
+    tokio::join!(
+        crate::notify::send_and_log(
+            &config.notification,
+            &record,
+            crate::notify::DEFAULT_TIMEOUT,
+        ),
+        ping
+    );
     exit
 }
 
@@ -212,8 +237,8 @@ fn write_metrics(config: &Config, text: String, err: &mut dyn Write) {
 }
 
 /// A run refused because another has held the lock past `orchestrator.lock_alert_after` mails
-/// a failure: last night's run is still going, and a stuck night must not be silent. The exit
-/// stays 3; a mail that fails is one warning line.
+/// a failure and pings `/fail`: last night's run is still going, and a stuck night must not be
+/// silent. The exit stays 3; a mail or a ping that fails is one warning line.
 async fn alert_if_stuck(config: &Config, refused: &lock::LockError, err: &mut dyn Write) {
     let lock::LockError::Held {
         holder, described, ..
@@ -227,15 +252,19 @@ async fn alert_if_stuck(config: &Config, refused: &lock::LockError, err: &mut dy
     if held < config.orchestrator.lock_alert_after.as_secs_f64() {
         return;
     }
-    match crate::notify::send_lock_alert(
-        &config.notification,
-        &config.orchestrator.lock_file,
-        described,
-        held,
-        crate::notify::DEFAULT_TIMEOUT,
-    )
-    .await
-    {
+    let why =
+        crate::notify::lock_alert_text(&config.orchestrator.lock_file, described, held) + "\n";
+    let (mailed, ()) = tokio::join!(
+        crate::notify::send_lock_alert(
+            &config.notification,
+            &config.orchestrator.lock_file,
+            described,
+            held,
+            crate::notify::DEFAULT_TIMEOUT,
+        ),
+        healthcheck::refused(&config.monitoring, &why)
+    );
+    match mailed {
         Ok(true) => {
             let _ = writeln!(
                 err,
@@ -366,6 +395,9 @@ pub fn main(config_path: &std::path::Path, args: &RunArgs, live_line: bool) -> E
         Ok(c) => c,
         Err(e) => {
             eprintln!("jbr: {e}");
+            if !args.dry_run {
+                ping_refused_config(config_path, &e);
+            }
             return e.exit();
         }
     };
@@ -378,6 +410,10 @@ pub fn main(config_path: &std::path::Path, args: &RunArgs, live_line: bool) -> E
             Ok(c) => c,
             Err(e) => {
                 eprintln!("jbr: {e}");
+                if !args.dry_run {
+                    let why = format!("jbr run was refused: {e}\n");
+                    healthcheck::refused(&config.monitoring, &why).await;
+                }
                 return Exit::Usage;
             }
         };
@@ -416,4 +452,20 @@ pub fn main(config_path: &std::path::Path, args: &RunArgs, live_line: bool) -> E
         close_clients(&clients).await;
         exit
     })
+}
+
+/// A config that `run` refuses (exit 2) still pings `/fail` when its `monitoring` section can be
+/// read on its own: a typo made in the evening must not leave the night silent.
+fn ping_refused_config(config_path: &std::path::Path, refused: &crate::config::ConfigError) {
+    let Some(monitoring) = crate::config::monitoring_of(config_path) else {
+        return;
+    };
+    let why = format!("jbr run was refused: the config cannot be used (exit 2):\n{refused}\n");
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(healthcheck::refused(&monitoring, &why)),
+        Err(e) => eprintln!("jbr: warning: cannot start the async runtime for the /fail ping: {e}"),
+    }
 }

@@ -34,13 +34,17 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
     let (problems, summary) = match config::load(config_path) {
         Ok(loaded) => {
             let c = &loaded.config;
-            let summary = format!(
+            let mut summary = format!(
                 "{} server{}, {} job{}",
                 c.servers.len(),
                 plural(c.servers.len()),
                 c.jobs.len(),
                 plural(c.jobs.len())
             );
+            // The URL prints as scheme and host: its path is the check's secret.
+            if let Some(url) = &c.monitoring.healthcheck_url {
+                summary.push_str(&format!("; healthcheck pings to {url}"));
+            }
             (loaded.problems, Some(summary))
         }
         Err(e) => (e.to_problems(), None),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Config, DestinationPolicy, Notification, Orchestrator, Secret};
+use super::{Config, DestinationPolicy, Monitoring, Notification, Orchestrator, Secret};
 
 pub const PORT: u16 = 51514;
 pub const USER: &str = "root";
@@ -29,6 +29,8 @@ pub const ALERT_DAYS_WITHOUT_JOBS: f64 = 3.0;
 
 pub const SMTP_HOST: &str = "localhost";
 pub const SMTP_PORT: u16 = 25;
+
+pub const HEALTHCHECK_TIMEOUT: f64 = 10.0;
 
 /// The longest time jbr accepts anywhere: a value above it is a typo (minutes for seconds, an
 /// extra zero), not a plan.
@@ -103,6 +105,15 @@ impl Default for Notification {
     }
 }
 
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring {
+            healthcheck_url: None,
+            healthcheck_timeout: Duration::from_secs_f64(HEALTHCHECK_TIMEOUT),
+        }
+    }
+}
+
 /// An empty config with every default, for tests that build one by hand:
 /// `Config { servers, jobs, ..Config::default() }`.
 impl Default for Config {
@@ -116,6 +127,7 @@ impl Default for Config {
             destination: DestinationPolicy::default(),
             notification: Notification::default(),
             daemon_loop: Default::default(),
+            monitoring: Monitoring::default(),
         }
     }
 }

@@ -5,11 +5,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::Config;
 use super::duplicates;
 use super::machine::{self, CheckMode};
 use super::parse::{self, Context};
 use super::problem::{ConfigError, Problem, Problems};
+use super::{Config, Monitoring};
 
 /// A parsed config and every problem found (errors and warnings, in file order).
 ///
@@ -55,6 +55,26 @@ pub fn load_for_run(path: &Path) -> Result<Config, ConfigError> {
         tracing::warn!("{}", w.without_severity());
     }
     Ok(loaded.config)
+}
+
+/// The `monitoring` section of the file at `path`, read on its own and leniently: when the
+/// config as a whole is refused (exit 2), the refusal still pings `/fail` if this section is
+/// fine. `None` when the file cannot be read, is not JSON, sets no ping URL, or has an error in
+/// this section.
+pub fn monitoring_of(path: &Path) -> Option<Monitoring> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let root: Value = serde_json::from_str(text.strip_prefix('\u{feff}').unwrap_or(&text)).ok()?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let env = |_: &str| -> Option<String> { None };
+    let ctx = Context {
+        file: path,
+        base_dir,
+        env: &env,
+    };
+    let mut problems = Problems::new(path);
+    let monitoring = parse::monitoring_only(&root, &ctx, &mut problems);
+    let clean = !problems.list.iter().any(Problem::is_error);
+    (clean && monitoring.healthcheck_url.is_some()).then_some(monitoring)
 }
 
 /// `load` with the mode and the environment given (tests pass their own environment).

@@ -12,13 +12,15 @@ mod duplicates;
 mod load;
 mod machine;
 mod parse;
+mod ping_url;
 mod problem;
 mod secret;
 mod suggest;
 
-pub use load::{Loaded, load, load_for_run, load_str, load_with};
+pub use load::{Loaded, load, load_for_run, load_str, load_with, monitoring_of};
 pub use machine::CheckMode;
 pub use parse::known_keys;
+pub use ping_url::{PingUrl, Scheme, UrlProblem};
 pub use problem::{ConfigError, Problem, Severity};
 pub use secret::Secret;
 
@@ -43,6 +45,7 @@ pub struct Config {
     pub orchestrator: Orchestrator,
     pub destination: DestinationPolicy,
     pub notification: Notification,
+    pub monitoring: Monitoring,
     /// `loop.*`: the older tool's daemon loop, used by `jbr daemon` only.
     pub daemon_loop: Loop,
 }
@@ -232,4 +235,14 @@ pub struct Notification {
     pub on_complete: bool,
     pub on_partial: bool,
     pub on_daemon_lifecycle: bool,
+}
+
+/// jbr addition (issue 11): the dead-man's switch, Healthchecks-protocol pings around each run.
+#[derive(Debug, Clone)]
+pub struct Monitoring {
+    /// `monitoring.healthcheck_url`; none (the default) sends no pings. Its path is the check's
+    /// secret, so it prints as scheme and host only.
+    pub healthcheck_url: Option<PingUrl>,
+    /// `monitoring.healthcheck_timeout`: the bound on one ping, its retries included; default 10 s.
+    pub healthcheck_timeout: Duration,
 }

@@ -10,7 +10,10 @@ use serde_json::{Map, Value};
 use super::defaults::{self, MAX_SECONDS};
 use super::problem::Problems;
 use super::suggest::nearest;
-use super::{Config, DestinationPolicy, Job, JobType, Notification, Orchestrator, Secret, Server};
+use super::{
+    Config, DestinationPolicy, Job, JobType, Monitoring, Notification, Orchestrator, PingUrl,
+    Secret, Server,
+};
 
 const TOP_KEYS: &[&str] = &[
     "ssh_key",
@@ -19,6 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "orchestrator",
     "destination",
     "notification",
+    "monitoring",
     "loop",
 ];
 const SERVER_KEYS: &[&str] = &[
@@ -74,18 +78,20 @@ const NOTIFICATION_KEYS: &[&str] = &[
     "on_partial",
     "on_daemon_lifecycle",
 ];
+const MONITORING_KEYS: &[&str] = &["healthcheck_url", "healthcheck_timeout"];
 const LOOP_KEYS: &[&str] = &["target_interval", "min_pause"];
 
 /// Every key jbr knows, as `servers.*.host` / `jobs[].job_id` / `orchestrator.poll_interval`:
 /// the older tool's and jbr's additions. Docs and the example config are tested against it.
 pub fn known_keys() -> Vec<String> {
     let mut keys: Vec<String> = TOP_KEYS.iter().map(|k| k.to_string()).collect();
-    let sections: [(&str, &[&str]); 6] = [
+    let sections: [(&str, &[&str]); 7] = [
         ("servers.*", SERVER_KEYS),
         ("jobs[]", JOB_KEYS),
         ("orchestrator", ORCHESTRATOR_KEYS),
         ("destination", DESTINATION_KEYS),
         ("notification", NOTIFICATION_KEYS),
+        ("monitoring", MONITORING_KEYS),
         ("loop", LOOP_KEYS),
     ];
     for (prefix, list) in sections {
@@ -145,6 +151,9 @@ pub(crate) fn parse(root: &Value, ctx: &Context<'_>, p: &mut Problems) -> Config
     if let Some(v) = present(top, "notification") {
         w.notification(v, &mut config.notification);
     }
+    if let Some(v) = present(top, "monitoring") {
+        w.monitoring(v, &mut config.monitoring);
+    }
     if let Some(v) = present(top, "loop")
         && let Some(m) = w.object(v, "loop")
     {
@@ -166,6 +175,16 @@ pub(crate) fn parse(root: &Value, ctx: &Context<'_>, p: &mut Problems) -> Config
         ),
     }
     config
+}
+
+/// The `monitoring` section alone, and whether it had an error: for a run whose config is
+/// refused, so that the refusal can still ping `/fail` when the ping URL can be read.
+pub(crate) fn monitoring_only(root: &Value, ctx: &Context<'_>, p: &mut Problems) -> Monitoring {
+    let mut monitoring = Monitoring::default();
+    if let Some(v) = root.as_object().and_then(|top| present(top, "monitoring")) {
+        Walker { p, ctx }.monitoring(v, &mut monitoring);
+    }
+    monitoring
 }
 
 /// A key's value, with JSON `null` meaning "not set" (older configs write `null` for defaults).
@@ -956,6 +975,29 @@ impl Walker<'_, '_> {
                     format!("{} is not an email address", shown(a)),
                     Some(hint),
                 );
+            }
+        }
+    }
+
+    fn monitoring(&mut self, v: &Value, mo: &mut Monitoring) {
+        const P: &str = "monitoring";
+        let Some(m) = self.object(v, P) else {
+            return;
+        };
+        self.unknown_keys(m, P, MONITORING_KEYS);
+        if let Some(d) = self.seconds(m, "healthcheck_timeout", P) {
+            mo.healthcheck_timeout = d;
+        }
+        // The URL holds the check's ping key: no message here quotes it (see `PingUrl`).
+        if let Some(raw) = self.string(m, "healthcheck_url", P) {
+            match PingUrl::parse(&raw) {
+                Ok(url) => mo.healthcheck_url = Some(url),
+                Err(e) => self.p.error(
+                    "monitoring.healthcheck_url",
+                    "bad_url",
+                    e.message,
+                    Some(e.hint),
+                ),
             }
         }
     }

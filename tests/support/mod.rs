@@ -11,6 +11,8 @@
 //! - `faults`: a fault placed on the n-th call of a function, found by name, not by call index.
 //! - `sshd`, `gate`: real OpenSSH servers on loopback, and a recording stand-in API.
 //! - `smtp`: a real SMTP server (aiosmtpd) and a private CA.
+//! - `http`: a real HTTP(S) server (Python's http.server) that logs each request, for the pings.
+//! - `server`: starting a helper server process that prints its port (`smtp`, `http`).
 //! - `rng`, `tools`: seeded random inputs; outside programs some tests need.
 #![allow(dead_code)]
 
@@ -19,8 +21,10 @@ pub mod cli;
 pub mod faults;
 pub mod fleet;
 pub mod gate;
+pub mod http;
 pub mod lab;
 pub mod rng;
+pub mod server;
 pub mod smtp;
 pub mod sshd;
 pub mod tools;

@@ -6,12 +6,9 @@
 //! skipping.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -216,32 +213,12 @@ impl SinkBuilder {
                 .arg("--auth-log")
                 .arg(dir.path().join("auth.log"));
         }
-        // stdin stays a pipe we hold: the sink exits when it closes, even if this process dies.
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| format!("{py} {SINK}: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
-        let sink_stderr = || fs::read_to_string(dir.path().join("sink.stderr")).unwrap_or_default();
-        match line.trim().parse::<u16>() {
-            Ok(port) => Ok(Sink { child, port, dir }),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(format!(
-                    "SMTP sink did not start (stdout {line:?}); stderr:\n{}",
-                    sink_stderr()
-                ))
-            }
+        match super::server::spawn_listening(&mut cmd, stderr) {
+            Ok((child, port)) => Ok(Sink { child, port, dir }),
+            Err(e) => Err(format!(
+                "SMTP sink: {e}; stderr:\n{}",
+                fs::read_to_string(dir.path().join("sink.stderr")).unwrap_or_default()
+            )),
         }
     }
 }
