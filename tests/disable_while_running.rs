@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use jbr::report::state::State;
 use jbr::report::{Outcome, RunRecord};
-use jbr::sim::{DisabledRun, SimWorld};
+use jbr::sim::{DisabledRun, Fault, FaultKind, SimWorld, When};
 use support::lab;
 use tokio::sync::watch;
 
@@ -203,4 +203,78 @@ async fn where_the_server_aborts_it_the_job_runs_again_enabled_and_the_option_is
     assert_eq!(groups(&world, "web-01", "accounts"), vec![103, 100, 100]);
     assert_eq!(groups(&world, "web-01", "databases"), vec![100, 100]);
     assert!(r.alerts.is_empty(), "{:?}", r.alerts);
+}
+
+/// Soak seed 31590: the safety net's second run of a job got no queue group (its trigger was
+/// refused), and SIGTERM came before the next job. The reason to stop then replaced that job's
+/// row message, so the report no longer said why the job had been triggered twice. A job that
+/// was tried keeps its own words.
+#[tokio::test(start_paused = true)]
+async fn a_sigterm_after_the_second_run_keeps_the_reason_for_it_in_the_report() {
+    let world = world(&[("web-01", DisabledRun::Aborts)]);
+    world.add_fault(
+        "web-01",
+        Fault::on(
+            "runBackupJobManually",
+            When::Call(2),
+            FaultKind::Refuse("busy".into()),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(&world, &["web-01"], dir.path());
+    let mut state = State::default();
+    let (tx, cancel) = watch::channel(false);
+    let accounts = world.id("web-01", "accounts");
+    let watcher = {
+        let world = world.clone();
+        tokio::spawn(async move {
+            // SIGTERM once the job is disabled after its second trigger (bounded: 10 simulated
+            // minutes).
+            for _ in 0..6000 {
+                let log = world.call_log("web-01");
+                let of_job = |c: &&jbr::sim::CallRecord| c.params.get("_id") == Some(&accounts);
+                let second = log
+                    .iter()
+                    .filter(of_job)
+                    .filter(|c| c.function == "runBackupJobManually")
+                    .nth(1)
+                    .map(|c| c.at);
+                let disabled_after = second.is_some_and(|at| {
+                    log.iter().filter(of_job).any(|c| {
+                        c.at >= at
+                            && c.function == "manageBackupJob"
+                            && c.params.get("disabled").map(String::as_str) == Some("1")
+                    })
+                });
+                if disabled_after {
+                    let _ = tx.send(true);
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        })
+    };
+    let (r, _) = lab::sim_run(&world, &c, &mut state, "run-1", cancel, true).await;
+    assert!(watcher.await.unwrap(), "the second run never ended");
+    assert!(
+        world.left_enabled().is_empty(),
+        "{:?}",
+        world.left_enabled()
+    );
+    assert_eq!(world.max_concurrent_writers(), 1);
+    let text = jbr::report::text::render(&r);
+    let row = r.jobs.iter().find(|j| j.label == "accounts").unwrap();
+    assert_eq!(row.outcome, Outcome::NotStarted, "{text}");
+    assert!(
+        row.message.contains("no queue group appeared")
+            && row
+                .message
+                .contains("run again with the job enabled throughout"),
+        "{text}"
+    );
+    let next = r.jobs.iter().find(|j| j.label == "databases").unwrap();
+    assert_eq!(next.outcome, Outcome::NotStarted);
+    assert!(next.message.starts_with("not started: "), "{text}");
+    assert!(r.cancelled);
 }

@@ -49,6 +49,10 @@ pub struct Ctx<'a, T: Transport> {
     /// When the last job of this run most likely stopped writing to the NAS (Unix seconds): the
     /// start of the NAS's idle gap before the next job.
     pub nas_written_until: Option<f64>,
+    /// The last `listQueueGroups` of a server, taken after its previous job was disabled and
+    /// before anything was enabled or triggered since: the next job's list of existing groups
+    /// (one call less between two jobs while the NAS idles; issue 13). Cleared by every trigger.
+    pub fresh_groups: Option<(String, Vec<crate::api::QueueGroup>)>,
 }
 
 impl<'a, T: Transport> Ctx<'a, T> {
@@ -169,6 +173,7 @@ mod tests {
             halted: Halt::default(),
             methods: BTreeMap::new(),
             nas_written_until: None,
+            fresh_groups: None,
         };
         assert_eq!(ctx.stopping(), None);
         ctx.halt("the journal cannot be written (disk full)");

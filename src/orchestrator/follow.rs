@@ -97,27 +97,34 @@ fn newest(groups: Vec<QueueGroup>, job: &str, before: &BTreeSet<String>) -> Opti
 /// This job's queue groups now: taken *before* the job is enabled, so that any group that
 /// appears from then on — our trigger's, or one the server's scheduler fired while the job
 /// was enabled — counts as ours and is followed to its end.
+/// The list of the previous job's last check ([`other_runs`]) serves when it is still fresh.
 pub async fn groups_of<T: Transport>(
-    ctx: &Ctx<'_, T>,
+    ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
 ) -> Result<BTreeSet<String>, String> {
-    retry::call(
-        &ctx.policy,
-        Repeat::Freely,
-        client.server(),
-        "listQueueGroups",
-        || client.list_backup_queue_groups(),
-    )
-    .await
-    .map(|groups| {
-        groups
-            .into_iter()
-            .filter(|g| g.job_id.as_deref() == Some(job))
-            .map(|g| g.id)
-            .collect()
-    })
-    .map_err(|e| format!("not started: cannot list queue groups to tell its run apart: {e}"))
+    let fresh = match ctx.fresh_groups.take() {
+        Some((server, groups)) if server == client.server() => Ok(groups),
+        _ => {
+            retry::call(
+                &ctx.policy,
+                Repeat::Freely,
+                client.server(),
+                "listQueueGroups",
+                || client.list_backup_queue_groups(),
+            )
+            .await
+        }
+    };
+    fresh
+        .map(|groups| {
+            groups
+                .into_iter()
+                .filter(|g| g.job_id.as_deref() == Some(job))
+                .map(|g| g.id)
+                .collect()
+        })
+        .map_err(|e| format!("not started: cannot list queue groups to tell its run apart: {e}"))
 }
 
 /// Whether the job's enable still needs its read-back.
@@ -140,6 +147,8 @@ pub fn journal_trigger<T: Transport>(
     job: &str,
     before: &BTreeSet<String>,
 ) -> Result<(), String> {
+    // From here on, groups may appear that no list has seen.
+    ctx.fresh_groups = None;
     ctx.journal(Op::Trigger {
         server: server.to_string(),
         id: job.to_string(),
@@ -527,7 +536,7 @@ pub async fn late_group<T: Transport>(
 /// run the server's scheduler started and finished while jbr waited for the job to stop
 /// running is among them: it wrote to the NAS, so the report names it.
 pub async fn other_runs<T: Transport>(
-    ctx: &Ctx<'_, T>,
+    ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
     seen: &BTreeSet<String>,
@@ -542,8 +551,9 @@ pub async fn other_runs<T: Transport>(
     )
     .await?;
     let mut mine: Vec<QueueGroup> = groups
-        .into_iter()
+        .iter()
         .filter(|g| g.job_id.as_deref() == Some(job))
+        .cloned()
         .filter(|g| !seen.contains(&g.id) || (g.status.is_active() && !followed.contains(&g.id)))
         .collect();
     let created = |g: &QueueGroup| g.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
@@ -552,6 +562,11 @@ pub async fn other_runs<T: Transport>(
             .total_cmp(&created(b))
             .then_with(|| a.id.cmp(&b.id))
     });
+    // Nothing to follow: the job is disabled and this list is the server's latest word, so the
+    // next job takes it as its list of existing groups (see `Ctx::fresh_groups`).
+    ctx.fresh_groups = mine
+        .is_empty()
+        .then(|| (client.server().to_string(), groups));
     Ok(mine)
 }
 

@@ -73,6 +73,7 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         halted: Halt::default(),
         methods,
         nas_written_until: None,
+        fresh_groups: None,
     };
 
     super::recover::replay(&mut ctx).await;
@@ -294,10 +295,14 @@ fn skip_server<T: Transport>(ctx: &mut Ctx<'_, T>, s: &ServerPlan, why: String) 
     ctx.record.server_mut(&s.server).skipped = Some(why);
 }
 
+/// The jobs of `s` that were never tried say why. A job that was tried keeps its own words
+/// (its trigger found no group; the safety net ran it again), which the reason to stop must
+/// not replace.
 fn not_started<T: Transport>(ctx: &mut Ctx<'_, T>, s: &ServerPlan, why: &str) {
     for j in &s.jobs {
         if let Some(r) = job_rec(&mut ctx.record, &s.server, &j.job_id)
             && r.outcome == Outcome::NotStarted
+            && r.message.is_empty()
         {
             r.message = format!("not started: {why}");
         }
