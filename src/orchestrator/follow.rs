@@ -553,8 +553,8 @@ pub async fn other_runs<T: Transport>(
     let mut mine: Vec<QueueGroup> = groups
         .iter()
         .filter(|g| g.job_id.as_deref() == Some(job))
-        .cloned()
         .filter(|g| !seen.contains(&g.id) || (g.status.is_active() && !followed.contains(&g.id)))
+        .cloned()
         .collect();
     let created = |g: &QueueGroup| g.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
     mine.sort_by(|a, b| {
