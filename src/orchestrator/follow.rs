@@ -82,14 +82,18 @@ pub(super) async fn pause<T: Transport>(ctx: &mut Ctx<'_, T>, d: Duration) -> bo
     }
 }
 
-fn newest(groups: Vec<QueueGroup>, job: &str, before: &BTreeSet<String>) -> Option<QueueGroup> {
+/// The job's first run that is not in `before`: the one that wrote first. Any later one (the
+/// server's scheduler fires a job that is enabled and idle again once that run ends) is found by
+/// `other_runs` and followed too; taking the newest instead left an earlier run that had
+/// already written unnamed when jbr died before that check (soak seed 9001606).
+fn first_new(groups: Vec<QueueGroup>, job: &str, before: &BTreeSet<String>) -> Option<QueueGroup> {
     groups
         .into_iter()
         .filter(|g| g.job_id.as_deref() == Some(job) && !before.contains(&g.id))
-        .max_by(|a, b| {
-            let ea = a.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
-            let eb = b.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MIN);
-            // Same second: the greater id (ObjectIds grow with time), so list order never decides.
+        .min_by(|a, b| {
+            let ea = a.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MAX);
+            let eb = b.created.as_ref().and_then(|t| t.epoch).unwrap_or(f64::MAX);
+            // Same second: the smaller id (ObjectIds grow with time), so list order never decides.
             ea.total_cmp(&eb).then_with(|| a.id.cmp(&b.id))
         })
 }
@@ -216,7 +220,7 @@ pub async fn run_job<T: Transport>(
             Ok(false)
         );
 
-    // Find its group: newest with data._id = job that was not there before.
+    // Find its group: the first with data._id = job that was not there before.
     let startup_deadline = watched.triggered + ctx.policy_startup();
     let group = loop {
         let (listed, call) = Call::time(retry::once(
@@ -228,7 +232,7 @@ pub async fn run_job<T: Transport>(
         .await;
         match listed {
             Ok(groups) => {
-                let found = newest(groups, id, &before);
+                let found = first_new(groups, id, &before);
                 watched
                     .polls
                     .saw(&ctx.clock, &call, found.as_ref().and_then(writing), None);
@@ -259,7 +263,7 @@ pub async fn run_job<T: Transport>(
                 client.list_backup_queue_groups(),
             )
             .await;
-            let found = last.ok().and_then(|gs| newest(gs, id, &before));
+            let found = last.ok().and_then(|gs| first_new(gs, id, &before));
             let stop = match &found {
                 Some(g) => stop_and_confirm(ctx, client, &g.id).await.map(Some),
                 None => Ok(None),
@@ -512,7 +516,7 @@ pub async fn late_group<T: Transport>(
     )
     .await
     .ok()?;
-    let g = newest(groups, &job.job_id, seen)?;
+    let g = first_new(groups, &job.job_id, seen)?;
     // Re-open the trigger: a crash while following the late group must follow it again.
     ctx.journal_best_effort(Op::Trigger {
         server: server.clone(),
