@@ -354,3 +354,35 @@ fn load_for_run_refuses_any_error_and_names_the_file() {
         "{err}"
     );
 }
+
+/// A ping URL over plain HTTP sends the check's key in the clear: a warning that names the
+/// field and never the key; one on this machine (a local relay) is fine.
+#[test]
+fn a_plain_http_ping_url_is_warned_about_without_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let with = |url: &str| {
+        let text = format!(
+            r#"{{"servers": {{"a": {{"host": "h"}}}}, "jobs": [{{"job_id": "j1", "server": "a"}}], "monitoring": {{"healthcheck_url": "{url}"}}}}"#
+        );
+        config::load_str(&text, &path, CheckMode::Validate, &|_| None).unwrap()
+    };
+    let loaded = with("http://hc.example.org/k3y-5ecret");
+    assert!(!loaded.has_errors(), "{:#?}", loaded.problems);
+    let p = loaded
+        .problems
+        .iter()
+        .find(|p| p.json_path == "monitoring.healthcheck_url")
+        .expect("a warning");
+    assert_eq!(p.code, "insecure");
+    assert!(p.message.contains("http://hc.example.org"), "{}", p.message);
+    assert!(!format!("{p:?}").contains("k3y-5ecret"), "{p:?}");
+    for fine in ["https://hc.example.org/k3y", "http://127.0.0.1:8000/k3y"] {
+        let loaded = with(fine);
+        assert!(
+            !loaded.problems.iter().any(|p| p.code == "insecure"),
+            "{fine}: {:#?}",
+            loaded.problems
+        );
+    }
+}

@@ -991,7 +991,23 @@ impl Walker<'_, '_> {
         // The URL holds the check's ping key: no message here quotes it (see `PingUrl`).
         if let Some(raw) = self.string(m, "healthcheck_url", P) {
             match PingUrl::parse(&raw) {
-                Ok(url) => mo.healthcheck_url = Some(url),
+                Ok(url) => {
+                    let local = matches!(url.host(), "localhost" | "127.0.0.1" | "::1" | "[::1]");
+                    if url.scheme() == super::Scheme::Http && !local {
+                        // The path is the check's key: over plain HTTP anyone on the way reads
+                        // it, and can then ping "success" for nights that failed.
+                        self.p.warn(
+                            "monitoring.healthcheck_url",
+                            "insecure",
+                            format!(
+                                "{} is plain HTTP: the ping key crosses the network unencrypted",
+                                url.redacted()
+                            ),
+                            Some("use https:// (a relay on localhost may stay http)".into()),
+                        );
+                    }
+                    mo.healthcheck_url = Some(url);
+                }
                 Err(e) => self.p.error(
                     "monitoring.healthcheck_url",
                     "bad_url",
