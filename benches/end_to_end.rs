@@ -18,7 +18,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use jbr::config::Server;
 use jbr::sim::{SimWorld, World};
 use jbr::transport::Transport;
 use jbr::transport::ssh::{SshOptions, SshTransport};
@@ -66,17 +65,7 @@ fn max(v: &[f64]) -> f64 {
 fn call_time(fleet: &Fleet, n: usize) -> f64 {
     let (name, sshd) = fleet.sshds().next().expect("a server");
     let job = fleet.world.servers[name].jobs[0].id.clone();
-    let server = Server {
-        name: name.into(),
-        host: sshd.addr.clone(),
-        port: sshd.port,
-        user: sshd.user.clone(),
-        ssh_key: Some(sshd.client_key.clone()),
-        ssh_timeout: Duration::from_secs(10),
-        destination_id: None,
-        known_hosts: Some(sshd.known_hosts.clone()),
-        local_command: None,
-    };
+    let server = sshd.server_config(name, Duration::from_secs(10));
     let control = tempfile::tempdir().expect("tempdir");
     let options = SshOptions {
         control_dir: Some(control.path().to_path_buf()),

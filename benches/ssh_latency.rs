@@ -11,7 +11,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use jbr::config::Server;
 use jbr::transport::Transport;
 use jbr::transport::ssh::{SshOptions, SshTransport};
 use openssh::{KnownHosts, SessionBuilder};
@@ -64,17 +63,7 @@ fn main() {
     let control = tempfile::tempdir().expect("tempdir");
     let fake = FakeApi::new(work.path(), "");
     let sshd = Sshd::start(&fake.bin_dir);
-    let server = Server {
-        name: "bench".into(),
-        host: sshd.addr.clone(),
-        port: sshd.port,
-        user: sshd.user.clone(),
-        ssh_key: Some(sshd.client_key.clone()),
-        ssh_timeout: Duration::from_secs(10),
-        destination_id: None,
-        known_hosts: Some(sshd.known_hosts.clone()),
-        local_command: None,
-    };
+    let server = sshd.server_config("bench", Duration::from_secs(10));
     let options = SshOptions {
         control_dir: Some(control.path().to_path_buf()),
         call_timeout: Duration::from_secs(30),

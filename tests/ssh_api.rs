@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use jbr::api::{Client, DestinationMethod};
-use jbr::config::Server;
 use jbr::transport::ssh::{SshOptions, SshTransport};
 
 use support::sshd::{Sshd, skip_without_sshd};
@@ -33,17 +32,7 @@ async fn every_api_call_passes_the_gate_to_jbr_sim_over_one_connection() {
         &bin,
         &[("JBR_SIM_STATE", &state.display().to_string())],
     );
-    let server = Server {
-        name: "web-01".into(),
-        host: sshd.addr.clone(),
-        port: sshd.port,
-        user: sshd.user.clone(),
-        ssh_key: Some(sshd.client_key.clone()),
-        ssh_timeout: Duration::from_secs(5),
-        destination_id: None,
-        known_hosts: Some(sshd.known_hosts.clone()),
-        local_command: None,
-    };
+    let server = sshd.server_config("web-01", Duration::from_secs(5));
     let control = tempfile::tempdir().expect("tempdir");
     let options = SshOptions {
         control_dir: Some(control.path().to_path_buf()),

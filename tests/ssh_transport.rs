@@ -25,17 +25,7 @@ fn argv(words: &[&str]) -> Vec<String> {
 }
 
 fn server_for(sshd: &Sshd) -> Server {
-    Server {
-        name: "web-01".into(),
-        host: sshd.addr.clone(),
-        port: sshd.port,
-        user: sshd.user.clone(),
-        ssh_key: Some(sshd.client_key.clone()),
-        ssh_timeout: Duration::from_secs(5),
-        destination_id: None,
-        known_hosts: Some(sshd.known_hosts.clone()),
-        local_command: None,
-    }
+    sshd.server_config("web-01", Duration::from_secs(5))
 }
 
 fn options(control_dir: &Path, call_timeout: f64) -> SshOptions {

@@ -142,22 +142,22 @@ pub enum Enable {
 }
 
 /// Journal that `job` is about to be triggered, before its enable: a crash from here on
-/// follows any run of it that appears after `before` (the trigger's, or one the server's
-/// scheduler fired once the job was enabled), and the enable and the trigger go out back to
-/// back. `Err`: the journal cannot be written; nothing more starts anywhere (halted).
+/// follows any run of it that appears after `since` (its newest group before; the trigger's
+/// run, or one the server's scheduler fired once the job was enabled), and the enable and the
+/// trigger go out back to back. `Err`: the journal cannot be written; nothing more starts
+/// anywhere (halted).
 pub fn journal_trigger<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     server: &str,
     job: &str,
-    before: &BTreeSet<String>,
+    since: Option<String>,
 ) -> Result<(), String> {
     // From here on, groups may appear that no list has seen.
     ctx.fresh_groups = None;
     ctx.journal(Op::Trigger {
         server: server.to_string(),
         id: job.to_string(),
-        // ObjectIds grow with time: the greatest is the newest.
-        since: Some(before.iter().max().cloned().unwrap_or_default()),
+        since,
     })
     .map_err(|e| {
         ctx.halt(format!(
@@ -410,11 +410,10 @@ pub async fn follow_group<T: Transport>(
             }
             Ok(g) => {
                 failures.answered();
-                polls.saw(&ctx.clock, &call, writing(&g), None);
-                if how.disable_when_writing
-                    && polls.disabled_early.is_none()
-                    && writing(&g).is_some()
-                {
+                let started = writing(&g);
+                let is_writing = started.is_some();
+                polls.saw(&ctx.clock, &call, started, None);
+                if how.disable_when_writing && polls.disabled_early.is_none() && is_writing {
                     // It writes: a disabled job's scheduler cannot start it again, and (on a
                     // server that allows it) the run goes on to its end.
                     ctx.progress.emit(

@@ -655,7 +655,7 @@ async fn attempt<T: Transport>(
     };
     // ObjectIds grow with time: the greatest is the newest.
     let since = Some(before.iter().max().cloned().unwrap_or_default());
-    if let Err(why) = follow::journal_trigger(ctx, server, id, &before) {
+    if let Err(why) = follow::journal_trigger(ctx, server, id, since.clone()) {
         if let Some(r) = job_rec(&mut ctx.record, server, id) {
             r.message = why;
         }

@@ -143,6 +143,22 @@ pub struct Sshd {
 }
 
 impl Sshd {
+    /// jbr's config for server `name` reached through this sshd: the test user and key, strict
+    /// host keys from its own known_hosts, no NAS destination.
+    pub fn server_config(&self, name: &str, ssh_timeout: Duration) -> jbr::config::Server {
+        jbr::config::Server {
+            name: name.into(),
+            host: self.addr.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            ssh_key: Some(self.client_key.clone()),
+            ssh_timeout,
+            destination_id: None,
+            known_hosts: Some(self.known_hosts.clone()),
+            local_command: None,
+        }
+    }
+
     /// Start an sshd on 127.0.0.1 (a free port) whose forced command is `server/jbr-gate`, with
     /// `path_dir` first on the gate's PATH.
     pub fn start(path_dir: &Path) -> Sshd {
