@@ -523,6 +523,7 @@ async fn run_at(
         cancel,
         progress: Progress::none(),
         clock: jbr::orchestrator::clock::Clock::at(wall),
+        zone: jiff::tz::TimeZone::UTC,
     })
     .await;
     state::save(&c.orchestrator.state_file, &state).expect("save state");
@@ -556,19 +557,6 @@ fn triggers(world: &SimWorld, server: &str, name: &str) -> usize {
                 && c.params.get("_id").map(String::as_str) == Some(id.as_str())
         })
         .count()
-}
-
-fn row<'r>(
-    r: &'r jbr::report::RunRecord,
-    world: &SimWorld,
-    server: &str,
-    name: &str,
-) -> &'r jbr::report::JobRecord {
-    let id = world.id(server, name);
-    r.jobs
-        .iter()
-        .find(|j| j.server == server && j.job_id == id)
-        .expect("a row for every job")
 }
 
 /// Killed twice at random moments, then run to its end: each job is backed up once in the
@@ -622,7 +610,7 @@ async fn killed_twice_the_night_still_backs_up_each_job_once() {
                 "{at}: job {job} triggered {n} times in the night\n{report}"
             );
             // Its row names a backup of tonight that completed.
-            let group = row(&last, &world, server, job).group_id.clone();
+            let group = lab::row(&last, &world, server, job).group_id.clone();
             assert!(
                 world
                     .timeline()
@@ -659,7 +647,7 @@ async fn a_job_the_interrupted_run_completed_is_not_backed_up_again_unless_rerun
         let second = run_at(&c, &world, "run-2", options, NIGHT + 200.0).await;
         let report = jbr::report::text::render(&second);
         assert_eq!(second.exit(), Exit::Ok, "{report}");
-        let a = row(&second, &world, "web-01", "a");
+        let a = lab::row(&second, &world, "web-01", "a");
         if rerun_all {
             assert_eq!(triggers(&world, "web-01", "a"), 2, "{report}");
             assert!(report.contains("(--rerun-all)"), "{report}");

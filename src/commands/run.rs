@@ -183,6 +183,7 @@ pub async fn locked<T: Transport>(
         cancel,
         progress,
         clock,
+        zone: jiff::tz::TimeZone::system(),
     })
     .await;
 

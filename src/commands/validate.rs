@@ -45,6 +45,18 @@ pub fn run(config_path: &Path, json: bool) -> Exit {
             if let Some(url) = &c.monitoring.healthcheck_url {
                 summary.push_str(&format!("; healthcheck pings to {url}"));
             }
+            if let Some(end) = c.orchestrator.window_end {
+                let now = crate::report::time::unix_now();
+                let zone = jiff::tz::TimeZone::system();
+                if let Some(w) = crate::orchestrator::night::NightWindow::for_run(
+                    end,
+                    c.orchestrator.window_policy,
+                    now,
+                    &zone,
+                ) {
+                    summary.push_str(&format!("; {}", w.describe(now)));
+                }
+            }
             (loaded.problems, Some(summary))
         }
         Err(e) => (e.to_problems(), None),

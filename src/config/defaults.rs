@@ -62,6 +62,8 @@ impl Default for Orchestrator {
             lock_alert_after: Duration::from_secs_f64(LOCK_ALERT_AFTER),
             resume_within: Duration::from_secs_f64(RESUME_WITHIN),
             disable_while_running: false,
+            window_end: None,
+            window_policy: crate::config::WindowPolicy::Start,
             call_timeout: Duration::from_secs_f64(CALL_TIMEOUT),
             retry_backoff: Duration::from_secs_f64(RETRY_BACKOFF),
             lock_file: PathBuf::from(LOCK_FILE),

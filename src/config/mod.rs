@@ -188,6 +188,12 @@ pub struct Orchestrator {
     /// can start it only between its enable and its trigger; falls back per server when that
     /// server aborts a disabled job's run (issue 13); default false.
     pub disable_while_running: bool,
+    /// jbr addition: no job starts at or after the first such local time after the run's start
+    /// (`"HH:MM"`); none by default (no window).
+    pub window_end: Option<LocalTime>,
+    /// jbr addition: `"start"` (default) or `"fit"` (also leave out a job whose usual duration
+    /// would end after `window_end`).
+    pub window_policy: WindowPolicy,
     /// jbr addition: bound on one remote call; default 120 s.
     pub call_timeout: Duration,
     /// jbr addition: first pause before retrying a failed call (doubles, capped at poll_interval); default 2 s.
@@ -207,6 +213,52 @@ pub struct Orchestrator {
     /// jbr addition: the Prometheus textfile written at the start and end of each run; none
     /// by default (off).
     pub metrics_file: Option<PathBuf>,
+}
+
+/// A wall-clock time of day (`orchestrator.window_end`), in the Pi's local time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    pub hour: u8,
+    pub minute: u8,
+}
+
+impl LocalTime {
+    /// `"07:00"` or `"7:00"`: hours 0–23, minutes 0–59. `None` for anything else.
+    pub fn parse(text: &str) -> Option<LocalTime> {
+        let (h, m) = text.split_once(':')?;
+        let digits = |s: &str, max_len| {
+            (!s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<u8>().ok())
+                .flatten()
+        };
+        let (hour, minute) = (digits(h, 2)?, digits(m, 2).filter(|_| m.len() == 2)?);
+        (hour < 24 && minute < 60).then_some(LocalTime { hour, minute })
+    }
+}
+
+impl std::fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.hour, self.minute)
+    }
+}
+
+/// Which jobs the night window leaves out (`orchestrator.window_policy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WindowPolicy {
+    /// A job may start any time before `window_end`.
+    #[default]
+    Start,
+    /// A job also does not start when its usual duration would end after `window_end`.
+    Fit,
+}
+
+impl WindowPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowPolicy::Start => "start",
+            WindowPolicy::Fit => "fit",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

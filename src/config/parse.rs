@@ -11,8 +11,8 @@ use super::defaults::{self, MAX_SECONDS};
 use super::problem::Problems;
 use super::suggest::nearest;
 use super::{
-    Config, DestinationPolicy, Job, JobType, Monitoring, Notification, Orchestrator, PingUrl,
-    Secret, Server,
+    Config, DestinationPolicy, Job, JobType, LocalTime, Monitoring, Notification, Orchestrator,
+    PingUrl, Secret, Server, WindowPolicy,
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -48,6 +48,8 @@ const ORCHESTRATOR_KEYS: &[&str] = &[
     "lock_alert_after",
     "resume_within",
     "disable_while_running",
+    "window_end",
+    "window_policy",
     "call_timeout",
     "retry_backoff",
     "lock_file",
@@ -762,6 +764,42 @@ impl Walker<'_, '_> {
         }
     }
 
+    /// `window_end` (`"HH:MM"`, local time) and `window_policy`.
+    fn night_window(&mut self, m: &Map<String, Value>, o: &mut Orchestrator) {
+        const P: &str = "orchestrator";
+        if let Some(text) = self.string(m, "window_end", P) {
+            match LocalTime::parse(text.trim()) {
+                Some(t) => o.window_end = Some(t),
+                None => self.p.error(
+                    &child(P, "window_end"),
+                    "invalid_value",
+                    format!("{} is not a time of day", shown(&text)),
+                    Some("\"HH:MM\" in the Pi's local time, 00:00 to 23:59, e.g. \"07:00\"".into()),
+                ),
+            }
+        }
+        if let Some(text) = self.string(m, "window_policy", P) {
+            match text.as_str() {
+                "start" => o.window_policy = WindowPolicy::Start,
+                "fit" => o.window_policy = WindowPolicy::Fit,
+                _ => self.p.error(
+                    &child(P, "window_policy"),
+                    "invalid_value",
+                    format!("unknown window policy {}", shown(&text)),
+                    Some("\"start\" (a job may start until window_end) or \"fit\" (it must also be expected to end by then)".into()),
+                ),
+            }
+            if o.window_end.is_none() && present(m, "window_end").is_none() {
+                self.p.warn(
+                    &child(P, "window_policy"),
+                    "no_effect",
+                    "has no effect without orchestrator.window_end",
+                    Some("set window_end (\"HH:MM\") or remove window_policy".into()),
+                );
+            }
+        }
+    }
+
     fn orchestrator(&mut self, v: &Value, o: &mut Orchestrator) {
         const P: &str = "orchestrator";
         let Some(m) = self.object(v, P) else {
@@ -804,6 +842,7 @@ impl Walker<'_, '_> {
         }
         o.disable_while_running =
             self.boolean(m, "disable_while_running", P, o.disable_while_running);
+        self.night_window(m, o);
         if let Some(p) = self.path(m, "lock_file", P) {
             o.lock_file = p;
         }

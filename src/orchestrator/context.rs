@@ -53,6 +53,8 @@ pub struct Ctx<'a, T: Transport> {
     /// before anything was enabled or triggered since: the next job's list of existing groups
     /// (one call less between two jobs while the NAS idles; issue 13). Cleared by every trigger.
     pub fresh_groups: Option<(String, Vec<crate::api::QueueGroup>)>,
+    /// Tonight's night window (`orchestrator.window_end`), fixed at the run's start.
+    pub night: Option<super::night::NightWindow>,
 }
 
 impl<'a, T: Transport> Ctx<'a, T> {
@@ -77,6 +79,17 @@ impl<'a, T: Transport> Ctx<'a, T> {
             return Some("the run was cancelled (SIGTERM)".to_string());
         }
         None
+    }
+
+    /// Why the night window lets `job` of `server` not start now (the words after
+    /// `not started: `); `None` without a window, or when it may start.
+    pub fn window_refuses(&self, server: &str, job: &str) -> Option<String> {
+        let night = self.night.as_ref()?;
+        let usual = self
+            .state
+            .job_history(server, job)
+            .and_then(|h| h.usual_duration());
+        night.refuses(self.clock.now(), usual)
     }
 
     pub fn policy_startup(&self) -> std::time::Duration {
@@ -174,6 +187,7 @@ mod tests {
             methods: BTreeMap::new(),
             nas_written_until: None,
             fresh_groups: None,
+            night: None,
         };
         assert_eq!(ctx.stopping(), None);
         ctx.halt("the journal cannot be written (disk full)");

@@ -289,6 +289,7 @@ pub fn rehearse(
                     cancel,
                     progress: Progress::none(),
                     clock: Clock::at(now),
+                    zone: jiff::tz::TimeZone::system(),
                 })
                 .await;
                 let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();

@@ -8,6 +8,7 @@ pub mod dry_run;
 pub mod follow;
 pub mod lifecycle;
 pub mod near_end;
+pub mod night;
 pub mod plan;
 pub mod preflight;
 pub mod progress;

@@ -72,6 +72,20 @@ impl Plan {
         plan
     }
 
+    /// This plan with the jobs `carried` says first: the servers that have one before the
+    /// others, and inside each server those jobs before its others, every other order kept. So
+    /// the jobs a night window left out are not the ones cut again the next night.
+    pub fn carried_first(&self, carried: impl Fn(&str, &str) -> bool) -> Plan {
+        let mut plan = self.clone();
+        for s in &mut plan.servers {
+            // Stable: carried jobs keep their priority order, and so do the others.
+            s.jobs.sort_by_key(|j| !carried(&s.server, &j.job_id));
+        }
+        plan.servers
+            .sort_by_key(|s| !s.jobs.iter().any(|j| carried(&s.server, &j.job_id)));
+        plan
+    }
+
     pub fn jobs(&self) -> impl Iterator<Item = &PlannedJob> {
         self.servers.iter().flat_map(|s| s.jobs.iter())
     }

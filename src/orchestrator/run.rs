@@ -41,6 +41,9 @@ pub struct Inputs<'a, T: Transport> {
     pub cancel: watch::Receiver<bool>,
     pub progress: Progress,
     pub clock: Clock,
+    /// The Pi's local time zone, for `orchestrator.window_end` (`TimeZone::system()`: `TZ`,
+    /// else `/etc/localtime`).
+    pub zone: jiff::tz::TimeZone,
 }
 
 /// Run the plan. The caller holds the lock, and saves `state` afterwards.
@@ -55,6 +58,7 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         cancel,
         progress,
         clock,
+        zone,
     } = inputs;
     let run_id = journal.run_id().to_string();
     journal.use_clock(clock);
@@ -74,10 +78,14 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         methods,
         nas_written_until: None,
         fresh_groups: None,
+        night: None,
     };
+    open_night_window(&mut ctx, &zone);
 
     super::recover::replay(&mut ctx).await;
+    let plan = &carried_first(&ctx, plan);
     seed_record(&mut ctx.record, plan);
+    mark_carried(&mut ctx);
     let resumed = resume(&mut ctx, plan);
     let plan =
         &plan.without(|server, job| resumed.contains(&(server.to_string(), job.to_string())));
@@ -110,6 +118,113 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
     }
 
     close_run(ctx)
+}
+
+/// Fix tonight's window (`orchestrator.window_end`) from the run's start.
+fn open_night_window<T: Transport>(ctx: &mut Ctx<'_, T>, zone: &jiff::tz::TimeZone) {
+    let o = &ctx.config.orchestrator;
+    let Some(end) = o.window_end else {
+        return;
+    };
+    if zone.is_unknown() {
+        // jiff falls back to UTC: the window still closes, maybe hours off, and the report
+        // must say why.
+        ctx.record.alerts.push(Alert {
+            kind: AlertKind::Other,
+            server: None,
+            job_id: None,
+            message: format!(
+                "the Pi's time zone is unknown (TZ, /etc/localtime): orchestrator.window_end {end} is taken as UTC"
+            ),
+        });
+    }
+    ctx.night = super::night::NightWindow::for_run(end, o.window_policy, ctx.record.started, zone);
+    ctx.record.night_window = ctx
+        .night
+        .as_ref()
+        .map(|n| crate::report::NightWindowRecord {
+            closes: n.closes,
+            window_end: n.end.to_string(),
+            policy: n.policy.as_str().to_string(),
+        });
+}
+
+/// The plan with the jobs an earlier night's window left out first (the state file's
+/// `carry_over`), so the same jobs are not the ones cut every night.
+fn carried_first<T: Transport>(ctx: &Ctx<'_, T>, plan: &Plan) -> Plan {
+    let carried = &ctx.state.carry_over;
+    plan.carried_first(|server, job| {
+        carried
+            .iter()
+            .any(|c| c.server == server && c.job_id == job)
+    })
+}
+
+/// Each carried-over job's row names the run whose window left it out.
+fn mark_carried<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    for c in &ctx.state.carry_over {
+        if let Some(r) = job_rec(&mut ctx.record, &c.server, &c.job_id) {
+            r.carried_over_from = Some(c.run_id.clone());
+        }
+    }
+}
+
+/// The jobs of `s` the night window refuses now are left out: `not started: …`, carried over
+/// to the next run. A refusal holds for the rest of the night (the close does not move, and a
+/// later start only ends later), so they can be marked at once. `true`: none of them is left
+/// to run.
+fn leave_out_by_window<T: Transport>(ctx: &mut Ctx<'_, T>, s: &ServerPlan) -> bool {
+    let mut runnable = false;
+    for j in &s.jobs {
+        let Some(r) = job_rec(&mut ctx.record, &s.server, &j.job_id) else {
+            continue;
+        };
+        if r.outcome != Outcome::NotStarted || !r.message.is_empty() {
+            continue; // tried already, or already left out
+        }
+        match ctx.window_refuses(&s.server, &j.job_id) {
+            Some(why) => {
+                if let Some(r) = job_rec(&mut ctx.record, &s.server, &j.job_id) {
+                    tracing::warn!(server = s.server, job = j.job_id, "not started: {why}");
+                    r.message = format!("not started: {why}");
+                    r.left_out_by_window = true;
+                }
+            }
+            None => runnable = true,
+        }
+    }
+    !runnable
+}
+
+/// The state file learns which jobs to carry over: tonight's left-out ones, after the earlier
+/// ones still not started (a carried job leaves the list once a run has started it).
+fn carry_over<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    let record = &ctx.record;
+    let started = |server: &str, job: &str| {
+        record.jobs.iter().any(|j| {
+            j.server == server && j.job_id == job && (j.start.is_some() || j.group_id.is_some())
+        })
+    };
+    let mut carried: Vec<crate::report::state::CarriedJob> = ctx
+        .state
+        .carry_over
+        .iter()
+        .filter(|c| !started(&c.server, &c.job_id))
+        .cloned()
+        .collect();
+    for j in record.jobs.iter().filter(|j| j.left_out_by_window) {
+        if !carried
+            .iter()
+            .any(|c| c.server == j.server && c.job_id == j.job_id)
+        {
+            carried.push(crate::report::state::CarriedJob {
+                server: j.server.clone(),
+                job_id: j.job_id.clone(),
+                run_id: record.run_id.clone(),
+            });
+        }
+    }
+    ctx.state.carry_over = carried;
 }
 
 /// The night goes on where an interrupted run left it: each selected job that run completed
@@ -272,6 +387,7 @@ fn close_run<T: Transport>(mut ctx: Ctx<'_, T>) -> RunRecord {
     ctx.record.cancelled = ctx.cancelled();
     ctx.record.ended = ctx.clock.now();
     ctx.record.window = crate::report::WindowTotals::of(&ctx.record.jobs);
+    carry_over(&mut ctx);
     let record = ctx.record;
     ctx.state.record_run(&record);
     record
@@ -416,7 +532,24 @@ async fn server_window<T: Transport>(
     let server = s.server.as_str();
     let started = Instant::now();
 
+    // Checked again after the wait: a foreign backup may have run past the window.
+    let closed = |ctx: &mut Ctx<'_, T>| {
+        let closed = leave_out_by_window(ctx, s);
+        if closed {
+            ctx.record
+                .server_mut(server)
+                .notes
+                .push("not opened: the night window left all its jobs out".to_string());
+        }
+        closed
+    };
+    if closed(ctx) {
+        return;
+    }
     if wait_for_new_foreign(ctx, client, s).await.is_break() {
+        return;
+    }
+    if closed(ctx) {
         return;
     }
     let mut opened = None;
@@ -431,6 +564,12 @@ async fn server_window<T: Transport>(
         if let Some(why) = ctx.stopping() {
             not_started(ctx, s, &why);
             break;
+        }
+        if leave_out_by_window(ctx, s) {
+            break;
+        }
+        if job_rec(&mut ctx.record, server, &job.job_id).is_some_and(|r| r.left_out_by_window) {
+            continue;
         }
         match f.job(&job.job_id) {
             Some(_) => run_one(ctx, client, job, f).await,
@@ -605,7 +744,7 @@ async fn run_one<T: Transport>(
     let mut message = format!(
         "server {server} does not let a disabled job's backup finish: job {id}'s {refused}; orchestrator.disable_while_running is off for this server from now on (the state file's no_disable_while_running)"
     );
-    let again = match ctx.stopping() {
+    let again = match ctx.stopping().or_else(|| ctx.window_refuses(server, id)) {
         Some(why) => format!("not run again: {why}"),
         None => {
             // jbr disabled it itself: enable it again for the whole of the re-run.
@@ -729,6 +868,9 @@ async fn attempt<T: Transport>(
     };
 
     let mut rec = JobRecord::new(server, id, &job.label, Outcome::Failed);
+    // The row's facts from before this try: it may be a carried-over job.
+    rec.carried_over_from =
+        job_rec(&mut ctx.record, server, id).and_then(|r| r.carried_over_from.clone());
     rec.group_id = watched.group_id.clone();
     rec.start = Some(ctx.clock.epoch_of(watched.triggered));
     rec.exposure = Some(exposure(

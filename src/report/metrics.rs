@@ -75,6 +75,14 @@ fn run_metrics(m: &mut Metrics, r: &RunRecord) {
         "Destinations and jobs the last finished run left enabled (critical; should be 0).",
         &[(vec![], r.critical.len() as f64)],
     );
+    m.gauge(
+        "jbr_jobs_left_out_by_window",
+        "Jobs of the last finished run that the night window (orchestrator.window_end) left out; carried over to the next run.",
+        &[(
+            vec![],
+            r.jobs.iter().filter(|j| j.left_out_by_window).count() as f64,
+        )],
+    );
     let working: f64 = r.jobs.iter().filter_map(|j| j.duration_secs).sum();
     m.gauge(
         "jbr_nas_idle_seconds",

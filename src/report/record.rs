@@ -128,6 +128,13 @@ pub struct JobRecord {
     /// one a second full backup, followed to its end).
     #[serde(default)]
     pub scheduler_runs: u32,
+    /// The night window (`orchestrator.window_end`) left this job out: it is carried over and
+    /// starts first in the next run.
+    #[serde(default)]
+    pub left_out_by_window: bool,
+    /// A carried-over job: the run whose window first left it out (it started first tonight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_over_from: Option<String>,
 }
 
 /// A job's scheduler exposure, in seconds: from the enable to the trigger, and from its end to
@@ -210,6 +217,8 @@ impl JobRecord {
             exposure: None,
             nas_idle_before_secs: None,
             scheduler_runs: 0,
+            left_out_by_window: false,
+            carried_over_from: None,
         }
     }
 
@@ -315,6 +324,20 @@ pub struct RunRecord {
     /// Scheduler exposure, NAS idle gaps and scheduler runs over the whole run (set as it ends).
     #[serde(default)]
     pub window: WindowTotals,
+    /// Tonight's night window, when `orchestrator.window_end` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub night_window: Option<NightWindowRecord>,
+}
+
+/// When tonight's window closed, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NightWindowRecord {
+    /// Unix seconds: no job started at or after this.
+    pub closes: f64,
+    /// `orchestrator.window_end` as configured (`07:00`, local time).
+    pub window_end: String,
+    /// `start` or `fit`.
+    pub policy: String,
 }
 
 impl RunRecord {
@@ -330,6 +353,7 @@ impl RunRecord {
             recovered: Vec::new(),
             cancelled: false,
             window: WindowTotals::default(),
+            night_window: None,
         }
     }
 

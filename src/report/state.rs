@@ -80,6 +80,19 @@ pub struct State {
     /// The `jbr daemon` that runs the cycles, while one does (cleared when it stops).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daemon: Option<DaemonRecord>,
+    /// Jobs the night window left out, in the order they start next time (before the rest),
+    /// until a run starts them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carry_over: Vec<CarriedJob>,
+}
+
+/// A job the night window (`orchestrator.window_end`) left out: the next run starts it first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarriedJob {
+    pub server: String,
+    pub job_id: String,
+    /// The run whose window first left it out.
+    pub run_id: String,
 }
 
 /// What `jbr daemon` writes down for `jbr status` and for its own next start.
@@ -108,6 +121,7 @@ impl Default for State {
             destination_methods: BTreeMap::new(),
             no_disable_while_running: BTreeMap::new(),
             daemon: None,
+            carry_over: Vec::new(),
         }
     }
 }

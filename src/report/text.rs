@@ -57,6 +57,7 @@ pub fn render(record: &RunRecord) -> String {
         write_job_table(&mut out, &record.jobs);
         write_details(&mut out, &record.jobs);
         write_window(&mut out, record);
+        write_night(&mut out, record);
     }
 
     if !record.servers.is_empty() {
@@ -191,6 +192,64 @@ fn write_details(out: &mut String, jobs: &[JobRecord]) {
         for f in &j.failures {
             let _ = writeln!(out, "      - {f}");
         }
+    }
+}
+
+/// The night window (`orchestrator.window_end`): when it closed, what it left out (carried over
+/// to the next run) and what an earlier window left out that started first tonight.
+fn write_night(out: &mut String, record: &RunRecord) {
+    let carried: Vec<_> = record
+        .jobs
+        .iter()
+        .filter(|j| j.carried_over_from.is_some())
+        .collect();
+    if record.night_window.is_none() && carried.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nnight window:");
+    if let Some(n) = &record.night_window {
+        let _ = writeln!(
+            out,
+            "  no job starts at or after {} local time ({}), policy \"{}\"",
+            n.window_end,
+            iso_utc(n.closes),
+            n.policy
+        );
+    }
+    let names = |jobs: &[&JobRecord]| {
+        jobs.iter()
+            .map(|j| format!("server {}, job {}", j.server, job_name(&j.job_id, &j.label)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let left: Vec<_> = record
+        .jobs
+        .iter()
+        .filter(|j| j.left_out_by_window)
+        .collect();
+    if !left.is_empty() {
+        let _ = writeln!(
+            out,
+            "  ! left out, carried over (the next run starts them first): {}",
+            names(&left)
+        );
+    }
+    let mut runs: Vec<&str> = carried
+        .iter()
+        .filter_map(|j| j.carried_over_from.as_deref())
+        .collect();
+    runs.dedup();
+    for run in runs {
+        let from: Vec<_> = carried
+            .iter()
+            .copied()
+            .filter(|j| j.carried_over_from.as_deref() == Some(run))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  carried over from run {run}, whose window left them out, so started first: {}",
+            names(&from)
+        );
     }
 }
 

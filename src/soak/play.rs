@@ -202,6 +202,8 @@ async fn one_run(
         cancel,
         progress: Progress::none(),
         clock: Clock::at(built.world.now()),
+        // Soak nights have no night window (orchestrator.window_end is never drawn).
+        zone: jiff::tz::TimeZone::UTC,
     })
     .await)
 }

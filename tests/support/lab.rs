@@ -17,8 +17,8 @@ use jbr::orchestrator::context::RunOptions;
 use jbr::orchestrator::plan::{self, Selection};
 use jbr::orchestrator::progress::Progress;
 use jbr::orchestrator::run::{self, Inputs};
-use jbr::report::RunRecord;
 use jbr::report::state::State;
+use jbr::report::{JobRecord, RunRecord};
 use jbr::sim::SimWorld;
 use jbr::transport::Transport;
 use jbr::transport::simulated::SimTransport;
@@ -83,6 +83,8 @@ pub fn fast_orchestrator(dir: &Path) -> Orchestrator {
         lock_alert_after: Duration::from_secs(72_000),
         resume_within: Duration::from_secs(72_000),
         disable_while_running: false,
+        window_end: None,
+        window_policy: Default::default(),
         metrics_file: None,
         call_timeout: Duration::from_secs(1),
         retry_backoff: Duration::from_secs_f64(0.1),
@@ -161,6 +163,7 @@ pub async fn run_all<T: Transport>(
         cancel,
         progress,
         clock: Clock::at(1_795_000_000.0),
+        zone: jiff::tz::TimeZone::UTC,
     })
     .await
 }
@@ -238,4 +241,13 @@ pub fn write_window_to_group(j: &mut Journal, group: &str) {
         group: group.into(),
     })
     .unwrap();
+}
+
+/// The record's row for the simulator's job `name` on `server`.
+pub fn row<'r>(r: &'r RunRecord, world: &SimWorld, server: &str, name: &str) -> &'r JobRecord {
+    let id = world.id(server, name);
+    r.jobs
+        .iter()
+        .find(|j| j.server == server && j.job_id == id)
+        .expect("a row for every job")
 }
