@@ -13,6 +13,7 @@ pub mod healthcheck;
 pub mod journal;
 pub mod lock;
 pub mod logging;
+pub mod nas;
 pub mod notify;
 pub mod orchestrator;
 pub mod report;

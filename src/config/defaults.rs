@@ -77,6 +77,22 @@ impl Default for Orchestrator {
     }
 }
 
+/// `/proc/diskstats`: the kernel's per-device I/O counters.
+pub const DISKSTATS_FILE: &str = "/proc/diskstats";
+/// Writes while no jbr job runs, in MB, above which an alert names them.
+pub const FOREIGN_WRITE_MIN_MB: f64 = 100.0;
+
+impl Default for crate::config::Nas {
+    fn default() -> Self {
+        crate::config::Nas {
+            block_device: None,
+            diskstats_file: PathBuf::from(DISKSTATS_FILE),
+            min_write_mb_s: None,
+            foreign_write_min_mb: FOREIGN_WRITE_MIN_MB,
+        }
+    }
+}
+
 impl Default for DestinationPolicy {
     fn default() -> Self {
         DestinationPolicy {
@@ -129,6 +145,7 @@ impl Default for Config {
             destination: DestinationPolicy::default(),
             notification: Notification::default(),
             daemon_loop: Default::default(),
+            nas: Default::default(),
             monitoring: Monitoring::default(),
         }
     }

@@ -48,6 +48,23 @@ pub struct Config {
     pub monitoring: Monitoring,
     /// `loop.*`: the older tool's daemon loop, used by `jbr daemon` only.
     pub daemon_loop: Loop,
+    /// `nas.*`: the NAS's own block device, whose write counter jbr samples (jbr addition).
+    pub nas: Nas,
+}
+
+/// `nas.*`: jbr runs on the NAS, so it can watch what the backups exist to protect: the RAID's
+/// write throughput. Off unless `block_device` is set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nas {
+    /// `nas.block_device`, as `/proc/diskstats` names it (`md0`); none (the default) is off.
+    pub block_device: Option<String>,
+    /// `nas.diskstats_file`; default `/proc/diskstats`.
+    pub diskstats_file: PathBuf,
+    /// `nas.min_write_mb_s`: a job whose average falls below this gets a "slow NAS" alert.
+    pub min_write_mb_s: Option<f64>,
+    /// `nas.foreign_write_min_mb`: writes while no jbr job runs above this raise an alert (a
+    /// writer jbr does not know about); default 100 MB.
+    pub foreign_write_min_mb: f64,
 }
 
 /// `loop.target_interval` and `loop.min_pause`, as the older tool's daemon reads them. Only

@@ -11,8 +11,8 @@ use super::defaults::{self, MAX_SECONDS};
 use super::problem::Problems;
 use super::suggest::nearest;
 use super::{
-    Config, DestinationPolicy, Job, JobType, LocalTime, Monitoring, Notification, Orchestrator,
-    PingUrl, Secret, Server, WindowPolicy,
+    Config, DestinationPolicy, Job, JobType, LocalTime, Monitoring, Nas, Notification,
+    Orchestrator, PingUrl, Secret, Server, WindowPolicy,
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -24,6 +24,7 @@ const TOP_KEYS: &[&str] = &[
     "notification",
     "monitoring",
     "loop",
+    "nas",
 ];
 const SERVER_KEYS: &[&str] = &[
     "host",
@@ -82,12 +83,18 @@ const NOTIFICATION_KEYS: &[&str] = &[
 ];
 const MONITORING_KEYS: &[&str] = &["healthcheck_url", "healthcheck_timeout"];
 const LOOP_KEYS: &[&str] = &["target_interval", "min_pause"];
+const NAS_KEYS: &[&str] = &[
+    "block_device",
+    "diskstats_file",
+    "min_write_mb_s",
+    "foreign_write_min_mb",
+];
 
 /// Every key jbr knows, as `servers.*.host` / `jobs[].job_id` / `orchestrator.poll_interval`:
 /// the older tool's and jbr's additions. Docs and the example config are tested against it.
 pub fn known_keys() -> Vec<String> {
     let mut keys: Vec<String> = TOP_KEYS.iter().map(|k| k.to_string()).collect();
-    let sections: [(&str, &[&str]); 7] = [
+    let sections: [(&str, &[&str]); 8] = [
         ("servers.*", SERVER_KEYS),
         ("jobs[]", JOB_KEYS),
         ("orchestrator", ORCHESTRATOR_KEYS),
@@ -95,6 +102,7 @@ pub fn known_keys() -> Vec<String> {
         ("notification", NOTIFICATION_KEYS),
         ("monitoring", MONITORING_KEYS),
         ("loop", LOOP_KEYS),
+        ("nas", NAS_KEYS),
     ];
     for (prefix, list) in sections {
         keys.extend(list.iter().map(|k| format!("{prefix}.{k}")));
@@ -155,6 +163,9 @@ pub(crate) fn parse(root: &Value, ctx: &Context<'_>, p: &mut Problems) -> Config
     }
     if let Some(v) = present(top, "monitoring") {
         w.monitoring(v, &mut config.monitoring);
+    }
+    if let Some(v) = present(top, "nas") {
+        w.nas(v, &mut config.nas);
     }
     if let Some(v) = present(top, "loop")
         && let Some(m) = w.object(v, "loop")
@@ -1015,6 +1026,94 @@ impl Walker<'_, '_> {
                     Some(hint),
                 );
             }
+        }
+    }
+
+    fn nas(&mut self, v: &Value, nas: &mut Nas) {
+        const P: &str = "nas";
+        let Some(m) = self.object(v, P) else {
+            return;
+        };
+        self.unknown_keys(m, P, NAS_KEYS);
+        if let Some(p) = self.path(m, "diskstats_file", P) {
+            nas.diskstats_file = p;
+        }
+        if let Some(raw) = self.string(m, "block_device", P) {
+            // `/dev/md0` is what an operator types; diskstats says `md0`.
+            let name = raw.trim().trim_start_matches("/dev/");
+            let ok = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!'));
+            if ok {
+                nas.block_device = Some(name.to_string());
+                self.device_listed(name, &nas.diskstats_file);
+            } else {
+                self.p.error(
+                    &child(P, "block_device"),
+                    "invalid_value",
+                    format!("{} is not a block device name", shown(&raw)),
+                    Some("the name in /proc/diskstats, e.g. \"md0\" or \"sda\"".into()),
+                );
+            }
+        }
+        if let Some(n) = self.megabytes(m, "min_write_mb_s", P) {
+            nas.min_write_mb_s = Some(n);
+        }
+        if let Some(n) = self.megabytes(m, "foreign_write_min_mb", P) {
+            nas.foreign_write_min_mb = n;
+        }
+        if nas.block_device.is_none() {
+            for key in ["min_write_mb_s", "foreign_write_min_mb"] {
+                if present(m, key).is_some() {
+                    self.p.warn(
+                        &child(P, key),
+                        "no_effect",
+                        "has no effect without nas.block_device",
+                        Some("set block_device (e.g. \"md0\") or remove it".into()),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A positive number of MB (10^6 bytes) or MB/s.
+    fn megabytes(&mut self, m: &Map<String, Value>, key: &str, path: &str) -> Option<f64> {
+        let v = present(m, key)?;
+        match v.as_f64().filter(|_| v.is_number()) {
+            Some(n) if n.is_finite() && n > 0.0 && n < 1e9 => Some(n),
+            Some(n) => {
+                self.p.error(
+                    &child(path, key),
+                    "out_of_range",
+                    format!("{n} is out of range"),
+                    Some("a number of MB (10^6 bytes) or MB/s, more than 0".into()),
+                );
+                None
+            }
+            None => {
+                self.wrong_type(&child(path, key), "a number", v);
+                None
+            }
+        }
+    }
+
+    /// On the NAS itself, a device the counters file does not list is a typo: warn, naming
+    /// the devices it does list (a workstation without that file says nothing).
+    fn device_listed(&mut self, name: &str, file: &Path) {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            return;
+        };
+        let devices = crate::nas::diskstats::devices(&text);
+        if !devices.iter().any(|d| d == name) {
+            let mut listed: Vec<&str> = devices.iter().map(String::as_str).collect();
+            listed.truncate(12);
+            self.p.warn(
+                "nas.block_device",
+                "not_found",
+                format!("{} is not in {}", shown(name), file.display()),
+                Some(format!("devices there: {}", listed.join(", "))),
+            );
         }
     }
 

@@ -55,6 +55,9 @@ pub struct Ctx<'a, T: Transport> {
     pub fresh_groups: Option<(String, Vec<crate::api::QueueGroup>)>,
     /// Tonight's night window (`orchestrator.window_end`), fixed at the run's start.
     pub night: Option<super::night::NightWindow>,
+    /// The NAS device's write counter (`nas.block_device`), sampled at each job's start and
+    /// end and at each poll.
+    pub nas: Option<crate::nas::meter::Meter>,
 }
 
 impl<'a, T: Transport> Ctx<'a, T> {
@@ -79,6 +82,14 @@ impl<'a, T: Transport> Ctx<'a, T> {
             return Some("the run was cancelled (SIGTERM)".to_string());
         }
         None
+    }
+
+    /// Sample the NAS device's write counter (no-op without `nas.block_device`).
+    pub fn nas_sample(&mut self) {
+        let now = self.clock.now();
+        if let Some(m) = &mut self.nas {
+            m.sample(now);
+        }
     }
 
     /// Why the night window lets `job` of `server` not start now (the words after
@@ -188,6 +199,7 @@ mod tests {
             nas_written_until: None,
             fresh_groups: None,
             night: None,
+            nas: None,
         };
         assert_eq!(ctx.stopping(), None);
         ctx.halt("the journal cannot be written (disk full)");

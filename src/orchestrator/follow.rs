@@ -436,6 +436,7 @@ pub async fn follow_group<T: Transport>(
             }
             Err(e) => failures.note(polls, &server, id, &e),
         }
+        ctx.nas_sample();
         let now = Instant::now();
         if now >= deadline {
             ctx.progress.emit(

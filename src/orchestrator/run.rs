@@ -79,10 +79,13 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         nas_written_until: None,
         fresh_groups: None,
         night: None,
+        nas: None,
     };
     open_night_window(&mut ctx, &zone);
 
     super::recover::replay(&mut ctx).await;
+    // After the replay: an orphan it followed is jbr's, not "something else".
+    ctx.nas = crate::nas::meter::Meter::open(&config.nas, ctx.clock.now());
     let plan = &carried_first(&ctx, plan);
     seed_record(&mut ctx.record, plan);
     mark_carried(&mut ctx);
@@ -119,6 +122,62 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
 
     close_run(ctx)
 }
+
+/// The NAS meter's last word: writes nobody claimed are alerts, counter trouble is a note.
+fn close_nas<T: Transport>(ctx: &mut Ctx<'_, T>) {
+    let now = ctx.clock.now();
+    let Some(mut m) = ctx.nas.take() else {
+        return;
+    };
+    m.finish(now);
+    for message in m.alerts {
+        tracing::warn!("{message}");
+        ctx.record.alerts.push(Alert {
+            kind: AlertKind::UnknownWriter,
+            server: None,
+            job_id: None,
+            message,
+        });
+    }
+    ctx.record.nas_notes = m.notes;
+}
+
+/// What job `id` wrote to the NAS (`nas.block_device`), on its row; a "slow NAS" alert when its
+/// average falls below `nas.min_write_mb_s`.
+fn record_nas<T: Transport>(ctx: &mut Ctx<'_, T>, rec: &mut JobRecord) {
+    let now = ctx.clock.now();
+    let Some(m) = &mut ctx.nas else {
+        return;
+    };
+    let device = m.device().to_string();
+    let Some(w) = m.job_ended(now) else {
+        return;
+    };
+    rec.nas_written_bytes = Some(w.bytes);
+    rec.nas_write_mb_s = w.mb_s();
+    let slow = ctx.config.nas.min_write_mb_s.zip(w.mb_s());
+    if let Some((min, rate)) = slow
+        && rate < min
+        && w.secs >= SLOW_NAS_MIN_SECS
+    {
+        ctx.record.alerts.push(Alert {
+            kind: AlertKind::SlowNas,
+            server: Some(rec.server.clone()),
+            job_id: Some(rec.job_id.clone()),
+            message: format!(
+                "slow NAS: server {}, job {} wrote {} to {device} in {} at {rate:.2} MB/s, below nas.min_write_mb_s {min}",
+                rec.server,
+                crate::orchestrator::plan::job_display(&rec.job_id, &rec.label),
+                crate::nas::meter::human_bytes(w.bytes),
+                crate::report::time::duration(w.secs),
+            ),
+        });
+    }
+}
+
+/// A job shorter than this gets no "slow NAS" alert: JetBackup's own start-up and packing
+/// dominate a short run's average.
+const SLOW_NAS_MIN_SECS: f64 = 60.0;
 
 /// Fix tonight's window (`orchestrator.window_end`) from the run's start.
 fn open_night_window<T: Transport>(ctx: &mut Ctx<'_, T>, zone: &jiff::tz::TimeZone) {
@@ -388,6 +447,7 @@ fn close_run<T: Transport>(mut ctx: Ctx<'_, T>) -> RunRecord {
     ctx.record.ended = ctx.clock.now();
     ctx.record.window = crate::report::WindowTotals::of(&ctx.record.jobs);
     carry_over(&mut ctx);
+    close_nas(&mut ctx);
     let record = ctx.record;
     ctx.state.record_run(&record);
     record
@@ -494,6 +554,7 @@ async fn wait_for_foreign<T: Transport>(
                     _ = tokio::time::sleep(wait) => {}
                     Ok(()) = cancel.changed() => {}
                 }
+                ctx.nas_sample();
             }
             if ended {
                 message.push_str(&format!(
@@ -800,6 +861,11 @@ async fn attempt<T: Transport>(
         }
         return None;
     }
+    // From the enable on, the server's scheduler may start the job: its writes are the job's.
+    let now = ctx.clock.now();
+    if let Some(m) = &mut ctx.nas {
+        m.job_started(now);
+    }
     let enabled = if was_enabled {
         ctx.journal(Op::Enable {
             server: server.to_string(),
@@ -829,6 +895,10 @@ async fn attempt<T: Transport>(
             // may have fired the job before the disable: that run writes, so it ends before
             // anything else starts (soak seed 20399).
             let scheduler_runs = follow_scheduled(ctx, client, job, before, &BTreeSet::new()).await;
+            let now = ctx.clock.now();
+            if let Some(m) = &mut ctx.nas {
+                m.job_ended(now);
+            }
             // Never triggered: the trigger journaled before the enable is closed.
             ctx.journal_best_effort(Op::Ended {
                 server: server.to_string(),
@@ -920,6 +990,7 @@ async fn attempt<T: Transport>(
     if wrote_until.is_some() {
         ctx.nas_written_until = wrote_until;
     }
+    record_nas(ctx, &mut rec);
 
     let end = ctx.clock.now();
     rec.end = Some(end);

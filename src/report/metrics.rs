@@ -141,6 +141,16 @@ fn job_metrics(m: &mut Metrics, r: &RunRecord, state: &State) {
         &each(&|j| j.nas_idle_before_secs),
     );
     m.gauge(
+        "jbr_job_nas_written_bytes",
+        "Bytes the NAS device (nas.block_device) wrote during the job in the last finished run, by its own counter.",
+        &each(&|j| j.nas_written_bytes.map(|b| b as f64)),
+    );
+    m.gauge(
+        "jbr_job_nas_write_mb_per_second",
+        "The job's average NAS write rate in the last finished run, MB/s (10^6 bytes).",
+        &each(&|j| j.nas_write_mb_s),
+    );
+    m.gauge(
         "jbr_job_last_success_timestamp_seconds",
         "When the job last succeeded under jbr, Unix seconds (from the state file's history).",
         &each(&|j| {

@@ -135,6 +135,13 @@ pub struct JobRecord {
     /// A carried-over job: the run whose window first left it out (it started first tonight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carried_over_from: Option<String>,
+    /// Bytes the NAS device (`nas.block_device`) wrote from the job's enable to its end (and
+    /// any scheduler run of it jbr followed); `None` without the option or a readable counter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nas_written_bytes: Option<u64>,
+    /// The average over that time, MB/s (10^6 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nas_write_mb_s: Option<f64>,
 }
 
 /// A job's scheduler exposure, in seconds: from the enable to the trigger, and from its end to
@@ -219,6 +226,8 @@ impl JobRecord {
             scheduler_runs: 0,
             left_out_by_window: false,
             carried_over_from: None,
+            nas_written_bytes: None,
+            nas_write_mb_s: None,
         }
     }
 
@@ -277,6 +286,10 @@ pub enum AlertKind {
     NoRecentSuccess,
     /// A backup jbr did not start was writing to the NAS at start.
     ForeignBackup,
+    /// The NAS device wrote while no jbr job ran (`nas.block_device`).
+    UnknownWriter,
+    /// A job's average write rate fell below `nas.min_write_mb_s`.
+    SlowNas,
     /// Something jbr could not check (a server's job list unreadable, …).
     Other,
 }
@@ -327,6 +340,9 @@ pub struct RunRecord {
     /// Tonight's night window, when `orchestrator.window_end` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub night_window: Option<NightWindowRecord>,
+    /// The NAS meter's notes: a write counter that went back, a counter file not readable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nas_notes: Vec<String>,
 }
 
 /// When tonight's window closed, as the report shows it.
@@ -354,6 +370,7 @@ impl RunRecord {
             cancelled: false,
             window: WindowTotals::default(),
             night_window: None,
+            nas_notes: Vec::new(),
         }
     }
 

@@ -58,6 +58,7 @@ pub fn render(record: &RunRecord) -> String {
         write_details(&mut out, &record.jobs);
         write_window(&mut out, record);
         write_night(&mut out, record);
+        write_nas(&mut out, record);
     }
 
     if !record.servers.is_empty() {
@@ -192,6 +193,36 @@ fn write_details(out: &mut String, jobs: &[JobRecord]) {
         for f in &j.failures {
             let _ = writeln!(out, "      - {f}");
         }
+    }
+}
+
+/// What each job wrote to the NAS device (`nas.block_device`) and at what rate, and the
+/// meter's notes.
+fn write_nas(out: &mut String, record: &RunRecord) {
+    let measured: Vec<_> = record
+        .jobs
+        .iter()
+        .filter_map(|j| j.nas_written_bytes.map(|b| (j, b)))
+        .collect();
+    if measured.is_empty() && record.nas_notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nNAS writes (the device's own counter):");
+    for (j, bytes) in measured {
+        let rate = j
+            .nas_write_mb_s
+            .map(|r| format!(" at {r:.1} MB/s"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  server {}, job {}: {}{rate}",
+            j.server,
+            job_name(&j.job_id, &j.label),
+            crate::nas::meter::human_bytes(bytes),
+        );
+    }
+    for n in &record.nas_notes {
+        let _ = writeln!(out, "  note: {n}");
     }
 }
 
