@@ -9,7 +9,8 @@ mod support;
 use jbr::notify::{self, Reason};
 use jbr::report::html::{MIN_BAR_PX, TRACK_PX};
 use jbr::report::{
-    Alert, AlertKind, Critical, Exposure, JobRecord, Outcome, RunRecord, ServerRecord, text,
+    Alert, AlertKind, Critical, Exposure, JobRecord, Outcome, RunRecord, ServerRecord,
+    WindowTotals, text,
 };
 use serde_json::Value;
 use support::browser::{measure, skip_without_browser};
@@ -110,6 +111,7 @@ fn night() -> RunRecord {
             "server {SERVER_2}: a backup jbr did not start (queue group <g1>, job x) was writing to the NAS"
         ),
     });
+    r.window = WindowTotals::of(&r.jobs);
     r.critical.push(Critical {
         server: SERVER_2.into(),
         what: "job".into(),
@@ -136,6 +138,10 @@ document.querySelectorAll('tr[data-server]').forEach(function (tr) {
   tracks.push({server: label.firstChild.textContent, attr: tr.getAttribute('data-server'), segs: segs,
                foreign: badge ? {colour: colour(badge), title: badge.title, text: badge.textContent} : null});
 });
+var ticks = [];
+document.querySelectorAll('td[data-kind=tick]').forEach(function (td) {
+  ticks.push({text: td.textContent, left: box(td).left - box(td.closest('table')).left});
+});
 var legend = {};
 document.querySelectorAll('tr[data-legend]').forEach(function (tr) {
   legend[tr.cells[1].textContent] = {kind: tr.getAttribute('data-legend'), colour: colour(tr.cells[0]),
@@ -152,7 +158,7 @@ return JSON.stringify({
   scripts: document.scripts.length,
   images: document.images.length,
   title: document.title,
-  tracks: tracks, legend: legend, table: table,
+  tracks: tracks, legend: legend, table: table, ticks: ticks,
   header: Array.prototype.map.call(th.parentNode.cells, function (c) { return c.textContent; }),
   text: document.body.innerText
 });
@@ -365,6 +371,22 @@ fn the_html_part_shows_the_table_and_a_timeline_a_browser_lays_out_true() {
     assert_eq!(s(&badge["colour"]), of_kind("foreign"));
     assert!(s(&badge["title"]).contains("queue group <g1>"), "{badge}");
     assert!(tracks[0]["foreign"].is_null() && tracks[2]["foreign"].is_null());
+
+    // The clock under the tracks: a tick each half hour of this 3-hour night, at its place.
+    let ticks = got["ticks"].as_array().unwrap();
+    let labels: Vec<&str> = ticks.iter().map(|t| s(&t["text"])).collect();
+    assert_eq!(
+        labels,
+        ["11:30", "12:00", "12:30", "13:00", "13:30", "14:00"]
+    );
+    for (tick, half_hours) in ticks.iter().zip(23..) {
+        let at = f64::from(half_hours) * 1800.0 - (T0 % 86_400.0);
+        near(
+            f(&tick["left"]),
+            px(at),
+            &format!("tick {}", s(&tick["text"])),
+        );
+    }
 
     // The skipped server says why, and its job (no time on the axis) is counted as bar-less.
     let web03 = tracks[2]["segs"].as_array().unwrap();

@@ -360,8 +360,49 @@ fn write_timeline(out: &mut String, record: &RunRecord) {
         }
         out.push_str("</td></tr>\n");
     }
+    write_axis(out, from, span);
     out.push_str("</table>\n");
     write_legend(out, record, &shown);
+}
+
+/// Under the tracks, the clock: a tick at each round UTC time (every 1, 5, 15 or 30 minutes, or
+/// 1 to 12 hours, whichever gives at most 8), so a bar's time can be read off the picture.
+fn write_axis(out: &mut String, from: f64, span: f64) {
+    const STEPS: [f64; 9] = [
+        60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 10_800.0, 21_600.0, 43_200.0,
+    ];
+    let step = STEPS
+        .into_iter()
+        .find(|step| span / step <= 8.0)
+        .unwrap_or(86_400.0);
+    let x = |t: f64| (((t - from) / span) * f64::from(TRACK_PX)).round() as u32;
+    let mut ticks = Vec::new();
+    let mut t = (from / step).ceil() * step;
+    while t <= from + span {
+        ticks.push(t);
+        t += step;
+    }
+    let _ = write!(
+        out,
+        "<tr><td></td><td style=\"padding:0\"><table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" width=\"{TRACK_PX}\" style=\"width:{TRACK_PX}px;border-collapse:collapse;table-layout:fixed;font-size:10px;color:#616161\"><tr>"
+    );
+    let first = ticks.first().map_or(TRACK_PX, |&t| x(t));
+    if first > 0 {
+        let _ = write!(out, "<td width=\"{first}\" style=\"width:{first}px\"></td>");
+    }
+    // The tick's line is its label's left border, inside the cell: padding or a border on the
+    // cell itself would widen it and push every later tick right.
+    for (i, &t) in ticks.iter().enumerate() {
+        let x0 = x(t);
+        let x1 = ticks.get(i + 1).map_or(TRACK_PX, |&n| x(n));
+        let px = x1.saturating_sub(x0).max(1);
+        let _ = write!(
+            out,
+            "<td data-kind=\"tick\" width=\"{px}\" style=\"width:{px}px;padding:0;white-space:nowrap;overflow:hidden\"><span style=\"border-left:1px solid #9e9e9e;padding-left:2px\">{}</span></td>",
+            &clock_utc(t)[..5]
+        );
+    }
+    out.push_str("</tr></table></td></tr>\n");
 }
 
 /// Which marks the timeline used, so the legend explains exactly those.
