@@ -1,5 +1,6 @@
 //! The record as text: a headline, one aligned line per job, then details, servers, alerts and
-//! critical leftovers. What an operator reads at 7 am; the email carries the same text.
+//! critical leftovers. What an operator reads at 7 am; the email's text part is this text (its
+//! HTML part, `html.rs`, shows the table and the rest of it too).
 
 use std::fmt::Write as _;
 
