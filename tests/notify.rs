@@ -75,6 +75,17 @@ fn failed_run() -> RunRecord {
     r
 }
 
+/// `failed_run` with a job name that looks like markup, and times for its bar.
+fn hostile_run() -> RunRecord {
+    let mut r = failed_run();
+    let j = &mut r.jobs[1];
+    j.label = "<script>alert('db')</script> & \"co\"".into();
+    j.start = Some(T0 + 60.0);
+    j.end = Some(T0 + 1260.0);
+    j.duration_secs = Some(1200.0);
+    r
+}
+
 fn clean_run() -> RunRecord {
     let mut r = RunRecord::new("20261122-0200", T0);
     r.ended = T0 + 600.0;
@@ -197,11 +208,7 @@ async fn the_report_is_mailed_as_text_and_html_alternatives() {
         return;
     }
     let sink = Sink::plain();
-    let mut record = failed_run();
-    record.jobs[1].label = "<script>alert('db')</script> & \"co\"".into();
-    record.jobs[1].start = Some(T0 + 60.0);
-    record.jobs[1].end = Some(T0 + 1260.0);
-    record.jobs[1].duration_secs = Some(1200.0);
+    let record = hostile_run();
     notify::send_report(&to(sink.port), &record, WAIT)
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", sink.stderr()));

@@ -365,23 +365,30 @@ fn write_timeline(out: &mut String, record: &RunRecord) {
     write_legend(out, record, &shown);
 }
 
-/// Under the tracks, the clock: a tick at each round UTC time (every 1, 5, 15 or 30 minutes, or
-/// 1 to 12 hours, whichever gives at most 8), so a bar's time can be read off the picture.
-fn write_axis(out: &mut String, from: f64, span: f64) {
+/// The clock's ticks over the axis: each round UTC time (every 1, 5, 15 or 30 minutes, or 1 to
+/// 12 hours, whichever gives at most 8). A span of days (a server clock far off) gets whole
+/// days, still at most 8 or 9 ticks, so a bad clock cannot bloat the mail.
+fn ticks(from: f64, span: f64) -> Vec<f64> {
     const STEPS: [f64; 9] = [
         60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 10_800.0, 21_600.0, 43_200.0,
     ];
     let step = STEPS
         .into_iter()
         .find(|step| span / step <= 8.0)
-        .unwrap_or(86_400.0);
-    let x = |t: f64| (((t - from) / span) * f64::from(TRACK_PX)).round() as u32;
+        .unwrap_or_else(|| (span / 8.0 / 86_400.0).ceil().max(1.0) * 86_400.0);
     let mut ticks = Vec::new();
     let mut t = (from / step).ceil() * step;
-    while t <= from + span {
+    while t <= from + span && ticks.len() < 10 {
         ticks.push(t);
         t += step;
     }
+    ticks
+}
+
+/// Under the tracks, the clock, so a bar's time can be read off the picture.
+fn write_axis(out: &mut String, from: f64, span: f64) {
+    let x = |t: f64| (((t - from) / span) * f64::from(TRACK_PX)).round() as u32;
+    let ticks = ticks(from, span);
     let _ = write!(
         out,
         "<tr><td></td><td style=\"padding:0\"><table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" width=\"{TRACK_PX}\" style=\"width:{TRACK_PX}px;border-collapse:collapse;table-layout:fixed;font-size:10px;color:#616161\"><tr>"
@@ -538,6 +545,23 @@ mod tests {
             esc(r#"<script>alert("x")</script> & 'y'"#),
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
         );
+    }
+
+    #[test]
+    fn ticks_are_round_times_and_few_whatever_the_span() {
+        // 2026-11-18T11:06:40Z, three hours: every half hour from 11:30.
+        let t = ticks(1_795_000_000.0, 10_800.0);
+        let shown: Vec<String> = t.iter().map(|&t| clock_utc(t)).collect();
+        assert_eq!(
+            shown,
+            [
+                "11:30:00", "12:00:00", "12:30:00", "13:00:00", "13:30:00", "14:00:00"
+            ]
+        );
+        // A job stamped at the epoch (a clock that was never set): still a handful of ticks.
+        let t = ticks(0.0, 1_795_000_000.0);
+        assert!((1..=9).contains(&t.len()), "{}", t.len());
+        assert!(ticks(100.0, 1.0).len() <= 1);
     }
 
     #[test]
