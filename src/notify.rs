@@ -1,4 +1,6 @@
-//! The email report: after a run, mail the text report to the operators (config `notification.*`).
+//! The email report: after a run, mail the report to the operators (config `notification.*`):
+//! multipart/alternative, the text report as `text/plain` and a picture of the night as
+//! `text/html` (`report::html`). Notices that are not a run's report are text only.
 //!
 //! For the caller (`run`), one line is enough:
 //!
@@ -16,14 +18,14 @@
 use std::fmt;
 use std::time::Duration;
 
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Mailbox, MultiPart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::Notification;
 use crate::exit::Exit;
-use crate::report::{Outcome, RunRecord, text};
+use crate::report::{Outcome, RunRecord, html, text};
 
 /// A sensible bound for the whole send (connect, greeting, TLS, auth, data) when the caller has
 /// no better idea. One minute: a slow relay still gets through, a dead one cannot hold the run.
@@ -184,12 +186,28 @@ pub fn host_name() -> String {
 /// The mail's text: the same report `jbr run` prints (alerts included), then where it came from
 /// and which switch sent it.
 pub fn body(reason: Reason, record: &RunRecord, host: &str) -> String {
+    format!("{}{}", text::render(record), footer(reason.flag(), host))
+}
+
+/// The mail's HTML alternative: the table and the night's timeline, then the rest of the text
+/// report and the same footer.
+pub fn html_body(reason: Reason, record: &RunRecord, host: &str) -> String {
+    html::render(record, &footer(reason.flag(), host))
+}
+
+/// Where a mail came from and which switch sent it, after a blank line and the signature mark.
+fn footer(flag: &str, host: &str) -> String {
     format!(
-        "{}\n-- \njbr {} on {host}; mailed because of {}.\n",
-        text::render(record),
-        env!("CARGO_PKG_VERSION"),
-        reason.flag()
+        "\n-- \njbr {} on {host}; mailed because of {flag}.\n",
+        env!("CARGO_PKG_VERSION")
     )
+}
+
+/// What a mail carries: always the text; a run's report also its HTML alternative.
+#[derive(Debug, Clone)]
+struct Body {
+    text: String,
+    html: Option<String>,
 }
 
 /// How the connection is secured, from `smtp_tls` and `smtp_port`.
@@ -303,7 +321,10 @@ pub async fn send_report_with(
     };
     let host = host_name();
     let subject = subject(reason, record, &host);
-    let body = body(reason, record, &host);
+    let body = Body {
+        text: body(reason, record, &host),
+        html: Some(html_body(reason, record, &host)),
+    };
     deliver(n, &subject, body, timeout, options).await
 }
 
@@ -407,10 +428,10 @@ async fn send_notice(
 ) -> Result<(), NotifyError> {
     let host = host_name();
     let subject = format!("[jbr] {word}: {headline} — {host}");
-    let body = format!(
-        "{text}\n-- \njbr {} on {host}; mailed because of {flag}.\n",
-        env!("CARGO_PKG_VERSION"),
-    );
+    let body = Body {
+        text: format!("{text}{}", footer(flag, &host)),
+        html: None,
+    };
     deliver(n, &subject, body, timeout, &SendOptions::default()).await
 }
 
@@ -418,7 +439,7 @@ async fn send_notice(
 async fn deliver(
     n: &Notification,
     subject: &str,
-    body: String,
+    body: Body,
     timeout: Duration,
     options: &SendOptions,
 ) -> Result<(), NotifyError> {
@@ -473,7 +494,7 @@ fn mailbox(field: String, value: &str) -> Result<Mailbox, NotifyError> {
     })
 }
 
-fn message(n: &Notification, subject: &str, body: String) -> Result<Message, NotifyError> {
+fn message(n: &Notification, subject: &str, body: Body) -> Result<Message, NotifyError> {
     if n.to_addresses.is_empty() {
         return Err(NotifyError::NoRecipients);
     }
@@ -484,14 +505,17 @@ fn message(n: &Notification, subject: &str, body: String) -> Result<Message, Not
         )?)
         .subject(subject)
         // lettre adds Date but not Message-ID; mail without one is often filed as spam.
-        .message_id(None)
-        .header(ContentType::TEXT_PLAIN);
+        .message_id(None);
     for (i, to) in n.to_addresses.iter().enumerate() {
         builder = builder.to(mailbox(format!("notification.to_addresses[{i}]"), to)?);
     }
-    builder
-        .body(body)
-        .map_err(|e| NotifyError::Message(e.to_string()))
+    let built = match body.html {
+        // Plain first: a client shows the last alternative it can render, so one that cannot
+        // show HTML falls back to exactly the text report.
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(body.text, html)),
+        None => builder.header(ContentType::TEXT_PLAIN).body(body.text),
+    };
+    built.map_err(|e| NotifyError::Message(e.to_string()))
 }
 
 fn transport(
@@ -743,7 +767,11 @@ mod tests {
             to_addresses: vec!["ops@example.com".into(), "not an address".into()],
             ..on()
         };
-        let e = message(&n, "s", "b".into()).err().map(|e| e.to_string());
+        let body = Body {
+            text: "b".into(),
+            html: None,
+        };
+        let e = message(&n, "s", body).err().map(|e| e.to_string());
         let e = e.unwrap_or_default();
         assert!(
             e.starts_with(

@@ -80,6 +80,14 @@ fn a_failed_run_mails_its_report_once() {
         body.contains("\"accounts\"") && body.contains("failed"),
         "{body}"
     );
+    // And its picture: the HTML alternative draws the real run's job as a bar.
+    let kinds: Vec<&str> = m.parts.iter().map(|p| p.content_type.as_str()).collect();
+    assert_eq!(kinds, ["text/plain", "text/html"], "{}", m.raw);
+    let html = &m.parts[1].body;
+    assert!(
+        html.contains("data-kind=\"job\"") && html.contains("&quot;accounts&quot;: failed, "),
+        "{html}"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use jbr::config::{Notification, Secret};
-use jbr::notify::{self, NotifyError, SendOptions};
+use jbr::notify::{self, NotifyError, Reason, SendOptions};
 use jbr::report::{self, Alert, AlertKind, Critical, JobRecord, Outcome, RunRecord};
 use support::smtp::{Ca, Sink, SinkTls, can_listen, skip_without_smtp, skip_without_smtp_tls};
 
@@ -72,6 +72,17 @@ fn failed_run() -> RunRecord {
         job_id: Some("650800000000000000b906d9".into()),
         message: "web-02: job 6508…06d9 \"old\" targets the NAS but is not in the config".into(),
     });
+    r
+}
+
+/// `failed_run` with a job name that looks like markup, and times for its bar.
+fn hostile_run() -> RunRecord {
+    let mut r = failed_run();
+    let j = &mut r.jobs[1];
+    j.label = "<script>alert('db')</script> & \"co\"".into();
+    j.start = Some(T0 + 60.0);
+    j.end = Some(T0 + 1260.0);
+    j.duration_secs = Some(1200.0);
     r
 }
 
@@ -162,7 +173,10 @@ async fn failed_run_mails_once_with_subject_recipients_and_report() {
     assert_eq!(m.rcpt_tos, ["ops@example.com", "oncall@example.com"]);
     assert_eq!(m.from, "jbr <jbr@nas01.example>");
     assert_eq!(m.to, "ops@example.com, oncall@example.com");
-    assert_eq!(m.content_type, "text/plain");
+    // The text report, and a picture of the night as its HTML alternative (issue 11, item 6).
+    assert_eq!(m.content_type, "multipart/alternative");
+    let kinds: Vec<&str> = m.parts.iter().map(|p| p.content_type.as_str()).collect();
+    assert_eq!(kinds, ["text/plain", "text/html"], "{}", m.raw);
     // Mail without these is often filed as spam (lettre adds Date, jbr asks for Message-ID).
     assert!(
         m.raw.contains("\r\nDate: ") || m.raw.starts_with("Date: "),
@@ -183,6 +197,57 @@ async fn failed_run_mails_once_with_subject_recipients_and_report() {
         "{body:?}"
     );
     eprintln!("measured: one plain send on loopback took {took:?}");
+}
+
+/// The mail as a MIME parser (Python's `email`) reads it: the text part is exactly the text
+/// report, the HTML part exactly the rendering, and names from servers that look like markup
+/// are text in the HTML and verbatim in the text.
+#[tokio::test]
+async fn the_report_is_mailed_as_text_and_html_alternatives() {
+    if skip_without_smtp("the_report_is_mailed_as_text_and_html_alternatives") {
+        return;
+    }
+    let sink = Sink::plain();
+    let record = hostile_run();
+    notify::send_report(&to(sink.port), &record, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", sink.stderr()));
+    let mail = sink.messages();
+    assert_eq!(mail.len(), 1, "{mail:#?}");
+    let m = &mail[0];
+    let host = notify::host_name();
+    assert_eq!(m.content_type, "multipart/alternative");
+    assert_eq!(m.parts.len(), 2, "{:#?}", m.parts);
+    let (plain, html) = (&m.parts[0], &m.parts[1]);
+    // Plain first: a client shows the last part it can, so a text-only one shows the text.
+    assert_eq!(plain.content_type, "text/plain");
+    assert_eq!(html.content_type, "text/html");
+    assert_eq!(plain.charset.as_deref(), Some("utf-8"));
+    assert_eq!(html.charset.as_deref(), Some("utf-8"));
+    assert_eq!(
+        plain.body.replace("\r\n", "\n"),
+        notify::body(Reason::Failed, &record, &host)
+    );
+    assert_eq!(m.body, plain.body, "a text-only reader sees the text part");
+    assert_eq!(
+        html.body.replace("\r\n", "\n"),
+        notify::html_body(Reason::Failed, &record, &host)
+    );
+    assert!(
+        plain
+            .body
+            .contains("\"<script>alert('db')</script> & \"co\"\"")
+    );
+    assert!(!html.body.contains("<script"), "{}", html.body);
+    assert!(
+        html.body
+            .contains("&lt;script&gt;alert(&#39;db&#39;)&lt;/script&gt; &amp; &quot;co&quot;"),
+        "{}",
+        html.body
+    );
+    // The HTML's long lines were encoded for the wire: no line past SMTP's 998 octets.
+    let longest = m.raw.split("\r\n").map(str::len).max().unwrap_or(0);
+    assert!(longest <= 998, "a {longest}-octet line on the wire");
 }
 
 #[tokio::test]
@@ -493,6 +558,7 @@ async fn the_password_never_appears_in_mail_logs_or_errors() {
     // Delivered: the message, as stored and as decoded.
     assert!(notify::send_and_log(&n, &failed_run(), WAIT).await);
     for m in sink.messages() {
+        shown.extend(m.parts.into_iter().map(|p| p.body));
         shown.extend([m.raw, m.subject, m.body]);
     }
     shown.extend(sink.maildir_files());

@@ -1,7 +1,7 @@
-//! The run record and its renderings (text, JSON), plus the atomic state file.
-//! Pure except `state` (which only reads and writes its own file). The email issue renders the
-//! same `RunRecord`.
+//! The run record and its renderings (text, JSON, the email's HTML part), plus the atomic state
+//! file. Pure except `state` (which only reads and writes its own file).
 
+pub mod html;
 pub mod metrics;
 pub mod record;
 pub mod state;

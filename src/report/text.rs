@@ -1,5 +1,6 @@
 //! The record as text: a headline, one aligned line per job, then details, servers, alerts and
-//! critical leftovers. What an operator reads at 7 am; the email carries the same text.
+//! critical leftovers. What an operator reads at 7 am; the email's text part is this text (its
+//! HTML part, `html.rs`, shows the table and the rest of it too).
 
 use std::fmt::Write as _;
 
@@ -15,7 +16,8 @@ pub fn short_id(id: &str) -> String {
     }
 }
 
-fn job_name(id: &str, label: &str) -> String {
+/// `6508…06d9 "accounts"`: how every report names a job.
+pub fn job_name(id: &str, label: &str) -> String {
     if label.is_empty() {
         short_id(id)
     } else {
@@ -55,6 +57,17 @@ pub fn render(record: &RunRecord) -> String {
 
     if !record.jobs.is_empty() {
         write_job_table(&mut out, &record.jobs);
+    }
+    out.push_str(&after_table(record));
+    out
+}
+
+/// Everything the report says after its job table: details, the scheduler window, servers,
+/// alerts and the exit code. The HTML part shows it verbatim under its own table and timeline,
+/// so a reader of either part learns the same things.
+pub fn after_table(record: &RunRecord) -> String {
+    let mut out = String::new();
+    if !record.jobs.is_empty() {
         write_details(&mut out, &record.jobs);
         write_window(&mut out, record);
         write_night(&mut out, record);
@@ -80,7 +93,7 @@ pub fn render(record: &RunRecord) -> String {
 }
 
 /// `jbr run ID from START to END (DURATION): N job(s): TALLY`, and whether it was cancelled.
-fn headline(record: &RunRecord) -> String {
+pub fn headline(record: &RunRecord) -> String {
     let tally = record
         .tally()
         .iter()
@@ -108,10 +121,13 @@ fn headline(record: &RunRecord) -> String {
 }
 
 /// One line per job, each column as wide as its widest cell; the last column is not padded.
+/// The job table's columns, in order (`job_row` fills them).
+pub const JOB_COLUMNS: [&str; 8] = [
+    "SERVER", "JOB", "OUTCOME", "START", "DURATION", "STATUS", "ITEMS", "GROUP",
+];
+
 fn write_job_table(out: &mut String, jobs: &[JobRecord]) {
-    let header = [
-        "SERVER", "JOB", "OUTCOME", "START", "DURATION", "STATUS", "ITEMS", "GROUP",
-    ];
+    let header = JOB_COLUMNS;
     let rows: Vec<[String; 8]> = jobs.iter().map(job_row).collect();
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
@@ -139,7 +155,8 @@ fn write_job_table(out: &mut String, jobs: &[JobRecord]) {
     }
 }
 
-fn job_row(j: &JobRecord) -> [String; 8] {
+/// One job's cells under `JOB_COLUMNS`, as both renderings show them.
+pub fn job_row(j: &JobRecord) -> [String; 8] {
     [
         j.server.clone(),
         job_name(&j.job_id, &j.label),

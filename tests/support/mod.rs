@@ -11,12 +11,14 @@
 //! - `faults`: a fault placed on the n-th call of a function, found by name, not by call index.
 //! - `sshd`, `gate`: real OpenSSH servers on loopback, and a recording stand-in API.
 //! - `smtp`: a real SMTP server (aiosmtpd) and a private CA.
+//! - `browser`: headless chromium, to see the email's HTML part as a reader's client lays it out.
 //! - `http`: a real HTTP(S) server (Python's http.server) that logs each request, for the pings.
 //! - `server`: starting a helper server process that prints its port (`smtp`, `http`).
 //! - `rng`, `tools`: seeded random inputs; outside programs some tests need.
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod browser;
 pub mod cli;
 pub mod faults;
 pub mod fleet;

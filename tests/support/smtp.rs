@@ -88,10 +88,23 @@ pub struct Received {
     /// Decoded, as a mail client shows it.
     pub subject: String,
     pub content_type: String,
-    /// Decoded text body.
+    /// Decoded text body (of a multipart message: its text/plain part, what a text-only client
+    /// shows).
     pub body: String,
+    /// Every leaf MIME part in order, decoded by Python's `email` package.
+    #[serde(default)]
+    pub parts: Vec<ReceivedPart>,
     /// The message as it crossed the wire (after the DATA command).
     pub raw: String,
+}
+
+/// One leaf part of a received message.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ReceivedPart {
+    pub content_type: String,
+    pub charset: Option<String>,
+    /// Decoded: transfer encoding undone, charset applied.
+    pub body: String,
 }
 
 pub struct Sink {

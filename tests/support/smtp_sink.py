@@ -2,7 +2,7 @@
 
 Listens on a port the OS picks and prints it on stdout (no free-port race), stores every message
 in a Maildir (the Mailbox handler adds X-MailFrom / X-RcptTo with the envelope) and, decoded, in
-DIR/json/NNNN.json, and optionally
+DIR/json/NNNN.json (parsed with Python's email package: every MIME part decoded), and optionally
 speaks STARTTLS (required) or SMTPS and requires AUTH. Each AUTH attempt is logged as
 "MECHANISM LOGIN ok|bad" (never the password). Exits when its stdin closes, so it cannot outlive
 the test process even when that one is killed.
@@ -24,7 +24,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 class Sink(Mailbox):
     """The Maildir, plus one JSON file per message in DIR/json/ with what a mail client would
-    show (decoded subject and body) and the envelope, so tests need no MIME decoder."""
+    show (decoded subject, text body and every part) and the envelope, so tests need no MIME
+    decoder."""
 
     def __init__(self, maildir):
         super().__init__(maildir)
@@ -34,6 +35,18 @@ class Sink(Mailbox):
 
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        # Every leaf part, decoded (transfer encoding and charset), in order; "body" is what a
+        # text-only client shows: the plain part of a multipart/alternative.
+        parts = [
+            {
+                "content_type": p.get_content_type(),
+                "charset": p.get_content_charset(),
+                "body": p.get_content(),
+            }
+            for p in msg.walk()
+            if not p.is_multipart()
+        ]
+        plain = msg.get_body(preferencelist=("plain",))
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
@@ -41,7 +54,8 @@ class Sink(Mailbox):
             "to": str(msg["to"]),
             "subject": str(msg["subject"]),
             "content_type": msg.get_content_type(),
-            "body": msg.get_content(),
+            "body": plain.get_content() if plain is not None else "",
+            "parts": parts,
             "raw": envelope.content.decode("utf-8", "replace"),
         }
         self.count += 1
