@@ -2,6 +2,7 @@
 //! Pure except `state` (which only reads and writes its own file). The email issue renders the
 //! same `RunRecord`.
 
+pub mod history;
 pub mod metrics;
 pub mod record;
 pub mod state;

@@ -96,6 +96,14 @@ pub struct JobRecord {
     pub end: Option<f64>,
     #[serde(default)]
     pub duration_secs: Option<f64>,
+    /// The job's usual duration when this run started: the median of its last successful runs'
+    /// durations in the state file (`None`: no successful run remembered yet).
+    #[serde(default)]
+    pub usual_duration_secs: Option<f64>,
+    /// Bytes the NAS wrote while this job ran (`None`: not measured; jbr does not measure it
+    /// yet, issue 11 item 4).
+    #[serde(default)]
+    pub nas_written_bytes: Option<u64>,
     /// The group's final status code, raw, and its best-known name.
     #[serde(default)]
     pub status_raw: Option<i64>,
@@ -200,6 +208,8 @@ impl JobRecord {
             start: None,
             end: None,
             duration_secs: None,
+            usual_duration_secs: None,
+            nas_written_bytes: None,
             status_raw: None,
             status_name: None,
             items_failed: None,
