@@ -271,6 +271,22 @@ fn a_run_in_progress_is_named_with_the_job_it_is_on() {
     );
 }
 
+/// The history table's row that starts with `prefix`, whitespace runs as one space.
+#[track_caller]
+fn history_row(run: &support::bin::Run, prefix: &str) -> String {
+    let table = run
+        .stdout
+        .split_once("\nhistory (")
+        .unwrap_or_else(|| panic!("no history table in:\n{run}"))
+        .1;
+    let prefix = support::bin::words(prefix);
+    table
+        .lines()
+        .map(support::bin::words)
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no history row {prefix:?} in:\n{run}"))
+}
+
 /// Issue 11, item 5: per configured job, the last run's outcome, the last success, the median
 /// duration of the recent successful runs and a sparkline of the last 14 runs; `--json` has
 /// the runs themselves.
@@ -318,15 +334,15 @@ fn each_job_shows_its_history() {
     // The last success is the third night's end.
     let last_success = jbr::report::time::iso_utc(t0 + 2.0 * 86_400.0 + 60.0 + 4200.0);
     assert_eq!(
-        run.line("web-01  6a5e…0001 \"accounts\""),
+        history_row(&run, "web-01  6a5e…0001 \"accounts\""),
         format!("web-01 6a5e…0001 \"accounts\" skipped {last_success} 1h05m00s ▇██▂·")
     );
     assert_eq!(
-        run.line("web-01  6a5e…0002 \"databases\""),
+        history_row(&run, "web-01  6a5e…0002 \"databases\""),
         "web-01 6a5e…0002 \"databases\" - - - -"
     );
     assert_eq!(
-        run.line("web-02  6a5e…0001 \"files\""),
+        history_row(&run, "web-02  6a5e…0001 \"files\""),
         "web-02 6a5e…0001 \"files\" - - - -"
     );
 
@@ -375,7 +391,7 @@ fn a_state_file_from_before_the_history_is_shown() {
         "{run}"
     );
     assert_eq!(
-        run.line("web-01  6a5e…0001 \"accounts\""),
+        history_row(&run, "web-01  6a5e…0001 \"accounts\""),
         "web-01 6a5e…0001 \"accounts\" - 2026-12-01T02:05:30Z 1h05m00s -"
     );
     let v = fleet.jbr(&["status", "--json"]).json();
@@ -406,7 +422,7 @@ fn absurd_history_values_do_not_break_status() {
     std::fs::write(fleet.path("last-run.json"), file.to_string()).unwrap();
     let run = fleet.jbr(&["status"]);
     assert_eq!(run.code, Some(0), "{run}");
-    let row = run.line("web-01  6a5e…0001 \"accounts\"");
+    let row = history_row(&run, "web-01  6a5e…0001 \"accounts\"");
     assert!(
         row.starts_with("web-01 6a5e…0001 \"accounts\" completed "),
         "{run}"
