@@ -328,26 +328,6 @@ mod tests {
     }
 
     #[test]
-    fn a_narrow_terminal_keeps_the_eta_and_shortens_the_state() {
-        let mut p = ProgressLine::new(Vec::new(), true).with_width(70);
-        p.event(&Event {
-            usual: Some(Duration::from_secs(3600)),
-            ..ev(
-                Some("6600aa0000000000000000b1"),
-                "waiting for a foreign backup to end",
-                90,
-            )
-        });
-        let text = String::from_utf8(p.into_inner()).unwrap();
-        let shown = text.trim_start_matches("\r\x1b[2K");
-        let shown = shown.trim_end_matches("\r\x1b[2K");
-        assert_eq!(
-            shown,
-            "web-01  6600…00b1  waiting for a…  1m30s  ETA 58m30s (usual 1h00m00s)"
-        );
-    }
-
-    #[test]
     fn terminal_rewrites_one_line_and_clears_it() {
         let mut p = ProgressLine::new(Vec::new(), true);
         p.event(&ev(Some("6600aa0000000000000000b1"), "processing", 30));
@@ -364,18 +344,34 @@ mod tests {
         );
     }
 
+    /// What a terminal `width` columns wide shows for `e`.
+    fn drawn(width: usize, e: &Event) -> String {
+        let mut p = ProgressLine::new(Vec::new(), true).with_width(width);
+        p.event(e);
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        let shown = text.trim_start_matches("\r\x1b[2K");
+        shown.trim_end_matches("\r\x1b[2K").to_string()
+    }
+
     #[test]
-    fn a_narrow_terminal_shortens_the_state_and_keeps_the_time() {
-        let mut p = ProgressLine::new(Vec::new(), true).with_width(40);
-        p.event(&ev(
+    fn a_narrow_terminal_shortens_the_state_and_keeps_the_time_and_eta() {
+        let waiting = ev(
             Some("6600aa0000000000000000b1"),
             "waiting for a foreign backup to end",
             90,
-        ));
-        let text = String::from_utf8(p.into_inner()).unwrap();
-        let shown = text.trim_start_matches("\r\x1b[2K");
-        let shown = shown.trim_end_matches("\r\x1b[2K");
-        assert_eq!(shown, "web-01  6600…00b1  waiting for…  1m30s");
+        );
+        assert_eq!(
+            drawn(40, &waiting),
+            "web-01  6600…00b1  waiting for…  1m30s"
+        );
+        let with_history = Event {
+            usual: Some(Duration::from_secs(3600)),
+            ..waiting
+        };
+        assert_eq!(
+            drawn(70, &with_history),
+            "web-01  6600…00b1  waiting for a…  1m30s  ETA 58m30s (usual 1h00m00s)"
+        );
     }
 
     #[test]
