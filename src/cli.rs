@@ -176,15 +176,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Last run (from the state file) and the live state of each server.
+    /// Last run (from the state file), the live state of each server, each job's history.
     ///
     /// Shows a running `jbr daemon` (its pid and next cycle, from the state file), a run in
     /// progress (from the lock file), the last run recorded in `orchestrator.state_file` (none
     /// yet is not an error), changes left open in the journal (a run in progress, or one that
     /// was killed: the next run undoes them), and per server: the NAS destination enabled or
     /// disabled, each configured job disabled, enabled or running, and every active queue group
-    /// with its full id (for `jbr stop`). Servers are asked concurrently. Reads only; takes no
-    /// lock, so it can watch a run in progress.
+    /// with its full id (for `jbr stop`). Then each configured job's history (state file): the
+    /// last run's outcome, the last success, the usual duration (median of the recent
+    /// successful runs) and a sparkline of the last 14 runs' durations. Servers are asked
+    /// concurrently. Reads only; takes no lock, so it can watch a run in progress.
     ///
     /// Exit status: 0 when every server answered and every configured destination and job
     /// exists; 1 when a server is unreachable, something is missing, or the state file or
@@ -197,7 +199,9 @@ pub enum Command {
         /// Print one JSON object: ok, state_file, daemon (pid, since, next_cycle,
         /// cycle_started, line; null when no `jbr daemon` runs), run_in_progress, last_run (the
         /// run record plus exit_code, or null), journal (file, open_changes[]), servers[] (server, reachable, destination,
-        /// jobs[], active_groups[] with id, job_id, status, status_name), errors[].
+        /// jobs[], active_groups[] with id, job_id, status, status_name), history[] (server,
+        /// job_id, label, last_outcome, last_success, usual_duration_secs, sparkline, runs[]),
+        /// errors[].
         #[arg(long)]
         json: bool,
     },

@@ -270,3 +270,172 @@ fn a_run_in_progress_is_named_with_the_job_it_is_on() {
         Value::Null
     );
 }
+
+/// The history table's row that starts with `prefix`, whitespace runs as one space.
+#[track_caller]
+fn history_row(run: &support::bin::Run, prefix: &str) -> String {
+    let table = run
+        .stdout
+        .split_once("\nhistory (")
+        .unwrap_or_else(|| panic!("no history table in:\n{run}"))
+        .1;
+    let prefix = support::bin::words(prefix);
+    table
+        .lines()
+        .map(support::bin::words)
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no history row {prefix:?} in:\n{run}"))
+}
+
+/// Issue 11, item 5: per configured job, the last run's outcome, the last success, the median
+/// duration of the recent successful runs and a sparkline of the last 14 runs; `--json` has
+/// the runs themselves.
+#[test]
+fn each_job_shows_its_history() {
+    let fleet = standard_fleet();
+    let t0 = 1_795_400_000.0;
+    let mut st = State::default();
+    // accounts: three good nights of about an hour, then a failure after 10 minutes, then a
+    // night its server was skipped.
+    let nights = [
+        (Outcome::Completed, Some(3600.0)),
+        (Outcome::Completed, Some(3900.0)),
+        (Outcome::Completed, Some(4200.0)),
+        (Outcome::Failed, Some(600.0)),
+        (Outcome::Skipped, None),
+    ];
+    for (n, (outcome, secs)) in nights.into_iter().enumerate() {
+        let start = t0 + n as f64 * 86_400.0;
+        let mut record = RunRecord::new(&format!("r{n}"), start);
+        let mut j = JobRecord::new("web-01", JOB_A, "accounts", outcome);
+        if let Some(secs) = secs {
+            j.start = Some(start + 60.0);
+            j.end = Some(start + 60.0 + secs);
+            j.duration_secs = Some(secs);
+        }
+        record.jobs.push(j);
+        record.ended = start + 5000.0;
+        st.record_run(&record);
+    }
+    state::save(&fleet.path("last-run.json"), &st).unwrap();
+
+    let run = fleet.jbr(&["status"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout.contains(
+            "\nhistory (USUAL: median of the recent successful runs; LAST 14: durations, oldest first, scaled to the longest, · = did not run):\n"
+        ),
+        "{run}"
+    );
+    assert_eq!(
+        run.line("SERVER  JOB  LAST RUN"),
+        "SERVER JOB LAST RUN LAST SUCCESS USUAL LAST 14"
+    );
+    // The last success is the third night's end.
+    let last_success = jbr::report::time::iso_utc(t0 + 2.0 * 86_400.0 + 60.0 + 4200.0);
+    assert_eq!(
+        history_row(&run, "web-01  6a5e…0001 \"accounts\""),
+        format!("web-01 6a5e…0001 \"accounts\" skipped {last_success} 1h05m00s ▇██▂·")
+    );
+    assert_eq!(
+        history_row(&run, "web-01  6a5e…0002 \"databases\""),
+        "web-01 6a5e…0002 \"databases\" - - - -"
+    );
+    assert_eq!(
+        history_row(&run, "web-02  6a5e…0001 \"files\""),
+        "web-02 6a5e…0001 \"files\" - - - -"
+    );
+
+    let v = fleet.jbr(&["status", "--json"]).json();
+    let h = &v["history"][0];
+    assert_eq!(h["server"], "web-01");
+    assert_eq!(h["job_id"], JOB_A);
+    assert_eq!(h["last_outcome"], "skipped");
+    assert_eq!(h["last_success"], t0 + 2.0 * 86_400.0 + 60.0 + 4200.0);
+    assert_eq!(h["usual_duration_secs"], 3900.0);
+    assert_eq!(h["sparkline"], "▇██▂·");
+    let runs = h["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 5);
+    assert_eq!(
+        runs[3],
+        json!({"start": t0 + 3.0 * 86_400.0 + 60.0, "duration_secs": 600.0, "outcome": "failed", "nas_written_bytes": null})
+    );
+    assert_eq!(runs[4]["start"], Value::Null);
+    assert_eq!(v["history"][1]["last_outcome"], Value::Null);
+    assert_eq!(v["history"][1]["runs"], json!([]));
+    // --server narrows the history too.
+    let v = fleet
+        .jbr(&["status", "--server", "web-02", "--json"])
+        .json();
+    assert_eq!(v["history"].as_array().unwrap().len(), 1);
+    assert_eq!(v["history"][0]["label"], "files");
+}
+
+/// A state file from before the history (a literal one, as the previous release wrote it) is
+/// read as it was: the usual duration from its successful durations, no runs yet.
+#[test]
+fn a_state_file_from_before_the_history_is_shown() {
+    let fleet = standard_fleet();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/state/before-history.json"),
+        fleet.path("last-run.json"),
+    )
+    .unwrap();
+    let run = fleet.jbr(&["status"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.stderr, "", "{run}");
+    assert!(
+        run.line("last run:")
+            .contains("2 job(s): 1 completed, 1 failed"),
+        "{run}"
+    );
+    assert_eq!(
+        history_row(&run, "web-01  6a5e…0001 \"accounts\""),
+        "web-01 6a5e…0001 \"accounts\" - 2026-12-01T02:05:30Z 1h05m00s -"
+    );
+    let v = fleet.jbr(&["status", "--json"]).json();
+    assert_eq!(v["history"][0]["usual_duration_secs"], 3900.0);
+    assert_eq!(v["history"][0]["runs"], json!([]));
+    assert_eq!(v["history"][2]["last_success"], 1_795_990_000.0);
+}
+
+/// Durations no run can have (hand-edited, or a bit flipped on the SD card) are drawn or left
+/// out, never a panic; a value of the wrong type is the usual "not a jbr state file" error.
+#[test]
+fn absurd_history_values_do_not_break_status() {
+    let fleet = standard_fleet();
+    let key = format!("web-01/{JOB_A}");
+    let runs = json!([
+        {"start": 1e308, "duration_secs": 1e308, "outcome": "completed"},
+        {"start": -1e308, "duration_secs": -5.0, "outcome": "failed", "nas_written_bytes": 18446744073709551615u64},
+        {"duration_secs": 0.0, "outcome": "completed"},
+    ]);
+    let mut many = Vec::new();
+    for _ in 0..10_000 {
+        many.push(json!({"duration_secs": 60.0, "outcome": "completed"}));
+    }
+    many.extend(runs.as_array().unwrap().iter().cloned());
+    let file = json!({"version": 1, "history": {
+        key.clone(): {"first_seen": 0.0, "last_success": 1e308, "durations": [1e308, 1e308, 3.0], "runs": many},
+    }});
+    std::fs::write(fleet.path("last-run.json"), file.to_string()).unwrap();
+    let run = fleet.jbr(&["status"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let row = history_row(&run, "web-01  6a5e…0001 \"accounts\"");
+    assert!(
+        row.starts_with("web-01 6a5e…0001 \"accounts\" completed "),
+        "{run}"
+    );
+    // Eleven minute-long runs are a sliver of a 1e308 s one; the bad ones did not run.
+    assert!(row.ends_with(" ▁▁▁▁▁▁▁▁▁▁▁█··"), "{run}");
+
+    let bad = json!({"version": 1, "history": {
+        key: {"first_seen": 0.0, "runs": [{"outcome": "completed", "nas_written_bytes": -1}]},
+    }});
+    std::fs::write(fleet.path("last-run.json"), bad.to_string()).unwrap();
+    let run = fleet.jbr(&["status"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(run.stderr.contains("not a jbr state file"), "{run}");
+    assert!(!run.stdout.contains("\nhistory"), "{run}");
+}

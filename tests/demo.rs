@@ -64,6 +64,32 @@ fn demo_runs_every_job_and_the_simulator_agrees() {
     assert!(out[..report].contains("web-01  pre-flight"), "{out}");
     assert_eq!(out.lines().last(), Some(CHECK_OK), "{out}");
     assert!(out.contains("\nexit 0\n"), "{out}");
+    // The state file remembers earlier nights: every row has its usual duration, and the
+    // line an ETA.
+    assert!(
+        out.contains("the state file remembers 14 earlier simulated nights"),
+        "{out}"
+    );
+    assert!(table.iter().all(|row| row.contains(" (usual ")), "{out}");
+    assert!(
+        out[..report]
+            .lines()
+            .any(|l| l.starts_with("web-01  accounts  processing  30s  ETA ")),
+        "{out}"
+    );
+    // Issue 11, item 5: a `still processing` line is never followed by the state it repeats.
+    let progress: Vec<&str> = out[..report].lines().collect();
+    for pair in progress.windows(2) {
+        let job = |l: &str| l.split("  ").take(2).collect::<Vec<_>>().join("  ");
+        let state = |l: &str| l.split("  ").nth(2).unwrap_or("").to_string();
+        assert!(
+            !(state(pair[0]).starts_with("still ")
+                && job(pair[0]) == job(pair[1])
+                && state(pair[1]) == state(pair[0])["still ".len()..]),
+            "{pair:?} in\n{out}"
+        );
+    }
+    assert!(out.contains("  still processing  "), "{out}");
     // Not a terminal: no carriage returns, no escape codes.
     assert!(!out.contains('\r') && !out.contains('\x1b'), "{out:?}");
     // The demo's lock, state and journal went into its own temp dir, which is gone.
@@ -92,6 +118,11 @@ fn faults_show_each_outcome_and_the_invariants_still_hold() {
     };
     // The failed job.
     assert!(row("web-01", "accounts").contains(" failed "), "{out}");
+    // A hung job stands out against its usual duration.
+    assert!(
+        row("web-01", "databases").contains(" 4h00m20s (usual 13m48s) "),
+        "{out}"
+    );
     // Its destination was fine: the items must not read as if jbr had broken it.
     assert!(
         out.contains("      - account1: Backup failed: simulated failure (rsync exit 23)\n"),

@@ -106,6 +106,7 @@ async fn a_job_that_overruns_its_usual_duration_gets_at_most_30_extra_polls() {
             first_seen: 1.0,
             last_success: Some(2.0),
             durations: vec![100.0],
+            ..JobHistory::default()
         },
     );
     run(&world, &c, &mut state, 1).await;

@@ -266,6 +266,7 @@ async fn fit_leaves_out_a_job_that_would_end_after_the_window_and_runs_a_shorter
                 first_seen: 1.0,
                 last_success: Some(2.0),
                 durations: vec![secs],
+                ..JobHistory::default()
             },
         );
     }

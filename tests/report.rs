@@ -258,3 +258,119 @@ fn history_drives_no_recent_success_alerts() {
     );
     assert!(alerts.iter().all(|a| a.kind == AlertKind::NoRecentSuccess));
 }
+
+/// Issue 11, item 5: a state file written before jbr kept its runs (a literal one, as the
+/// previous release wrote it) loads, keeps every value, and keeps its meaning.
+#[test]
+fn a_state_file_from_before_the_run_history_loads_unchanged() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/state/before-history.json");
+    let old = state::load(&path).unwrap();
+    let a = "6a5e070000000000000a0001";
+    let c = "6a5e070000000000000c0001";
+    let h = old.job_history("web-01", a).unwrap();
+    assert_eq!(h.durations, [3600.0, 4200.0, 3900.0]);
+    assert!(h.runs.is_empty());
+    assert_eq!(old.usual_duration("web-01", a), Some(3900.0));
+    assert_eq!(old.usual_duration("web-02", c), None);
+    assert!(old.jbr_disabled_destination("web-01", "6a5e070000000000000d0001"));
+    let last = old.last_run.as_ref().unwrap();
+    assert_eq!(last.jobs[1].outcome, Outcome::Failed);
+    assert_eq!(last.jobs[0].usual_duration_secs, None);
+    assert_eq!(last.jobs[0].nas_written_bytes, None);
+
+    // Written back, every old value is there as it was; only the record's new fields appear,
+    // as nulls.
+    let mut written = serde_json::to_value(&old).unwrap();
+    for j in written["last_run"]["jobs"].as_array_mut().unwrap() {
+        let j = j.as_object_mut().unwrap();
+        for new in ["usual_duration_secs", "nas_written_bytes"] {
+            assert_eq!(j.remove(new), Some(serde_json::Value::Null), "{new}");
+        }
+    }
+    let literal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(written, literal);
+
+    // The next run joins both: the successful durations (the usual duration's source, which
+    // an older jbr still reads) and the new ring of runs.
+    let mut s = old;
+    let mut done = job("web-01", a, Outcome::Completed);
+    done.start = Some(T0);
+    done.duration_secs = Some(4000.0);
+    s.record_run(&record(vec![done]));
+    let h = s.job_history("web-01", a).unwrap();
+    assert_eq!(h.durations, [3600.0, 4200.0, 3900.0, 4000.0]);
+    assert_eq!(h.runs.len(), 1);
+    assert_eq!(s.usual_duration("web-01", a), Some(3950.0));
+}
+
+/// The ring keeps 30 runs of any outcome; the usual duration stays the median of the last 7
+/// *successful* ones, however many runs failed since.
+#[test]
+fn history_keeps_30_runs_and_the_usual_duration_counts_only_successes() {
+    let mut s = State::default();
+    for night in 0..40 {
+        let ok = night % 3 != 0;
+        let mut j = job(
+            "web-01",
+            "j1",
+            if ok {
+                Outcome::Completed
+            } else {
+                Outcome::Failed
+            },
+        );
+        j.start = Some(T0 + f64::from(night) * 86_400.0);
+        // Successes take 600..=639 s; failures run for hours.
+        j.duration_secs = Some(if ok { 600.0 + f64::from(night) } else { 9000.0 });
+        s.record_run(&record(vec![j]));
+    }
+    s.record_run(&record(vec![job("web-01", "j1", Outcome::Skipped)]));
+    let h = s.job_history("web-01", "j1").unwrap();
+    assert_eq!(h.runs.len(), jbr::report::history::RUNS_KEPT);
+    let last = h.last_run().unwrap();
+    assert_eq!(
+        (last.outcome, last.start, last.duration_secs),
+        (Outcome::Skipped, None, None)
+    );
+    assert_eq!(h.runs[0].start, Some(T0 + 11.0 * 86_400.0), "oldest first");
+    // The last 7 successes: nights 29, 31, 32, 34, 35, 37, 38.
+    assert_eq!(
+        h.durations,
+        [629.0, 631.0, 632.0, 634.0, 635.0, 637.0, 638.0]
+    );
+    assert_eq!(s.usual_duration("web-01", "j1"), Some(634.0));
+
+    // And it survives the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("last-run.json");
+    state::save(&path, &s).unwrap();
+    assert_eq!(state::load(&path).unwrap(), s);
+}
+
+#[test]
+fn the_report_row_shows_the_usual_duration_beside_tonights() {
+    let mut r = night();
+    r.jobs[0].usual_duration_secs = Some(3900.0);
+    // A job that never started has no duration to compare.
+    r.jobs[2].usual_duration_secs = Some(60.0);
+    let text = report::text::render(&r);
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().position(|l| l.contains("DURATION")).unwrap();
+    let rows = &lines[header..header + 4];
+    assert!(rows[1].contains(" 12m03s (usual 1h05m00s) "), "{text}");
+    let col = |l: &str, word: &str| l[..l.find(word).unwrap()].chars().count();
+    assert_eq!(
+        col(rows[0], "STATUS"),
+        col(rows[1], "100 completed"),
+        "{text}"
+    );
+    assert_eq!(col(rows[0], "STATUS"), col(rows[2], "104 failed"), "{text}");
+    assert!(!rows[3].contains("usual"), "{text}");
+    // JSON carries the same figure.
+    let v: serde_json::Value = serde_json::from_str(&report::to_json(&r)).unwrap();
+    assert_eq!(v["jobs"][0]["usual_duration_secs"], 3900.0);
+    assert_eq!(v["jobs"][1]["usual_duration_secs"], serde_json::Value::Null);
+    assert_eq!(v["jobs"][0]["nas_written_bytes"], serde_json::Value::Null);
+}

@@ -16,8 +16,10 @@ use crate::api::Client;
 use crate::config::{Config, Job, JobType, Server};
 use crate::exit::Exit;
 use crate::orchestrator::progress::Progress;
+use crate::report::Outcome::Completed;
 use crate::report::state::{self, State};
 use crate::report::time::duration;
+use crate::report::{JobRecord, RunRecord};
 use crate::sim::{Fault, FaultKind, Outcome, ServerBuilder, SimWorld, When};
 use crate::transport::simulated::SimTransport;
 
@@ -67,7 +69,7 @@ const JOBS: &[(&str, JobType, f64)] = &[
 ];
 
 /// What the demo runs: the simulated servers, the config jbr gets, and the state file as a
-/// previous night would have left it.
+/// previous night would have left it, with the history of earlier nights.
 pub struct Scenario {
     pub world: SimWorld,
     pub config: Config,
@@ -188,6 +190,7 @@ pub fn scenario(args: DemoArgs, dir: &Path) -> Scenario {
     );
 
     let mut state = State::default();
+    let mut earlier = Vec::new();
     for s in 0..args.servers {
         let name = server_name(s, args.servers);
         let dest = world.id(&name, "nas");
@@ -211,6 +214,12 @@ pub fn scenario(args: DemoArgs, dir: &Path) -> Scenario {
         );
         for j in 0..args.jobs {
             let label = job_name(j);
+            earlier.push(EarlierJob {
+                server: name.clone(),
+                job_id: world.id(&name, &label),
+                label: label.clone(),
+                secs: job_secs(s, j),
+            });
             config.jobs.push(Job {
                 job_id: world.id(&name, &label),
                 server: name.clone(),
@@ -222,12 +231,49 @@ pub fn scenario(args: DemoArgs, dir: &Path) -> Scenario {
             });
         }
     }
+    remember_earlier_nights(&mut state, &earlier, crate::report::time::unix_now());
     Scenario {
         world,
         config,
         state,
         faults,
     }
+}
+
+/// How many earlier (simulated) nights the demo's state file remembers: enough for each job's
+/// usual duration in the report, an ETA on the line, and a full sparkline in `status`.
+pub const EARLIER_NIGHTS: usize = 14;
+
+/// A job as the earlier nights ran it.
+struct EarlierJob {
+    server: String,
+    job_id: String,
+    label: String,
+    secs: f64,
+}
+
+/// Folds `EARLIER_NIGHTS` good nights before `now` into the state, as those runs would have:
+/// each job within ±10 % of its simulated duration, deterministically. Only the history is
+/// kept; the demo's own run is the last run.
+fn remember_earlier_nights(state: &mut State, jobs: &[EarlierJob], now: f64) {
+    for night in 0..EARLIER_NIGHTS {
+        let started = now - (EARLIER_NIGHTS - night) as f64 * 86_400.0;
+        let mut record = RunRecord::new(&format!("demo-earlier-{}", night + 1), started);
+        let mut at = started;
+        for (i, job) in jobs.iter().enumerate() {
+            let wander = 0.9 + 0.2 * ((night * 5 + i * 3) % 7) as f64 / 6.0;
+            let secs = (job.secs * wander).round();
+            let mut j = JobRecord::new(&job.server, &job.job_id, &job.label, Completed);
+            j.start = Some(at);
+            j.end = Some(at + secs);
+            j.duration_secs = Some(secs);
+            record.jobs.push(j);
+            at += secs + 60.0;
+        }
+        record.ended = at;
+        state.record_run(&record);
+    }
+    state.last_run = None;
 }
 
 /// A config for simulated servers: `waits` are poll, startup, job, stop, stop-poll, call and
@@ -382,11 +428,12 @@ pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -
     let _ = writeln!(
         out,
         "jbr demo: the real `jbr run` against {} simulated server(s) × {} job(s), on a simulated clock \
-         (polls every {}, job_timeout {}); no config, no network.",
+         (polls every {}, job_timeout {}); no config, no network; the state file remembers {} earlier simulated nights.",
         args.servers,
         args.jobs,
         duration(POLL_INTERVAL),
-        duration(JOB_TIMEOUT)
+        duration(JOB_TIMEOUT),
+        EARLIER_NIGHTS
     );
     if !sc.faults.is_empty() {
         let _ = writeln!(out, "faults mixed in:");

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod destinations;
 pub mod docs;
 pub mod fleet;
+pub mod job_history;
 pub mod list;
 pub mod live;
 pub mod progress_line;

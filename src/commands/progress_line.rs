@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::orchestrator::progress::Event;
+use crate::orchestrator::progress::{Event, STILL};
 use crate::report::Outcome;
 use crate::report::text::short_id;
 use crate::report::time::duration;
@@ -87,7 +87,11 @@ impl<W: Write> ProgressLine<W> {
             line.push_str("  ");
         }
         let state = shorten_ids(&e.state);
-        let elapsed = duration(e.elapsed.as_secs_f64().floor());
+        let mut elapsed = duration(e.elapsed.as_secs_f64().floor());
+        if let Some(eta) = eta(e) {
+            elapsed.push_str("  ");
+            elapsed.push_str(&eta);
+        }
         let fixed = line.chars().count() + 2 + elapsed.chars().count();
         let room = max.saturating_sub(fixed);
         if state.chars().count() <= room {
@@ -104,8 +108,14 @@ impl<W: Write> ProgressLine<W> {
     }
 
     pub fn event(&mut self, e: &Event) {
-        let key = (e.server.clone(), e.job.clone(), without_percent(&e.state));
-        let news = self.last_news.as_ref() != Some(&key);
+        // `still processing` is the same state as `processing`, repeated as news: it is shown,
+        // but the next `processing` poll is not a change (it once printed a second line).
+        let (heartbeat, state) = match e.state.strip_prefix(STILL) {
+            Some(rest) if e.change => (true, rest),
+            _ => (false, e.state.as_str()),
+        };
+        let key = (e.server.clone(), e.job.clone(), without_percent(state));
+        let news = heartbeat || self.last_news.as_ref() != Some(&key);
         if news {
             self.last_news = Some(key);
         }
@@ -190,6 +200,21 @@ fn shorten_ids(state: &str) -> String {
         .join(" ")
 }
 
+/// `ETA 7m30s (usual 20m00s)` from a running job's usual duration, or how far past it the job
+/// is; `None` without history.
+fn eta(e: &Event) -> Option<String> {
+    let usual = e.usual.filter(|_| !is_outcome(e))?;
+    let whole = |d: Duration| duration(d.as_secs_f64().ceil());
+    Some(match usual.checked_sub(e.elapsed) {
+        Some(left) if !left.is_zero() => format!("ETA {} (usual {})", whole(left), whole(usual)),
+        _ => format!(
+            "usual {}, over by {}",
+            whole(usual),
+            whole(e.elapsed.saturating_sub(usual))
+        ),
+    })
+}
+
 /// The orchestrator's last event for a job is its outcome, as the report words it.
 fn is_outcome(e: &Event) -> bool {
     e.job.is_some() && Outcome::ALL.iter().any(|o| o.as_str() == e.state)
@@ -220,6 +245,7 @@ mod tests {
             state: state.into(),
             elapsed: Duration::from_secs(secs),
             change: true,
+            usual: None,
         }
     }
 
@@ -240,6 +266,67 @@ mod tests {
         );
     }
 
+    /// Issue 11, item 5: every 20th poll of an unchanged state is one `still …` line, and the
+    /// poll after it is not news (it used to print `processing` again: two lines per 10 min).
+    #[test]
+    fn a_still_line_is_not_followed_by_the_same_state_again() {
+        use crate::orchestrator::progress::{Progress, Repeats};
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let progress = Progress::new(tx);
+        let mut repeats = Repeats::default();
+        for poll in 0..45 {
+            let state = if poll < 43 {
+                "processing"
+            } else {
+                "processing 99%"
+            };
+            repeats.report(
+                &progress,
+                "web-01",
+                Some("6600aa0000000000000000b1"),
+                state.to_string(),
+                Duration::from_secs(30 * poll),
+            );
+        }
+        let mut p = ProgressLine::new(Vec::new(), false);
+        p.label("web-01", "6600aa0000000000000000b1", "accounts");
+        while let Ok(e) = rx.try_recv() {
+            p.event(&e);
+        }
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "web-01  accounts  processing  0s\n\
+             web-01  accounts  still processing  10m00s\n\
+             web-01  accounts  still processing  20m00s\n"
+        );
+    }
+
+    #[test]
+    fn a_running_job_with_history_shows_an_eta_from_its_usual_duration() {
+        let mut p = ProgressLine::new(Vec::new(), false);
+        p.label("web-01", "6600aa0000000000000000b1", "accounts");
+        let usual = Some(Duration::from_secs(20 * 60));
+        let job = Some("6600aa0000000000000000b1");
+        p.event(&Event {
+            usual,
+            ..ev(job, "processing 10%", 750)
+        });
+        p.event(&Event {
+            usual,
+            ..ev(job, "still processing 80%", 1500)
+        });
+        // The outcome is a fact, not an estimate.
+        p.event(&ev(job, "completed", 1510));
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "web-01  accounts  processing 10%  12m30s  ETA 7m30s (usual 20m00s)\n\
+             web-01  accounts  still processing 80%  25m00s  usual 20m00s, over by 5m00s\n\
+             web-01  accounts  completed  25m10s\n"
+        );
+    }
+
     #[test]
     fn terminal_rewrites_one_line_and_clears_it() {
         let mut p = ProgressLine::new(Vec::new(), true);
@@ -257,18 +344,34 @@ mod tests {
         );
     }
 
+    /// What a terminal `width` columns wide shows for `e`.
+    fn drawn(width: usize, e: &Event) -> String {
+        let mut p = ProgressLine::new(Vec::new(), true).with_width(width);
+        p.event(e);
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        let shown = text.trim_start_matches("\r\x1b[2K");
+        shown.trim_end_matches("\r\x1b[2K").to_string()
+    }
+
     #[test]
-    fn a_narrow_terminal_shortens_the_state_and_keeps_the_time() {
-        let mut p = ProgressLine::new(Vec::new(), true).with_width(40);
-        p.event(&ev(
+    fn a_narrow_terminal_shortens_the_state_and_keeps_the_time_and_eta() {
+        let waiting = ev(
             Some("6600aa0000000000000000b1"),
             "waiting for a foreign backup to end",
             90,
-        ));
-        let text = String::from_utf8(p.into_inner()).unwrap();
-        let shown = text.trim_start_matches("\r\x1b[2K");
-        let shown = shown.trim_end_matches("\r\x1b[2K");
-        assert_eq!(shown, "web-01  6600…00b1  waiting for…  1m30s");
+        );
+        assert_eq!(
+            drawn(40, &waiting),
+            "web-01  6600…00b1  waiting for…  1m30s"
+        );
+        let with_history = Event {
+            usual: Some(Duration::from_secs(3600)),
+            ..waiting
+        };
+        assert_eq!(
+            drawn(70, &with_history),
+            "web-01  6600…00b1  waiting for a…  1m30s  ETA 58m30s (usual 1h00m00s)"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::fleet::{self, ReadClient};
+use super::job_history::{self, JobHistoryState};
 use crate::api::{BackupJob, Destination, QueueGroup};
 use crate::config::{Config, Job, Server};
 use crate::exit::Exit;
@@ -111,6 +112,8 @@ struct Report {
     /// `null`: no run holds the lock.
     run_in_progress: Option<RunInProgress>,
     last_run: Option<LastRun>,
+    /// Each configured job of the selected servers, as the state file remembers it.
+    history: Vec<JobHistoryState>,
     journal: JournalReport,
     servers: Vec<ServerState>,
     errors: Vec<String>,
@@ -132,17 +135,18 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         Err(exit) => return exit,
     };
     let mut errors = Vec::new();
-    let (last_run, daemon) = match state::load(&config.orchestrator.state_file) {
+    let (last_run, daemon, history) = match state::load(&config.orchestrator.state_file) {
         Ok(s) => (
-            s.last_run.map(|record| LastRun {
+            s.last_run.clone().map(|record| LastRun {
                 exit_code: record.exit().code(),
                 record,
             }),
-            s.daemon.and_then(daemon_status),
+            s.daemon.clone().and_then(daemon_status),
+            job_history::of(&config, &selected, &s),
         ),
         Err(e) => {
             errors.push(e.to_string());
-            (None, None)
+            (None, None, Vec::new())
         }
     };
     let journal_file = config.orchestrator.journal_file.clone();
@@ -181,6 +185,7 @@ pub fn run(config_path: &Path, server: Option<&str>, json: bool) -> Exit {
         daemon,
         run_in_progress,
         last_run,
+        history,
         journal: JournalReport {
             file: journal_file.display().to_string(),
             open_changes,
@@ -509,6 +514,7 @@ fn render(report: &Report) -> String {
         server_rows(&mut rows, s);
     }
     out.push_str(&fleet::table(&["SERVER", "WHAT", "STATE"], &rows));
+    job_history::render(&mut out, &report.history);
     out
 }
 

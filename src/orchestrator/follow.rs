@@ -359,7 +359,7 @@ pub async fn follow_group<T: Transport>(
     let server = client.server().to_string();
     let id = job.job_id.as_str();
     let mut failures = Failures::default();
-    let mut repeats = Repeats::default();
+    let mut repeats = Repeats::with_usual(how.usual);
     let mut pacing = Pacing::new(&ctx.config.orchestrator, how.usual);
     let mut progress = None;
     loop {

@@ -16,6 +16,9 @@ pub struct Event {
     pub elapsed: Duration,
     /// A new state (false: the same state polled again), for renderers that print only news.
     pub change: bool,
+    /// On the polls of a running job: its usual duration (the median of its recent successful
+    /// runs, counted like `elapsed` from the trigger), for an ETA.
+    pub usual: Option<Duration>,
 }
 
 /// Where events go. Sending never blocks and never fails the run (a closed receiver just means
@@ -42,7 +45,7 @@ impl Progress {
         state: impl Into<String>,
         elapsed: Duration,
     ) {
-        self.send(server, job, state.into(), elapsed, false);
+        self.send(server, job, state.into(), elapsed, false, None);
     }
 
     /// A repeated poll with no news (debug in the log: an 8-hour job polled every 30 s would
@@ -54,10 +57,18 @@ impl Progress {
         state: impl Into<String>,
         elapsed: Duration,
     ) {
-        self.send(server, job, state.into(), elapsed, true);
+        self.send(server, job, state.into(), elapsed, true, None);
     }
 
-    fn send(&self, server: &str, job: Option<&str>, state: String, elapsed: Duration, quiet: bool) {
+    fn send(
+        &self,
+        server: &str,
+        job: Option<&str>,
+        state: String,
+        elapsed: Duration,
+        quiet: bool,
+        usual: Option<Duration>,
+    ) {
         let secs = elapsed.as_secs_f64();
         match (job, quiet) {
             (Some(job), false) => tracing::info!(server, job, elapsed_s = secs, "{state}"),
@@ -72,6 +83,7 @@ impl Progress {
                 state,
                 elapsed,
                 change: !quiet,
+                usual,
             });
         }
     }
@@ -86,10 +98,25 @@ impl Progress {
 pub struct Repeats {
     last: Option<String>,
     repeats: u32,
+    usual: Option<Duration>,
 }
+
+/// How a repeat that is news again begins: `still processing`.
+pub const STILL: &str = "still ";
 
 impl Repeats {
     pub const EVERY: u32 = 20;
+
+    /// For a job's polls: each event carries its usual duration (`usual_secs`, from the state
+    /// file; a value that does not fit a `Duration` is none).
+    pub fn with_usual(usual_secs: Option<f64>) -> Self {
+        Repeats {
+            usual: usual_secs
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .filter(|d| !d.is_zero()),
+            ..Repeats::default()
+        }
+    }
 
     pub fn report(
         &mut self,
@@ -99,17 +126,25 @@ impl Repeats {
         state: String,
         elapsed: Duration,
     ) {
+        let usual = self.usual;
         if self.last.as_deref() != Some(state.as_str()) {
-            progress.emit(server, job, state.clone(), elapsed);
+            progress.send(server, job, state.clone(), elapsed, false, usual);
             self.last = Some(state);
             self.repeats = 0;
             return;
         }
         self.repeats += 1;
         if self.repeats.is_multiple_of(Self::EVERY) {
-            progress.emit(server, job, format!("still {state}"), elapsed);
+            progress.send(
+                server,
+                job,
+                format!("{STILL}{state}"),
+                elapsed,
+                false,
+                usual,
+            );
         } else {
-            progress.poll(server, job, state, elapsed);
+            progress.send(server, job, state, elapsed, true, usual);
         }
     }
 }

@@ -446,6 +446,15 @@ fn close_run<T: Transport>(mut ctx: Ctx<'_, T>) -> RunRecord {
     ctx.record.cancelled = ctx.cancelled();
     ctx.record.ended = ctx.clock.now();
     ctx.record.window = crate::report::WindowTotals::of(&ctx.record.jobs);
+    // Before this run joins the history: the same figure its polls were paced by.
+    for j in ctx
+        .record
+        .jobs
+        .iter_mut()
+        .filter(|j| j.outcome != Outcome::DisabledInConfig)
+    {
+        j.usual_duration_secs = ctx.state.usual_duration(&j.server, &j.job_id);
+    }
     carry_over(&mut ctx);
     close_nas(&mut ctx);
     let record = ctx.record;

@@ -1,6 +1,7 @@
 //! The run record and its renderings (text, JSON, the email's HTML part), plus the atomic state
 //! file. Pure except `state` (which only reads and writes its own file).
 
+pub mod history;
 pub mod html;
 pub mod metrics;
 pub mod record;

@@ -96,6 +96,15 @@ pub struct JobRecord {
     pub end: Option<f64>,
     #[serde(default)]
     pub duration_secs: Option<f64>,
+    /// The job's usual duration when this run started: the median of its last successful runs'
+    /// durations in the state file (`None`: no successful run remembered yet).
+    #[serde(default)]
+    pub usual_duration_secs: Option<f64>,
+    /// Bytes the NAS device (`nas.block_device`) wrote from the job's enable to its end (and
+    /// any scheduler run of it jbr followed), by its own counter; `None` without the option or
+    /// a readable counter.
+    #[serde(default)]
+    pub nas_written_bytes: Option<u64>,
     /// The group's final status code, raw, and its best-known name.
     #[serde(default)]
     pub status_raw: Option<i64>,
@@ -135,10 +144,6 @@ pub struct JobRecord {
     /// A carried-over job: the run whose window first left it out (it started first tonight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carried_over_from: Option<String>,
-    /// Bytes the NAS device (`nas.block_device`) wrote from the job's enable to its end (and
-    /// any scheduler run of it jbr followed); `None` without the option or a readable counter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nas_written_bytes: Option<u64>,
     /// The average over that time, MB/s (10^6 bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nas_write_mb_s: Option<f64>,
@@ -214,6 +219,8 @@ impl JobRecord {
             start: None,
             end: None,
             duration_secs: None,
+            usual_duration_secs: None,
+            nas_written_bytes: None,
             status_raw: None,
             status_name: None,
             items_failed: None,
@@ -226,7 +233,6 @@ impl JobRecord {
             scheduler_runs: 0,
             left_out_by_window: false,
             carried_over_from: None,
-            nas_written_bytes: None,
             nas_write_mb_s: None,
         }
     }

@@ -1,6 +1,7 @@
 //! The state file: the last run's record, what jbr itself disabled (for `skip_if_disabled`), and
-//! per-job history (for `alert_days_without_jobs`). Written atomically: temp file, fsync,
-//! rename, fsync of the directory — a crash leaves the old file or the new one, never half.
+//! per-job history (for `alert_days_without_jobs`, near-end polling, the report's usual duration
+//! and `jbr status`). Written atomically: temp file, fsync, rename, fsync of the directory — a
+//! crash leaves the old file or the new one, never half.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::history::{self, PastRun};
 use super::record::{Alert, AlertKind, RunRecord};
 
 /// Bumped when a field changes meaning; older files are still read (every field defaults).
@@ -24,8 +26,12 @@ pub struct DisabledByJbr {
 /// How many recent successful runs of a job its usual duration is the median of.
 pub const DURATIONS_KEPT: usize = 7;
 
-/// Per job (`server/job_id`): when jbr first ran it, when it last succeeded, and how long its
-/// recent successful runs took.
+/// Per job (`server/job_id`): when jbr first ran it, when it last succeeded, how long its
+/// recent successful runs took, and its last runs whatever their outcome.
+///
+/// `durations` and `runs` overlap on purpose: the usual duration stays the median of the last
+/// `DURATIONS_KEPT` *successful* runs even when more than `RUNS_KEPT` runs in a row failed, and
+/// a state file written before `runs` existed (or read by an older jbr) keeps its meaning.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobHistory {
     /// Unix seconds.
@@ -35,27 +41,21 @@ pub struct JobHistory {
     /// Seconds from trigger to end of the last `DURATIONS_KEPT` successful runs, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub durations: Vec<f64>,
+    /// The last `history::RUNS_KEPT` runs, oldest first (absent from state files written
+    /// before jbr kept them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<PastRun>,
 }
 
 impl JobHistory {
     /// The median of the recent successful runs' durations, once there is one.
     pub fn usual_duration(&self) -> Option<f64> {
-        let mut d: Vec<f64> = self
-            .durations
-            .iter()
-            .copied()
-            .filter(|x| x.is_finite() && *x > 0.0)
-            .collect();
-        if d.is_empty() {
-            return None;
-        }
-        d.sort_by(f64::total_cmp);
-        let mid = d.len() / 2;
-        Some(if d.len() % 2 == 1 {
-            d[mid]
-        } else {
-            (d[mid - 1] + d[mid]) / 2.0
-        })
+        history::median(self.durations.iter().copied())
+    }
+
+    /// The newest run jbr remembers.
+    pub fn last_run(&self) -> Option<&PastRun> {
+        self.runs.last()
     }
 }
 
@@ -172,8 +172,7 @@ impl State {
                 .entry(history_key(&j.server, &j.job_id))
                 .or_insert(JobHistory {
                     first_seen: j.start.unwrap_or(record.started),
-                    last_success: None,
-                    durations: Vec::new(),
+                    ..JobHistory::default()
                 });
             if j.outcome.is_success() {
                 let when = j.end.unwrap_or(record.ended);
@@ -184,6 +183,7 @@ impl State {
                     h.durations.drain(..extra);
                 }
             }
+            history::push(&mut h.runs, PastRun::of(j));
         }
         self.last_run = Some(record.clone());
     }

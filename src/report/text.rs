@@ -162,7 +162,7 @@ pub fn job_row(j: &JobRecord) -> [String; 8] {
         job_name(&j.job_id, &j.label),
         j.outcome.as_str().to_string(),
         j.start.map(clock_utc).unwrap_or_else(|| "-".into()),
-        j.duration_secs.map(duration).unwrap_or_else(|| "-".into()),
+        job_duration(j),
         match (j.status_raw, &j.status_name) {
             (Some(raw), Some(name)) => format!("{raw} {name}"),
             (Some(raw), None) => raw.to_string(),
@@ -177,6 +177,16 @@ pub fn job_row(j: &JobRecord) -> [String; 8] {
             .map(short_id)
             .unwrap_or_else(|| "-".into()),
     ]
+}
+
+/// `2h10m00s (usual 1h05m00s)`: this run's duration, and the job's usual one when the history
+/// has it, so a run that took twice as long stands out.
+fn job_duration(j: &JobRecord) -> String {
+    match (j.duration_secs, j.usual_duration_secs) {
+        (Some(d), Some(usual)) => format!("{} (usual {})", duration(d), duration(usual)),
+        (Some(d), None) => duration(d),
+        (None, _) => "-".into(),
+    }
 }
 
 /// The jobs with something to say (a message, failed items), `!` marking the ones that did not
