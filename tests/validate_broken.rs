@@ -662,10 +662,12 @@ fn the_example_config_validates() {
     let out = jbr(root, &["validate", "-c", "config.example.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", out);
     let stdout = out.stdout.as_str();
-    // The only thing it may mention: the key and known_hosts files not being on this machine.
+    // The only thing it may mention: the key and known_hosts files, and the NAS's block device,
+    // not being on this machine.
     for line in stdout.lines().filter(|l| l.starts_with("warning:")) {
         assert!(
-            line.contains("does not exist (fine on a workstation"),
+            line.contains("does not exist (fine on a workstation")
+                || line.contains("(fine on a workstation; on the NAS, no figures without it)"),
             "{}",
             out
         );
@@ -698,6 +700,13 @@ fn the_example_config_is_clean_where_its_files_exist() {
             b["servers"]["web-01"]["known_hosts"].clone(),
         );
     }
+    let diskstats = dir.path().join("diskstats");
+    std::fs::write(&diskstats, "   9 0 md0 1 0 8 0 1 0 8 0 0 0 0\n").unwrap();
+    set(
+        &mut v,
+        "/nas/diskstats_file",
+        Value::from(diskstats.to_str().unwrap()),
+    );
     write_config(dir.path(), &v);
     let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", out);

@@ -1111,7 +1111,11 @@ impl Walker<'_, '_> {
             self.p.warn(
                 "nas.block_device",
                 "not_found",
-                format!("{} is not in {}", shown(name), file.display()),
+                format!(
+                    "{} is not in {} (fine on a workstation; on the NAS, no figures without it)",
+                    shown(name),
+                    file.display()
+                ),
                 Some(format!("devices there: {}", listed.join(", "))),
             );
         }
