@@ -10,58 +10,23 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use jbr::report::AlertKind;
 use jbr::report::state::State;
 use jbr::sim::SimWorld;
+use jbr::sim::disk::SimDisk;
 use support::lab;
 use tokio::sync::watch;
 
 /// Bytes per second the device writes while a backup writes.
 const RATE: u64 = 20_000_000;
 
+/// A counter file listing `md0` with `sectors` written (for `validate`).
 fn diskstats(sectors: u64) -> String {
     format!(
         " 179 0 mmcblk0 100 0 800 0 50 0 400 0 0 0 0 0 0 0 0\n   9 0 md0 10 0 80 0 20 0 {sectors} 0 0 0 0 0 0 0 0\n"
     )
-}
-
-/// Advance `file` every second of tokio time until `stop`: `RATE` while the simulator has a
-/// writer; once job `reset_job` has written for 50 s, the counter starts again from zero (the
-/// USB bridge re-attached).
-fn advance(world: SimWorld, file: std::path::PathBuf, reset_job: String, stop: Arc<AtomicBool>) {
-    tokio::spawn(async move {
-        let mut bytes: u64 = 5_000_000_000;
-        let mut reset = false;
-        // Bounded: a day of simulated seconds.
-        for _ in 0..86_400 {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let now = world.now();
-            let writing: Vec<_> = world
-                .timeline()
-                .into_iter()
-                .filter(|w| w.end.is_none())
-                .collect();
-            if !writing.is_empty() {
-                bytes += RATE;
-            }
-            if !reset
-                && writing
-                    .iter()
-                    .any(|w| w.job_id == reset_job && now - w.start > 50.0)
-            {
-                reset = true;
-                bytes = 0;
-            }
-            std::fs::write(&file, diskstats(bytes / 512)).unwrap();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
 }
 
 #[tokio::test(start_paused = true)]
@@ -78,7 +43,6 @@ async fn bytes_per_job_slow_nas_unknown_writers_and_a_counter_that_goes_back() {
     world.tick("web-01");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("diskstats");
-    std::fs::write(&file, diskstats(5_000_000_000 / 512)).unwrap();
 
     let mut c = lab::sim_config(dir.path());
     c.orchestrator.job_timeout = Duration::from_secs(900);
@@ -91,18 +55,17 @@ async fn bytes_per_job_slow_nas_unknown_writers_and_a_counter_that_goes_back() {
             .insert(server.to_string(), lab::sim_server(&world, server));
         c.jobs.push(lab::sim_job(&world, server, job));
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    advance(
-        world.clone(),
-        file.clone(),
-        world.id("web-02", "c"),
-        stop.clone(),
-    );
+    // 20 MB/s while anything writes; once c has written 50 s, the counter starts from zero.
+    world
+        .attach_disk(
+            SimDisk::new(file.clone(), "md0", RATE as f64)
+                .reset_after(&world.id("web-02", "c"), 50.0),
+        )
+        .unwrap();
 
     let mut state = State::default();
     let (_tx, cancel) = watch::channel(false);
     let (r, _) = lab::sim_run(&world, &c, &mut state, "run-1", cancel, true).await;
-    stop.store(true, Ordering::Relaxed);
     assert_eq!(world.max_concurrent_writers(), 1);
 
     // a wrote for 200 s at 20 MB/s: 4 GB, give or take a second's step at each end.

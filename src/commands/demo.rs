@@ -232,6 +232,10 @@ pub fn scenario(args: DemoArgs, dir: &Path) -> Scenario {
         }
     }
     remember_earlier_nights(&mut state, &earlier, crate::report::time::unix_now());
+    // The NAS's device, simulated: its counter file grows while any backup writes, so the
+    // report shows each job's bytes and rate as on the Pi.
+    config.nas.block_device = Some(DEMO_DEVICE.to_string());
+    config.nas.diskstats_file = dir.join("diskstats");
     Scenario {
         world,
         config,
@@ -239,6 +243,11 @@ pub fn scenario(args: DemoArgs, dir: &Path) -> Scenario {
         faults,
     }
 }
+
+/// The simulated NAS device, and how fast it writes while a backup does (a USB RAID that
+/// keeps up: tens of MB/s).
+const DEMO_DEVICE: &str = "md0";
+const DEMO_WRITE_BYTES_PER_SEC: f64 = 42e6;
 
 /// How many earlier (simulated) nights the demo's state file remembers: enough for each job's
 /// usual duration in the report, an ETA on the line, and a full sparkline in `status`.
@@ -459,6 +468,15 @@ pub async fn demo<W: Write>(args: DemoArgs, dir: &Path, mut out: W, tty: bool) -
         })
         .collect();
 
+    let disk = crate::sim::disk::SimDisk::new(
+        sc.config.nas.diskstats_file.clone(),
+        DEMO_DEVICE,
+        DEMO_WRITE_BYTES_PER_SEC,
+    );
+    if let Err(e) = sc.world.attach_disk(disk) {
+        let _ = writeln!(out, "jbr demo: the simulated NAS counter file: {e}");
+        return Exit::Usage;
+    }
     let mut line = ProgressLine::new(out, tty);
     if let Some(width) = tty.then(super::progress_line::stdout_width).flatten() {
         line = line.with_width(width);

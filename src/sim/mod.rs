@@ -15,6 +15,7 @@
 //! assert!(world.final_state().is_clean());
 //! ```
 
+pub mod disk;
 mod engine;
 mod handler;
 mod model;
@@ -54,6 +55,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct SimWorld {
     inner: Arc<Mutex<Inner>>,
+    /// The NAS device's counter file, rewritten after every call (`attach_disk`).
+    disk: Arc<Mutex<Option<disk::SimDisk>>>,
 }
 
 impl SimWorld {
@@ -75,6 +78,7 @@ impl SimWorld {
                 start: tokio::time::Instant::now(),
                 base,
             })),
+            disk: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -96,9 +100,29 @@ impl SimWorld {
 
     /// One `jetbackup5api` call (everything after the program name) at the current time.
     pub fn handle(&self, server: &str, args: &[String], after_stall: bool) -> Step {
-        let mut inner = self.lock();
-        let now = Self::locked_now(&inner);
-        handler::handle(&mut inner.world, server, args, now, after_stall)
+        let step = {
+            let mut inner = self.lock();
+            let now = Self::locked_now(&inner);
+            handler::handle(&mut inner.world, server, args, now, after_stall)
+        };
+        self.refresh_disk();
+        step
+    }
+
+    /// Simulate the NAS device's counter file from now on (see [`disk::SimDisk`]).
+    pub fn attach_disk(&self, disk: disk::SimDisk) -> std::io::Result<()> {
+        disk.write(&self.timeline(), self.now())?;
+        *self.disk.lock().unwrap_or_else(|e| e.into_inner()) = Some(disk);
+        Ok(())
+    }
+
+    /// Rewrite the attached counter file for now. A write that fails leaves the old figure,
+    /// which jbr reads as no writes: the demo and tests see that, nothing else depends on it.
+    pub fn refresh_disk(&self) {
+        let disk = self.disk.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(d) = disk {
+            let _ = d.write(&self.timeline(), self.now());
+        }
     }
 
     /// How long a call to `server` takes (`Settings::call_latency`; 0 for an unknown server).
