@@ -81,7 +81,9 @@ fn assets() -> Vec<Asset> {
                 .map(|l| l.split(", ").map(|f| f.trim_matches('"')).collect())
                 .unwrap_or_default();
             let [source, dest, mode] = fields[..] else {
-                panic!("Cargo.toml: asset not in the form [\"SOURCE\", \"DEST\", \"MODE\"],: {line}");
+                panic!(
+                    "Cargo.toml: asset not in the form [\"SOURCE\", \"DEST\", \"MODE\"],: {line}"
+                );
             };
             let dest = match dest.strip_suffix('/') {
                 Some(dir) => format!("{dir}/{}", file_name(source)),
@@ -116,11 +118,18 @@ fn write_generated(dir: &Path) -> Run {
 fn the_assets_are_what_the_package_installs_and_each_one_exists_or_is_generated() {
     let assets = assets();
     let listed: BTreeMap<&str, u32> = assets.iter().map(|a| (a.dest.as_str(), a.mode)).collect();
-    assert_eq!(listed.len(), assets.len(), "two assets share a destination: {assets:#?}");
+    assert_eq!(
+        listed.len(),
+        assets.len(),
+        "two assets share a destination: {assets:#?}"
+    );
     for (dest, mode) in INSTALLS {
         match listed.get(dest) {
             None => panic!("Cargo.toml's deb assets install nothing at {dest}"),
-            Some(m) => assert_eq!(*m, mode, "{dest}: mode {m:o} in Cargo.toml, {mode:o} wanted"),
+            Some(m) => assert_eq!(
+                *m, mode,
+                "{dest}: mode {m:o} in Cargo.toml, {mode:o} wanted"
+            ),
         }
     }
     let wanted: Vec<&str> = INSTALLS.iter().map(|(d, _)| *d).collect();
@@ -146,7 +155,11 @@ fn the_assets_are_what_the_package_installs_and_each_one_exists_or_is_generated(
             assert!(path.is_file(), "{a:?}: no such file in the repository");
             // The file's own mode, so `install`-ing it by hand gives the same as the package.
             let exec = std::fs::metadata(&path).unwrap().permissions().mode() & 0o111 != 0;
-            assert_eq!(exec, a.mode & 0o111 != 0, "{a:?}: executable in git or not, as packaged");
+            assert_eq!(
+                exec,
+                a.mode & 0o111 != 0,
+                "{a:?}: executable in git or not, as packaged"
+            );
         }
     }
 
@@ -154,7 +167,10 @@ fn the_assets_are_what_the_package_installs_and_each_one_exists_or_is_generated(
     // so a new unit cannot be left out of the package.
     for entry in std::fs::read_dir(repo().join("systemd")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let sources = [format!("systemd/{name}"), format!("{GENERATED}systemd/{name}")];
+        let sources = [
+            format!("systemd/{name}"),
+            format!("{GENERATED}systemd/{name}"),
+        ];
         assert!(
             assets.iter().any(|a| sources.contains(&a.source)),
             "systemd/{name} is not in the package"
@@ -203,15 +219,31 @@ fn the_packaged_units_differ_from_systemd_only_in_the_binary_path_and_name_only_
             let Some((key, value)) = line.split_once('=') else {
                 continue;
             };
-            if ["Conflicts", "Wants", "Requires", "After", "Before", "Unit", "Also"].contains(&key) {
+            if [
+                "Conflicts",
+                "Wants",
+                "Requires",
+                "After",
+                "Before",
+                "Unit",
+                "Also",
+            ]
+            .contains(&key)
+            {
                 for other in value.split_whitespace().filter(|u| u.starts_with("jbr")) {
-                    assert!(units.contains_key(other), "{name}: {line}: {other} is not packaged");
+                    assert!(
+                        units.contains_key(other),
+                        "{name}: {line}: {other} is not packaged"
+                    );
                 }
             }
         }
         if let Some(stem) = name.strip_suffix(".timer") {
             let service = format!("{stem}.service");
-            assert!(units.contains_key(&service), "{name} starts {service}, not packaged");
+            assert!(
+                units.contains_key(&service),
+                "{name} starts {service}, not packaged"
+            );
         }
     }
 }
@@ -234,7 +266,10 @@ fn settings(unit: &str) -> Vec<(&str, &str)> {
 }
 
 fn setting<'a>(unit: &'a str, key: &str) -> Option<&'a str> {
-    settings(unit).into_iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    settings(unit)
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
 }
 
 /// The directories a service's `*Directory=` lines make, with systemd's owners: `User=`/`Group=`,
@@ -274,10 +309,17 @@ fn expected_dirs() -> Vec<Dir> {
         let unit = read(&repo().join("systemd").join(name));
         // A service stopping would delete the /run/jbr that tmpfiles made, with the lock file a
         // manual run may hold in it.
-        assert_eq!(setting(&unit, "RuntimeDirectoryPreserve"), Some("yes"), "{name}");
+        assert_eq!(
+            setting(&unit, "RuntimeDirectoryPreserve"),
+            Some("yes"),
+            "{name}"
+        );
         let dirs = unit_dirs(name, &unit);
         if let Some(first) = &seen {
-            assert_eq!(first, &dirs, "jbr.service and {name} ask for different directories");
+            assert_eq!(
+                first, &dirs,
+                "jbr.service and {name} ask for different directories"
+            );
         }
         seen = Some(dirs);
     }
@@ -300,12 +342,26 @@ fn the_units_user_and_directories_are_the_ones_sysusers_and_tmpfiles_create() {
     let users = lines(&sysusers);
     assert_eq!(users.len(), 1, "jbr.sysusers: one user: {users:?}");
     let user = &users[0];
-    assert_eq!((user[0].as_str(), user[1].as_str()), ("u", "jbr"), "{user:?}");
-    let state = dirs.iter().find(|d| d.path.starts_with("/var/lib/")).unwrap();
-    assert_eq!(user.last(), Some(&state.path), "jbr's home is its StateDirectory");
+    assert_eq!(
+        (user[0].as_str(), user[1].as_str()),
+        ("u", "jbr"),
+        "{user:?}"
+    );
+    let state = dirs
+        .iter()
+        .find(|d| d.path.starts_with("/var/lib/"))
+        .unwrap();
+    assert_eq!(
+        user.last(),
+        Some(&state.path),
+        "jbr's home is its StateDirectory"
+    );
     for d in &dirs {
         for owner in [&d.user, &d.group] {
-            assert!(owner == "root" || owner == "jbr", "{d:?}: {owner} is not jbr.sysusers' user");
+            assert!(
+                owner == "root" || owner == "jbr",
+                "{d:?}: {owner} is not jbr.sysusers' user"
+            );
         }
     }
 
@@ -314,7 +370,11 @@ fn the_units_user_and_directories_are_the_ones_sysusers_and_tmpfiles_create() {
         .iter()
         .map(|f| {
             assert_eq!(f.len(), 6, "jbr.tmpfiles: {f:?}");
-            assert_eq!((f[0].as_str(), f[5].as_str()), ("d", "-"), "jbr.tmpfiles: {f:?}");
+            assert_eq!(
+                (f[0].as_str(), f[5].as_str()),
+                ("d", "-"),
+                "jbr.tmpfiles: {f:?}"
+            );
             Dir {
                 path: f[1].clone(),
                 mode: u32::from_str_radix(&f[2], 8).unwrap(),
@@ -324,7 +384,10 @@ fn the_units_user_and_directories_are_the_ones_sysusers_and_tmpfiles_create() {
         })
         .collect();
     created.sort();
-    assert_eq!(created, dirs, "jbr.tmpfiles against the units' *Directory= lines");
+    assert_eq!(
+        created, dirs,
+        "jbr.tmpfiles against the units' *Directory= lines"
+    );
 
     // And jbr's defaults live in them (its config, lock, state, log; the ssh control sockets).
     let defaults = [
@@ -335,10 +398,16 @@ fn the_units_user_and_directories_are_the_ones_sysusers_and_tmpfiles_create() {
     ];
     for file in defaults {
         let parent = Path::new(file).parent().unwrap().to_str().unwrap();
-        assert!(dirs.iter().any(|d| d.path == parent), "{file}: {parent} is not created");
+        assert!(
+            dirs.iter().any(|d| d.path == parent),
+            "{file}: {parent} is not created"
+        );
     }
     let control = jbr::transport::ssh::DEFAULT_CONTROL_DIR;
-    assert!(dirs.iter().any(|d| d.path == control), "{control} is not created");
+    assert!(
+        dirs.iter().any(|d| d.path == control),
+        "{control} is not created"
+    );
 }
 
 /// `name:x:uid:gid:…` from `root/etc/passwd` or `root/etc/group`.
@@ -371,22 +440,43 @@ fn install_user_and_dirs_on(root: &Path) {
     let root_arg = format!("--root={}", root.display());
     for (tool, args) in [
         ("systemd-sysusers", vec![root_arg.as_str(), "jbr.conf"]),
-        ("systemd-tmpfiles", vec![root_arg.as_str(), "--create", "jbr.conf"]),
+        (
+            "systemd-tmpfiles",
+            vec![root_arg.as_str(), "--create", "jbr.conf"],
+        ),
     ] {
         let run = bin::Cmd::new(tool).args(args).run();
         run.expect_success();
-        assert!(run.stderr.trim().is_empty(), "{tool} complained:\n{run}");
+        // sysusers says what it creates ("Creating user 'jbr' ..."); anything else is a complaint.
+        let complaints = run.stderr.lines().filter(|l| !l.starts_with("Creating "));
+        assert_eq!(complaints.count(), 0, "{tool} complained:\n{run}");
     }
     let passwd = read(&root.join("etc/passwd"));
-    let jbr = passwd.lines().find(|l| l.starts_with("jbr:")).expect("a jbr user");
+    let jbr = passwd
+        .lines()
+        .find(|l| l.starts_with("jbr:"))
+        .expect("a jbr user");
     assert!(jbr.ends_with(":/var/lib/jbr:/usr/sbin/nologin"), "{jbr}");
     for d in expected_dirs() {
         let path = root.join(d.path.trim_start_matches('/'));
         let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{d:?}: {e}"));
         assert!(meta.is_dir(), "{d:?}");
-        assert_eq!(meta.mode() & 0o7777, d.mode, "{d:?}: mode {:o}", meta.mode() & 0o7777);
-        let uid = if d.user == "root" { 0 } else { id_in(root, "passwd", &d.user) };
-        assert_eq!((meta.uid(), meta.gid()), (uid, id_in(root, "group", &d.group)), "{d:?}");
+        assert_eq!(
+            meta.mode() & 0o7777,
+            d.mode,
+            "{d:?}: mode {:o}",
+            meta.mode() & 0o7777
+        );
+        let uid = if d.user == "root" {
+            0
+        } else {
+            id_in(root, "passwd", &d.user)
+        };
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (uid, id_in(root, "group", &d.group)),
+            "{d:?}"
+        );
     }
 }
 
@@ -423,10 +513,12 @@ fn files_in(deb: &Path) -> BTreeMap<String, u32> {
         .lines()
         .filter(|l| !l.starts_with('d'))
         .map(|l| {
-            // -rwxr-xr-x root/root   1234 2026-12-02 15:00 ./usr/bin/jbr
+            // -rwxr-xr-x 0/0   1234 2026-12-02 00:00 ./usr/bin/jbr
             let f: Vec<&str> = l.split_whitespace().collect();
-            assert_eq!(f[1], "root/root", "{l}");
-            let mode = f[0][1..].chars().fold(0, |m, c| m << 1 | u32::from(c != '-'));
+            assert!(["0/0", "root/root"].contains(&f[1]), "not root's: {l}");
+            let mode = f[0][1..]
+                .chars()
+                .fold(0, |m, c| m << 1 | u32::from(c != '-'));
             (f[5].trim_start_matches("./").to_string(), mode)
         })
         .collect()
@@ -445,7 +537,15 @@ fn the_deb_holds_exactly_the_files_and_scripts_it_should() {
     write_generated(&repo().join(GENERATED));
     let out = tempfile::tempdir().unwrap();
     bin::Cmd::new("cargo")
-        .args(["deb", "--no-build", "--locked", "--offline", "--strip", "--fast", "--output"])
+        .args([
+            "deb",
+            "--no-build",
+            "--locked",
+            "--offline",
+            "--strip",
+            "--fast",
+            "--output",
+        ])
         .arg(out.path())
         .env("CARGO_TARGET_DIR", target.path())
         .current_dir(repo())
@@ -471,10 +571,18 @@ fn the_deb_holds_exactly_the_files_and_scripts_it_should() {
     // dpkg-deb -I: the control fields an operator and apt rely on.
     let info = bin::Cmd::new("dpkg-deb").arg("-I").arg(deb).run();
     info.expect_success();
-    for field in [" Package: jbr\n", " Section: admin\n", " Priority: optional\n"] {
+    for field in [
+        " Package: jbr\n",
+        " Section: admin\n",
+        " Priority: optional\n",
+    ] {
         assert!(info.stdout.contains(field), "no {field:?} in:\n{info}");
     }
-    let depends = info.stdout.lines().find(|l| l.starts_with(" Depends: ")).unwrap_or("");
+    let depends = info
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(" Depends: "))
+        .unwrap_or("");
     for dep in ["libc6", "openssh-client (>= 1:7.6)"] {
         assert!(depends.contains(dep), "Depends lacks {dep}:\n{info}");
     }
@@ -484,27 +592,79 @@ fn the_deb_holds_exactly_the_files_and_scripts_it_should() {
     // cleans up on SIGTERM) only when the package is removed.
     let control = tempfile::tempdir().unwrap();
     let ctl = control.path().join("DEBIAN");
-    bin::Cmd::new("dpkg-deb").arg("-e").arg(deb).arg(&ctl).run().expect_success();
+    bin::Cmd::new("dpkg-deb")
+        .arg("-e")
+        .arg(deb)
+        .arg(&ctl)
+        .run()
+        .expect_success();
     for script in ["postinst", "prerm", "postrm"] {
-        bin::Cmd::new("sh").arg("-n").arg(ctl.join(script)).run().expect_success();
+        bin::Cmd::new("sh")
+            .arg("-n")
+            .arg(ctl.join(script))
+            .run()
+            .expect_success();
     }
     let postinst = read(&ctl.join("postinst"));
-    for line in ["systemd-sysusers ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"} jbr.conf", "systemd-tmpfiles --create jbr.conf"] {
-        assert!(postinst.contains(line), "postinst lacks {line:?}:\n{postinst}");
-    }
-    assert!(!postinst.contains("deb-systemd-invoke"), "postinst starts a unit:\n{postinst}");
+    let once = |needle: &str| {
+        let n = postinst.lines().filter(|l| l.contains(needle)).count();
+        assert_eq!(n, 1, "{needle:?} in {n} postinst lines, not 1:\n{postinst}");
+    };
+    once("systemd-sysusers ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"} jbr.conf");
+    once("systemd-tmpfiles --create jbr.conf");
+    // debian/postinst's own: the new units read, since nothing below reloads.
+    once("systemctl --system daemon-reload");
+    assert!(
+        !postinst.contains("deb-systemd-invoke"),
+        "postinst starts a unit:\n{postinst}"
+    );
     for unit in ["jbr.service", "jbr.timer", "jbr-daemon.service"] {
-        // Enabled again on upgrade only if the operator had enabled it.
-        let guard = format!("if deb-systemd-helper debian-installed {unit}; then");
-        assert!(postinst.contains(&guard), "postinst may enable {unit}:\n{postinst}");
+        // Enabled again on upgrade only if the operator had enabled it; never on install.
+        once(&format!(
+            "if deb-systemd-helper debian-installed {unit}; then"
+        ));
     }
     let prerm = read(&ctl.join("prerm"));
-    let stops: Vec<&str> = prerm.lines().filter(|l| l.contains("deb-systemd-invoke")).collect();
-    assert!(!stops.is_empty() && stops.iter().all(|l| l.trim().starts_with("deb-systemd-invoke stop ")), "{prerm}");
-    assert!(prerm.contains("if [ -d /run/systemd/system ] && [ \"$1\" = remove ]; then"), "prerm stops on upgrade:\n{prerm}");
+    let stops: Vec<&str> = prerm
+        .lines()
+        .filter(|l| l.contains("deb-systemd-invoke"))
+        .collect();
+    assert!(
+        !stops.is_empty()
+            && stops
+                .iter()
+                .all(|l| l.trim().starts_with("deb-systemd-invoke stop ")),
+        "{prerm}"
+    );
+    assert!(
+        prerm.contains("if [ -d /run/systemd/system ] && [ \"$1\" = remove ]; then"),
+        "prerm stops on upgrade:\n{prerm}"
+    );
 
     // Installed: its own sysusers and tmpfiles files make the user and the directories.
     let root = tempfile::tempdir().unwrap();
-    bin::Cmd::new("dpkg-deb").arg("-x").arg(deb).arg(root.path()).run().expect_success();
+    bin::Cmd::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(root.path())
+        .run()
+        .expect_success();
     install_user_and_dirs_on(root.path());
+}
+
+#[test]
+fn the_shell_scripts_are_shellcheck_clean() {
+    if !support::tools::available("shellcheck", "to lint scripts/ and debian/") {
+        return;
+    }
+    let scripts = [
+        "scripts/package",
+        "scripts/test",
+        ".ci/run",
+        "debian/postinst",
+    ];
+    bin::Cmd::new("shellcheck")
+        .args(scripts.map(|s| repo().join(s)))
+        .run()
+        .expect_success();
 }
