@@ -249,12 +249,25 @@ fn the_packaged_units_differ_from_systemd_only_in_the_binary_path_and_name_only_
 }
 
 /// One directory a unit asks systemd for, as `jbr.tmpfiles` must create it.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct Dir {
     path: String,
     mode: u32,
     user: String,
     group: String,
+}
+
+/// As a tmpfiles line, the mode in octal.
+impl std::fmt::Debug for Dir {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let Dir {
+            path,
+            mode,
+            user,
+            group,
+        } = self;
+        write!(f, "d {path} {mode:04o} {user} {group}")
+    }
 }
 
 /// `key=value` lines of a unit, comments left out.
@@ -461,12 +474,8 @@ fn install_user_and_dirs_on(root: &Path) {
         let path = root.join(d.path.trim_start_matches('/'));
         let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{d:?}: {e}"));
         assert!(meta.is_dir(), "{d:?}");
-        assert_eq!(
-            meta.mode() & 0o7777,
-            d.mode,
-            "{d:?}: mode {:o}",
-            meta.mode() & 0o7777
-        );
+        let mode = meta.mode() & 0o7777;
+        assert!(mode == d.mode, "{d:?} wanted, mode {mode:04o} made");
         let uid = if d.user == "root" {
             0
         } else {
@@ -566,7 +575,26 @@ fn the_deb_holds_exactly_the_files_and_scripts_it_should() {
         .map(|(d, m)| (d.replace("/man1/jbr.1", "/man1/jbr.1.gz"), *m))
         .collect();
     wanted.insert("usr/share/doc/jbr/copyright".into(), 0o644);
-    assert_eq!(files_in(deb), wanted, "dpkg-deb -c {}", deb.display());
+    let files = files_in(deb);
+    let differ: Vec<String> = wanted
+        .keys()
+        .chain(files.keys().filter(|f| !wanted.contains_key(*f)))
+        .filter(|f| wanted.get(*f) != files.get(*f))
+        .map(|f| {
+            let mode = |m: Option<&u32>| m.map_or("absent".into(), |m| format!("{m:o}"));
+            format!(
+                "{f}: {} in the .deb, {} wanted",
+                mode(files.get(f)),
+                mode(wanted.get(f))
+            )
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "dpkg-deb -c {}:\n{}",
+        deb.display(),
+        differ.join("\n")
+    );
 
     // dpkg-deb -I: the control fields an operator and apt rely on.
     let info = bin::Cmd::new("dpkg-deb").arg("-I").arg(deb).run();
