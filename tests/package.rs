@@ -7,7 +7,7 @@
 //! `jbr.tmpfiles`, and those two files, applied to an empty root the way the postinst applies
 //! them, create that user and those directories. Where cargo-deb is installed: the .deb itself
 //! (`dpkg-deb -c`, `-I`, its maintainer scripts, and the same install on its extracted files).
-//! CI does not install cargo-deb (README, "The Debian package", says why), so there that test
+//! CI does not install cargo-deb (README, "Tests", says why), so there that test
 //! skips and says so.
 
 mod support;
@@ -508,7 +508,7 @@ fn cargo_deb_available() -> bool {
     if !ok {
         eprintln!(
             "skipped: cargo-deb is not installed (cargo install cargo-deb --locked); CI does not \
-             install it, see README, \"The Debian package\""
+             install it, see README, \"Tests\""
         );
     }
     ok
