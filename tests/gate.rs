@@ -453,7 +453,11 @@ fn hostile_corpus(c: &str) -> Vec<OsString> {
             "echo  jbr-ping",
             "echo jbr-ping ",
             "echo 'jbr-ping'",
-            "echo \"jetbackup-remote-ok\"",
+            "echo \"jbr-ping\"",
+            "echo 'jetbackup-remote-ok'",
+            "echo \"jetbackup-remote-ok\" ",
+            "echo \"jetbackup-remote-ok\";id",
+            "echo \"jetbackup-remote-ok",
             "echo JBR-PING",
             "printf jbr-ping",
             "sh",
@@ -723,10 +727,15 @@ fn pings_answer_without_running_anything() {
     let work = tempfile::tempdir().expect("tempdir");
     let fake = FakeApi::new(work.path(), "");
     for shell in shells() {
-        for word in ["jbr-ping", "jetbackup-remote-ok"] {
+        // The older tool sends its check with the quotes: a shell would print the bare word.
+        for (line, word) in [
+            ("echo jbr-ping", "jbr-ping"),
+            ("echo jetbackup-remote-ok", "jetbackup-remote-ok"),
+            ("echo \"jetbackup-remote-ok\"", "jetbackup-remote-ok"),
+        ] {
             fake.clear();
-            let r = run_gate(&shell, &fake, Some(OsStr::new(&format!("echo {word}"))));
-            assert_eq!(r.status, Some(0), "{shell:?} echo {word}: {}", r.stderr);
+            let r = run_gate(&shell, &fake, Some(OsStr::new(line)));
+            assert_eq!(r.status, Some(0), "{shell:?} {line}: {}", r.stderr);
             assert_eq!(r.stdout, format!("{word}\n"));
             assert_eq!(r.stderr, "");
             assert!(fake.calls().is_empty());

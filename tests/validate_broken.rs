@@ -616,6 +616,39 @@ fn every_problem_is_reported_in_one_pass() {
     );
 }
 
+/// The older tool's check, kept: two servers with one `destination_id` are almost always a
+/// copy-paste slip (each server has its own destination object). A warning at the second,
+/// naming the first.
+#[test]
+fn two_servers_with_one_destination_id_are_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = base(dir.path());
+    set(
+        &mut v,
+        "/servers/web-03/destination_id",
+        json!("65a1f0c2e4b0a1b2c3d4e5f6"),
+    );
+    write_config(dir.path(), &v);
+    let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out);
+    assert!(
+        out.stdout.contains(
+            "at 'servers.web-03.destination_id': same destination id as servers.web-01 (65a1f0c2e4b0a1b2c3d4e5f6)"
+        ),
+        "{}",
+        out
+    );
+    // Different ids: nothing to say.
+    set(
+        &mut v,
+        "/servers/web-03/destination_id",
+        json!("65a1f0c2e4b0a1b2c3d4e5f7"),
+    );
+    write_config(dir.path(), &v);
+    let out = jbr(dir.path(), &["validate", "-c", "config.json"]);
+    assert!(!out.stdout.contains("same destination id"), "{}", out);
+}
+
 #[test]
 fn warnings_alone_exit_0() {
     let dir = tempfile::tempdir().unwrap();

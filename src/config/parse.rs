@@ -564,7 +564,34 @@ impl Walker<'_, '_> {
                 out.entry(name.clone()).or_insert_with(|| placeholder(name));
             }
         }
+        self.shared_destinations(m, out);
         true
+    }
+
+    /// Two servers with one `destination_id`: each server has its own destination object (the
+    /// NAS as that server sees it), so equal ids are almost always a copy-paste slip, and the
+    /// older tool warns about them too. In file order, naming the first server that has it.
+    fn shared_destinations(&mut self, m: &Map<String, Value>, servers: &BTreeMap<String, Server>) {
+        let mut first: BTreeMap<&str, &str> = BTreeMap::new();
+        for name in m.keys() {
+            let Some(id) = servers.get(name).and_then(|s| s.destination_id.as_deref()) else {
+                continue;
+            };
+            match first.get(id) {
+                Some(earlier) => self.p.warn(
+                    &child(&child("servers", name), "destination_id"),
+                    "shared_destination",
+                    format!("same destination id as servers.{earlier} ({id})"),
+                    Some(
+                        "each server has its own destination object: take this server's id from its own JetBackup (then `jbr destinations` shows it exists there)"
+                            .into(),
+                    ),
+                ),
+                None => {
+                    first.insert(id, name);
+                }
+            }
+        }
     }
 
     fn server(

@@ -138,8 +138,8 @@ pub struct JobRecord {
     #[serde(default)]
     pub scheduler_runs: u32,
     /// The night window (`orchestrator.window_end`) left this job out: it is carried over and
-    /// starts first in the next run.
-    #[serde(default)]
+    /// starts first in the next run. Written only when true, so older records read the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub left_out_by_window: bool,
     /// A carried-over job: the run whose window first left it out (it started first tonight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
