@@ -75,7 +75,7 @@ fn a_missing_destination_and_an_unreachable_server_exit_1() {
     assert_eq!(run.code, Some(1), "{run}");
     assert!(
         run.line("web-00").starts_with(
-            "web-00 6a5e…0001 - UNREACHABLE server web-00: getDestination: cannot connect"
+            "web-00 6a5e…00de - UNREACHABLE server web-00: getDestination: cannot connect"
         ),
         "{run}"
     );

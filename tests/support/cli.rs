@@ -9,6 +9,8 @@ pub use super::bin::{Run, words};
 pub use super::fleet::Fleet;
 
 pub const DEST1: &str = "6a5e070000000000000d0001";
+/// The destination id of [`dead_server`]s.
+pub const DEAD_DEST: &str = "6a5e070000000000000d00de";
 pub const DEST2: &str = "6a5e070000000000000d0002";
 pub const JOB_A: &str = "6a5e070000000000000a0001";
 pub const JOB_B: &str = "6a5e070000000000000a0002";
@@ -100,11 +102,12 @@ pub fn standard_fleet() -> Fleet {
     cli_fleet(standard_world(), default_jobs(), json!({}))
 }
 
-/// A server whose `local_command` program does not exist: every API call fails to connect.
+/// A server whose `local_command` program does not exist: every API call fails to connect. Its
+/// destination id is its own (two servers sharing one is a `validate` warning).
 pub fn dead_server(name: &str) -> Value {
     json!({ name: {
         "host": "127.0.0.1",
-        "destination_id": DEST1,
+        "destination_id": DEAD_DEST,
         "local_command": ["/nonexistent/jbr-sim"],
     }})
 }
