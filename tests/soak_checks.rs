@@ -30,6 +30,7 @@ fn night(outcome: Outcome) -> Night {
         abort_foreign: false,
         disable_while_running: false,
         interruption: Interruption::None,
+        window_end: None,
         ticks: Vec::new(),
     }
 }

@@ -39,8 +39,52 @@ pub fn check(p: &Played) -> Vec<Violation> {
     }
     everything_reported(p, &runs, &mut out);
     triggered_once(p, &mut out);
+    window_held(p, &mut out);
     grammar(p, &mut out);
     out
+}
+
+/// No jbr trigger at or after its run's night window closed (`orchestrator.window_end`), and a
+/// job the window left out was never triggered by that run.
+fn window_held(p: &Played, out: &mut Vec<Violation>) {
+    let Some(end) = p.night.window_end else {
+        return;
+    };
+    // Each run's own window, from its start: a crashed run left no record to read it from.
+    let closes = |start: f64| {
+        crate::orchestrator::night::NightWindow::for_run(
+            end,
+            crate::config::WindowPolicy::Start,
+            start,
+            &jiff::tz::TimeZone::UTC,
+        )
+        .map(|w| w.closes)
+    };
+    let recovery_at = p.recovery_start.map(|s| BASE + s);
+    let (first, recovery) = (closes(BASE), recovery_at.and_then(closes));
+    for (server, s) in &p.world.servers {
+        for c in s
+            .call_log
+            .iter()
+            .filter(|c| c.function == "runBackupJobManually")
+        {
+            let in_recovery = recovery_at.is_some_and(|r| c.at >= r);
+            let close = if in_recovery { recovery } else { first };
+            if let Some(close) = close
+                && c.at >= close
+            {
+                out.push(v(
+                    "night window",
+                    format!(
+                        "{server}: job {} triggered at +{:.0} s, the window closed at +{:.0} s",
+                        c.params.get("_id").map_or("?", String::as_str),
+                        c.at - BASE,
+                        close - BASE
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// Never two NAS writers (tonight's intervals; earlier nights' runs are history).

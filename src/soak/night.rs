@@ -35,6 +35,9 @@ pub struct Night {
     /// does to its running backup).
     pub disable_while_running: bool,
     pub interruption: Interruption,
+    /// `orchestrator.window_end` (UTC, the soak's zone), when the night has one: no jbr trigger
+    /// at or after it, and what it leaves out is reported and carried over.
+    pub window_end: Option<crate::config::LocalTime>,
     /// The server's scheduler ticks: seconds after the start, server index.
     pub ticks: Vec<(f64, usize)>,
 }
@@ -169,12 +172,24 @@ pub fn generate(seed: u64) -> Night {
     for s in &mut servers {
         s.settings.disabled_run = later.pick(&[DisabledRun::Finishes, DisabledRun::Aborts]);
     }
+    // The night window (issue 12), from a stream of its own: a third of the nights close
+    // somewhere inside the night's likely span, on a whole minute.
+    let mut window = Rng::new(seed ^ 0x0e2d_0000_0012_0000);
+    let window_end = window.percent(33).then(|| {
+        let at = BASE + window.secs(60, span as u64);
+        let minute = (at / 60.0).ceil() as i64;
+        crate::config::LocalTime {
+            hour: ((minute / 60).rem_euclid(24)) as u8,
+            minute: minute.rem_euclid(60) as u8,
+        }
+    });
     Night {
         seed,
         servers,
         abort_foreign,
         disable_while_running,
         interruption,
+        window_end,
         ticks,
     }
 }
@@ -382,6 +397,7 @@ pub fn build(night: &Night, dir: &Path) -> Built {
         ],
     );
     config.orchestrator.disable_while_running = night.disable_while_running;
+    config.orchestrator.window_end = night.window_end;
 
     let mut state = State::default();
     for spec in &night.servers {

@@ -202,7 +202,7 @@ async fn one_run(
         cancel,
         progress: Progress::none(),
         clock: Clock::at(built.world.now()),
-        // Soak nights have no night window (orchestrator.window_end is never drawn).
+        // A night's window_end is drawn in UTC.
         zone: jiff::tz::TimeZone::UTC,
     })
     .await)

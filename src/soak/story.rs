@@ -60,7 +60,7 @@ fn fault(f: &Fault) -> String {
 fn header(n: &Night, out: &mut String) {
     let _ = writeln!(
         out,
-        "night {}: {} server(s), {} job(s); poll {} s, startup_timeout {} s, job_timeout {} s, call_timeout {} s; --abort-foreign {}; disable_while_running {}",
+        "night {}: {} server(s), {} job(s); poll {} s, startup_timeout {} s, job_timeout {} s, call_timeout {} s; --abort-foreign {}; disable_while_running {}; window_end {}",
         n.seed,
         n.servers.len(),
         n.jobs(),
@@ -69,7 +69,9 @@ fn header(n: &Night, out: &mut String) {
         night::JOB_TIMEOUT,
         night::CALL_TIMEOUT,
         if n.abort_foreign { "yes" } else { "no" },
-        n.disable_while_running
+        n.disable_while_running,
+        n.window_end
+            .map_or("none".to_string(), |t| format!("{t} UTC")),
     );
     let _ = writeln!(
         out,
