@@ -39,8 +39,8 @@ struct Sample {
 /// A stretch with no jbr job running: its writes count from `baseline` on.
 #[derive(Debug, Clone, Copy)]
 struct Idle {
-    from: f64,
-    /// Writes before this do not count (a job's tail): `from + TAIL_SECS` after a job.
+    /// Writes before this do not count (a job's tail): `TAIL_SECS` after a job's end, else
+    /// the stretch's start.
     counts_after: f64,
     /// The first sample at or after `counts_after`.
     baseline: Option<Sample>,
@@ -78,7 +78,6 @@ impl Meter {
             last: None,
             busy: None,
             idle: Idle {
-                from: now,
                 counts_after: now,
                 baseline: None,
                 bytes: 0,
@@ -88,10 +87,6 @@ impl Meter {
         };
         m.sample(now);
         Some(m)
-    }
-
-    pub fn device(&self) -> &str {
-        &self.device
     }
 
     /// Read the counter at `now` and file what was written since the last reading.
@@ -168,7 +163,6 @@ impl Meter {
         self.sample(now);
         let busy = self.busy.take()?;
         self.idle = Idle {
-            from: now,
             counts_after: now + TAIL_SECS,
             baseline: None,
             bytes: 0,
@@ -197,12 +191,11 @@ impl Meter {
                 "something else wrote {} to {} between {} and {} while no jbr job ran: a writer jbr does not know about",
                 human_bytes(idle.bytes),
                 self.device,
-                clock_utc(idle.counts_after.max(idle.from)),
+                clock_utc(idle.counts_after),
                 clock_utc(now)
             ));
         }
         self.idle = Idle {
-            from: now,
             counts_after: now,
             baseline: self.last.filter(|l| l.at >= now),
             bytes: 0,

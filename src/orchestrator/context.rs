@@ -92,15 +92,25 @@ impl<'a, T: Transport> Ctx<'a, T> {
         }
     }
 
+    /// A jbr job starts: the NAS's writes are its own from now on.
+    pub fn nas_job_started(&mut self) {
+        let now = self.clock.now();
+        if let Some(m) = &mut self.nas {
+            m.job_started(now);
+        }
+    }
+
+    /// The job is over: what the NAS wrote during it (`None` without the option or a counter).
+    pub fn nas_job_ended(&mut self) -> Option<crate::nas::meter::Written> {
+        let now = self.clock.now();
+        self.nas.as_mut()?.job_ended(now)
+    }
+
     /// Why the night window lets `job` of `server` not start now (the words after
     /// `not started: `); `None` without a window, or when it may start.
     pub fn window_refuses(&self, server: &str, job: &str) -> Option<String> {
         let night = self.night.as_ref()?;
-        let usual = self
-            .state
-            .job_history(server, job)
-            .and_then(|h| h.usual_duration());
-        night.refuses(self.clock.now(), usual)
+        night.refuses(self.clock.now(), self.state.usual_duration(server, job))
     }
 
     pub fn policy_startup(&self) -> std::time::Duration {

@@ -145,14 +145,10 @@ fn close_nas<T: Transport>(ctx: &mut Ctx<'_, T>) {
 /// What job `id` wrote to the NAS (`nas.block_device`), on its row; a "slow NAS" alert when its
 /// average falls below `nas.min_write_mb_s`.
 fn record_nas<T: Transport>(ctx: &mut Ctx<'_, T>, rec: &mut JobRecord) {
-    let now = ctx.clock.now();
-    let Some(m) = &mut ctx.nas else {
+    let Some(w) = ctx.nas_job_ended() else {
         return;
     };
-    let device = m.device().to_string();
-    let Some(w) = m.job_ended(now) else {
-        return;
-    };
+    let device = ctx.config.nas.block_device.as_deref().unwrap_or_default();
     rec.nas_written_bytes = Some(w.bytes);
     rec.nas_write_mb_s = w.mb_s();
     let slow = ctx.config.nas.min_write_mb_s.zip(w.mb_s());
@@ -871,10 +867,7 @@ async fn attempt<T: Transport>(
         return None;
     }
     // From the enable on, the server's scheduler may start the job: its writes are the job's.
-    let now = ctx.clock.now();
-    if let Some(m) = &mut ctx.nas {
-        m.job_started(now);
-    }
+    ctx.nas_job_started();
     let enabled = if was_enabled {
         ctx.journal(Op::Enable {
             server: server.to_string(),
@@ -904,10 +897,8 @@ async fn attempt<T: Transport>(
             // may have fired the job before the disable: that run writes, so it ends before
             // anything else starts (soak seed 20399).
             let scheduler_runs = follow_scheduled(ctx, client, job, before, &BTreeSet::new()).await;
-            let now = ctx.clock.now();
-            if let Some(m) = &mut ctx.nas {
-                m.job_ended(now);
-            }
+            // The job is over (a scheduler run included); its row reports no NAS figure.
+            let _ = ctx.nas_job_ended();
             // Never triggered: the trigger journaled before the enable is closed.
             ctx.journal_best_effort(Op::Ended {
                 server: server.to_string(),
