@@ -838,8 +838,8 @@ async fn each_window_runs_in_order_and_the_destination_is_disabled_last() {
     assert_eq!(
         window_tokens(&world, "web-01"),
         toks(
-            "dest on, dest?, a on, run a, a?, a off, a?, b on, run b, b?, b off, b?, \
-             c on, run c, c?, stop, c off, c?, dest off, dest?"
+            "dest on, dest?, a on, run a, a off, a?, b on, run b, b off, b?, \
+             c on, run c, stop, c off, c?, dest off, dest?"
         )
     );
     assert_eq!(
@@ -895,11 +895,75 @@ async fn the_window_closes_last_on_failure_paths() {
         window_tokens(&world, "web-01"),
         toks(
             "dest on, dest?, a on, a off, a?, b on, run b, b?, b off, b?, \
-             c on, run c, c?, c off, c?, dest off, dest?"
+             c on, run c, c off, c?, dest off, dest?"
         )
     );
     assert_eq!(rec(&r, &world, "web-01", "a").outcome, Rec::Failed);
     assert_eq!(rec(&r, &world, "web-01", "b").outcome, Rec::NotStarted);
     assert_eq!(rec(&r, &world, "web-01", "c").outcome, Rec::Completed);
     assert!(world.final_state().is_clean());
+}
+
+/// The enable's read-back is the trigger's own answer (the job object, read after the enable)
+/// when that answer states `disabled`; otherwise a `getBackupJob` right after the trigger. Both
+/// ways a job someone disabled just before the trigger is reported as shown disabled, and a
+/// server that leaves a false flag out (`null`) gets its read-back call.
+#[tokio::test(start_paused = true)]
+async fn the_enable_is_read_back_from_the_triggers_answer_when_it_says() {
+    use jbr::sim::{DisabledTriggerReply, FlagStyle};
+    let cases = [
+        (
+            DisabledTriggerReply::JobObject,
+            FlagStyle::Mixed,
+            "a on, run a, a off, a?",
+            "the server showed the job disabled after its enable",
+        ),
+        (
+            DisabledTriggerReply::Empty,
+            FlagStyle::Mixed,
+            "a on, run a, a?, a off, a?",
+            "was not queued (a disabled job answers like this)",
+        ),
+    ];
+    for (reply, flags, tokens, words) in cases {
+        let world = SimWorld::builder()
+            .server("web-01", |s| {
+                s.destination("nas")
+                    .job("a", 5.0)
+                    .flags(flags)
+                    .settings(|st| st.disabled_trigger_reply = reply)
+                    .fault(Fault::on(
+                        "runBackupJobManually",
+                        When::Call(1),
+                        FaultKind::JobDisabledFirst,
+                    ))
+            })
+            .build();
+        let r = run_jobs(&world, &[J("web-01", "a", 9, None)], true).await;
+        let mut window = window_tokens(&world, "web-01");
+        window.retain(|t| !t.starts_with("dest"));
+        assert_eq!(window, toks(tokens), "{reply:?}");
+        let a = rec(&r, &world, "web-01", "a");
+        assert_eq!(a.outcome, Rec::NotStarted, "{reply:?}");
+        assert!(a.message.contains(words), "{reply:?}: {}", a.message);
+        assert!(world.final_state().is_clean());
+    }
+    // A job that runs: an answer that states the flag is the read-back; one with `null` for
+    // a false flag says nothing, and the job is read back by itself.
+    for (flags, tokens) in [
+        (FlagStyle::Int, "a on, run a, a off, a?"),
+        (FlagStyle::NullMissing, "a on, run a, a?, a off, a?"),
+    ] {
+        let world = SimWorld::builder()
+            .server("web-01", |s| {
+                s.destination("nas").job("a", 5.0).flags(flags)
+            })
+            .build();
+        let r = run_jobs(&world, &[J("web-01", "a", 9, None)], true).await;
+        let mut window = window_tokens(&world, "web-01");
+        window.retain(|t| !t.starts_with("dest"));
+        assert_eq!(window, toks(tokens), "{flags:?}");
+        assert_eq!(rec(&r, &world, "web-01", "a").outcome, Rec::Completed);
+        assert!(world.final_state().is_clean());
+    }
 }

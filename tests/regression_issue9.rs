@@ -545,12 +545,13 @@ async fn the_late_group_check_finds_tonights_group_not_yesterdays() {
         let ctx = format!("variant {i} {api:?}");
         let job = night("acct", Outcome::Failed, 1, Outcome::Completed);
         let mut rng = Rng(0x7f4a_7c15 ^ i as u64);
-        // listQueueGroups: 1 pre-flight, 2 the window's foreign check, 3 the job's groups
-        // before its enable, then the searches of the 2 s startup window (every 0.5 s).
+        // listQueueGroups: 1 pre-flight (also the window's foreign check and the job's groups
+        // before its enable, being that young), then the searches of the 2 s startup window
+        // (every 0.5 s).
         let world = world(api, &[job], &mut rng, |s| {
             s.fault(Fault::on(
                 "listQueueGroups",
-                When::Calls(4, 8),
+                When::Calls(2, 6),
                 FaultKind::Garbage,
             ))
         });

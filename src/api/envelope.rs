@@ -317,6 +317,7 @@ pub fn backup_job(ctx: Ctx<'_>, path: &str, v: &Value) -> Result<BackupJob, ApiE
         id: f.id("_id")?,
         name: f.text("name"),
         disabled: f.flag("disabled"),
+        disabled_stated: f.map.get("disabled").is_some_and(|v| !v.is_null()),
         running: f.flag("running"),
         destinations,
         last_run: f.time("last_run")?,

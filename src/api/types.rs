@@ -17,6 +17,10 @@ pub struct BackupJob {
     pub name: String,
     /// `disabled` by the truthy rule.
     pub disabled: bool,
+    /// Whether the object gave `disabled` at all (not missing, not `null`): only then does a
+    /// brief answer (a list's entry, a trigger's) say the job is enabled, rather than merely
+    /// not say it is disabled.
+    pub disabled_stated: bool,
     /// `running` by the truthy rule.
     pub running: bool,
     /// Destination ids the job writes to (from `destination[]`, ids or objects with `_id`).

@@ -133,6 +133,11 @@ fn world_from(snapshot: &Snapshot) -> sim::World {
     for (name, read) in snapshot {
         let Ok(s) = read else { continue };
         let mut server = sim::Server::default();
+        // A server whose job list leaves a false `disabled` out (or `null`) answers a trigger
+        // the same way, and the run then reads the enable back by itself: rehearse that.
+        if s.jobs.iter().any(|j| !j.disabled_stated) {
+            server.settings.flag_style = sim::FlagStyle::NullMissing;
+        }
         if let Some(d) = &s.destination {
             server.destinations.push(sim::Destination {
                 id: d.id.clone(),

@@ -48,6 +48,9 @@ pub struct How {
     /// `orchestrator.disable_while_running`: disable the job the moment its run is seen
     /// writing (`Polls::disabled_early` keeps the call).
     pub disable_when_writing: bool,
+    /// Disable the job the moment its run is seen final, before anything else
+    /// (`Polls::disabled_at_end` keeps the call): jbr's own trigger, whose job it enabled.
+    pub disable_at_end: bool,
 }
 
 pub struct Watched {
@@ -209,16 +212,23 @@ pub async fn run_job<T: Transport>(
         client.run_backup_job_manually(id),
     ))
     .await;
-    let trigger_error = triggered.err();
     watched.trigger = Some(trigger);
     watched.polls = Polls::since(trigger.mid(&ctx.clock));
     // The enable's read-back: a job the server shows disabled queued nothing (said below if no
-    // group appears); one that cannot be read back is looked for all the same.
-    let shown_disabled = enable == Enable::ReadBackAfterTrigger
-        && matches!(
+    // group appears); one that cannot be read back is looked for all the same. The trigger
+    // answers with the job object, read after the enable: when it states the flag, it is the
+    // read-back (one call less per job; issue 13).
+    let shown_disabled = match (enable, &triggered) {
+        (Enable::AlreadyOn, _) => false,
+        (Enable::ReadBackAfterTrigger, Ok(j)) if j.disabled_stated && j.id == id => {
+            super::lifecycle::confirmed_by_trigger(ctx, &server, id, j)
+        }
+        (Enable::ReadBackAfterTrigger, _) => matches!(
             super::lifecycle::confirm_enabled(ctx, client, id).await,
             Ok(false)
-        );
+        ),
+    };
+    let trigger_error = triggered.err();
 
     // Find its group: the first with data._id = job that was not there before.
     let startup_deadline = watched.triggered + ctx.policy_startup();
@@ -301,6 +311,7 @@ pub async fn run_job<T: Transport>(
     let how = How {
         usual: ctx.state.usual_duration(&server, id),
         disable_when_writing,
+        disable_at_end: true,
     };
     watched.followed = follow_group(
         ctx,
@@ -362,6 +373,7 @@ pub async fn follow_group<T: Transport>(
     let mut repeats = Repeats::with_usual(how.usual);
     let mut pacing = Pacing::new(&ctx.config.orchestrator, how.usual);
     let mut progress = None;
+    let mut seen_final = false;
     loop {
         let (polled, call) = Call::time(retry::once(
             &ctx.policy,
@@ -372,13 +384,32 @@ pub async fn follow_group<T: Transport>(
         .await;
         match polled {
             Ok(g) if g.status.is_final() => {
-                let (job_now, call) = Call::time(retry::once(
-                    &ctx.policy,
-                    &server,
-                    "getBackupJob",
-                    client.get_backup_job(id),
-                ))
-                .await;
+                // The first poll that sees the group final bounds its end; after one that found
+                // the job still running, the read that finds it stopped does.
+                let poll = call;
+                let (job_now, read) = if how.disable_at_end
+                    && !matches!(polls.disabled_early, Some(Ok(_)))
+                    && polls.disabled_at_end.is_none()
+                {
+                    // Disable first, the moment the run is over: the server's scheduler starts
+                    // jobs that are enabled and idle. The disable's read-back is also the check
+                    // that the job no longer runs (issue 13, the window after the end).
+                    ctx.progress
+                        .emit(&server, Some(id), "ended: disabling", triggered.elapsed());
+                    match super::lifecycle::try_disable_job(ctx, client, id).await {
+                        Ok(d) => {
+                            polls.disabled_at_end = Some(Ok(d.call));
+                            (Ok(d.job), d.read)
+                        }
+                        Err(why) => {
+                            // Tried again after following ends, where a failure is critical.
+                            polls.disabled_at_end = Some(Err(why));
+                            read_job(ctx, client, id).await
+                        }
+                    }
+                } else {
+                    read_job(ctx, client, id).await
+                };
                 let over = match &job_now {
                     Ok(j) if !j.running => true,
                     Ok(_) => another_run_active(ctx, client, id, group).await,
@@ -386,8 +417,10 @@ pub async fn follow_group<T: Transport>(
                 };
                 if job_now.is_ok() {
                     let ended = over.then(|| end_time(&g));
-                    polls.saw(&ctx.clock, &call, writing(&g), ended);
+                    let bound = if seen_final { &read } else { &poll };
+                    polls.saw(&ctx.clock, bound, writing(&g), ended);
                 }
+                seen_final = true;
                 match job_now {
                     Ok(_) if over => {
                         // Not running, or `running` is another run's (the server's scheduler
@@ -422,8 +455,11 @@ pub async fn follow_group<T: Transport>(
                         "writing: disabling the job (disable_while_running)",
                         triggered.elapsed(),
                     );
-                    polls.disabled_early =
-                        Some(super::lifecycle::try_disable_job(ctx, client, id).await);
+                    polls.disabled_early = Some(
+                        super::lifecycle::try_disable_job(ctx, client, id)
+                            .await
+                            .map(|d| d.call),
+                    );
                 }
                 progress = g.progress_percent;
                 let pct = g
@@ -471,6 +507,21 @@ pub async fn follow_group<T: Transport>(
             };
         }
     }
+}
+
+/// `getBackupJob`, timed: whether the job still runs.
+async fn read_job<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    client: &Client<T>,
+    job: &str,
+) -> (Result<crate::api::BackupJob, crate::api::ApiError>, Call) {
+    Call::time(retry::once(
+        &ctx.policy,
+        client.server(),
+        "getBackupJob",
+        client.get_backup_job(job),
+    ))
+    .await
 }
 
 /// Whether a group of `job` other than `ours` is pending or processing.

@@ -109,13 +109,24 @@ pub async fn set_destination<T: Transport>(
     Err(problems.join("; "))
 }
 
+/// A job's disable, confirmed.
+pub struct Disabled {
+    /// The `manageBackupJob` call that the read-back confirmed (the job is disabled from then).
+    pub call: Call,
+    /// The read-back: the job as the server shows it, `running` included (after a run's end it
+    /// is also the check that the job no longer runs).
+    pub job: crate::api::BackupJob,
+    /// The read-back's `getBackupJob` call.
+    pub read: Call,
+}
+
 /// Disable a job and confirm by reading it back (an enable is [`send_enable`] plus
-/// [`confirm_enabled`]). With it, the `manageBackupJob` call that the read-back confirmed.
+/// [`confirm_enabled`]).
 async fn disable_and_confirm<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
-) -> Result<(Confirmed, Call), String> {
+) -> Result<(Confirmed, Disabled), String> {
     let server = client.server().to_string();
     // Retried like a read, `success: 0` included: a disable is idempotent, and a busy server's
     // one "database is locked" must not leave a job enabled all day. It is read back even when
@@ -136,17 +147,26 @@ async fn disable_and_confirm<T: Transport>(
         .await;
         let unanswered = sent.err().map(|e| e.to_string());
         problems.extend(unanswered.clone());
-        match retry::call(&ctx.policy, Repeat::Freely, &server, "getBackupJob", || {
-            client.get_backup_job(job)
-        })
-        .await
-        {
+        let (read, read_call) = Call::time(retry::call(
+            &ctx.policy,
+            Repeat::Freely,
+            &server,
+            "getBackupJob",
+            || client.get_backup_job(job),
+        ))
+        .await;
+        match read {
             Ok(j) if j.disabled => {
                 let confirmed = Confirmed {
                     method: None,
                     unanswered,
                 };
-                return Ok((confirmed, call));
+                let disabled = Disabled {
+                    call,
+                    job: j,
+                    read: read_call,
+                };
+                return Ok((confirmed, disabled));
             }
             Ok(_) if unanswered.is_some() => {}
             Ok(_) => problems.push(
@@ -307,6 +327,29 @@ pub async fn confirm_enabled<T: Transport>(
     read.map(|j| !j.disabled)
 }
 
+/// [`confirm_enabled`] from the trigger's own answer, which carries the job object as the
+/// server saw it after the enable. Returns whether it shows the job disabled (the action is
+/// recorded either way).
+pub fn confirmed_by_trigger<T: Transport>(
+    ctx: &mut Ctx<'_, T>,
+    server: &str,
+    job: &str,
+    answer: &crate::api::BackupJob,
+) -> bool {
+    let detail = if answer.disabled {
+        "the trigger's answer still shows disabled=1 after manageBackupJob disabled=0"
+    } else {
+        "read back: enabled (runBackupJobManually's answer)"
+    };
+    ctx.action(
+        server,
+        format!("enable job {job}"),
+        detail,
+        !answer.disabled,
+    );
+    answer.disabled
+}
+
 /// Disable a job after its run; a failure is critical. `Some`: the disable call that the
 /// read-back confirmed, timed (the job is disabled from then on).
 pub async fn disable_job<T: Transport>(
@@ -315,7 +358,7 @@ pub async fn disable_job<T: Transport>(
     job: &str,
 ) -> Option<Call> {
     match try_disable_job(ctx, client, job).await {
-        Ok(call) => Some(call),
+        Ok(d) => Some(d.call),
         Err(why) => {
             let server = client.server();
             ctx.critical(
@@ -336,7 +379,7 @@ pub async fn try_disable_job<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
-) -> Result<Call, String> {
+) -> Result<Disabled, String> {
     let server = client.server().to_string();
     ctx.journal_best_effort(Op::Disable {
         server: server.clone(),
@@ -344,7 +387,7 @@ pub async fn try_disable_job<T: Transport>(
         id: job.to_string(),
     });
     match disable_and_confirm(ctx, client, job).await {
-        Ok((c, call)) => {
+        Ok((c, disabled)) => {
             ctx.action(
                 &server,
                 format!("disable job {job}"),
@@ -357,7 +400,7 @@ pub async fn try_disable_job<T: Transport>(
                 what: Target::Job,
                 id: job.to_string(),
             });
-            Ok(call)
+            Ok(disabled)
         }
         Err(why) => {
             ctx.action(&server, format!("disable job {job}"), why.clone(), false);

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use tokio::time::Instant;
+
 use crate::api::{BackupJob, Client, Destination, QueueGroup};
 use crate::report::{Alert, AlertKind};
 use crate::transport::Transport;
@@ -21,6 +23,11 @@ pub struct Facts {
     pub jobs: BTreeMap<String, Option<BackupJob>>,
     /// Active backup groups that write (or may write) to the NAS destination.
     pub foreign: Vec<QueueGroup>,
+    /// The server's whole job list (`None`: it could not be read).
+    pub all_jobs: Option<Vec<BackupJob>>,
+    /// The server's backup queue as pre-flight listed it, and when: the first window may take
+    /// it as its fresh look while it is young.
+    pub groups: (Vec<QueueGroup>, Instant),
 }
 
 impl Facts {
@@ -74,29 +81,8 @@ async fn facts<T: Transport>(
         None => None,
     };
 
-    let mut jobs = BTreeMap::new();
-    for j in &plan.jobs {
-        // Repeat::OnlyIfUnanswered: retried only when no answer came; a refusal is the server saying the
-        // job does not exist, and must not be retried into a skip of the whole server.
-        let found = match retry::call(
-            &policy,
-            Repeat::OnlyIfUnanswered,
-            server,
-            "getBackupJob",
-            || client.get_backup_job(&j.job_id),
-        )
-        .await
-        {
-            Ok(job) => Some(job),
-            // The server answered, and said no: the job does not exist there — unless
-            // listBackupJobs (below) lists it after all.
-            Err(crate::api::ApiError::Refused { .. }) => None,
-            Err(e) => return Err(format!("job {}: {e}", j.job_id)),
-        };
-        jobs.insert(j.job_id.clone(), found);
-    }
-
-    // Which jobs write to the NAS: needed both for the alert and to judge running groups.
+    // Which jobs write to the NAS: needed both for the alert and to judge running groups. Its
+    // entries also serve as the planned jobs' facts (one call for all of them, issue 13).
     let all_jobs = retry::call(&policy, Repeat::Freely, server, "listBackupJobs", || {
         client.list_backup_jobs()
     })
@@ -113,20 +99,47 @@ async fn facts<T: Transport>(
             None
         }
     };
-    // A read's `success: 0` may also be a busy server (jetbackup5-api.md): a job refused above
-    // that the server does list is read again, retried like any read, rather than reported
-    // missing.
-    if let Some(list) = &all_jobs {
-        for (id, found) in jobs.iter_mut() {
-            if found.is_none() && list.iter().any(|b| b.id == *id) {
-                let again = retry::call(&policy, Repeat::Freely, server, "getBackupJob", || {
-                    client.get_backup_job(id)
+
+    let mut jobs = BTreeMap::new();
+    for j in &plan.jobs {
+        let listed = all_jobs
+            .as_deref()
+            .and_then(|list| list.iter().find(|b| b.id == j.job_id));
+        if let Some(b) = listed.filter(|b| b.disabled_stated && b.disabled) {
+            // Listed as disabled, as jbr leaves every job: that is all the run needs to know.
+            // An entry that shows it enabled, or does not say, is read on its own below: an
+            // enabled job is not enabled again, so a wrong "enabled" would go untriggered.
+            jobs.insert(j.job_id.clone(), Some(b.clone()));
+            continue;
+        }
+        // Repeat::OnlyIfUnanswered: retried only when no answer came; a refusal is the server
+        // saying the job does not exist, and must not be retried into a skip of the whole
+        // server.
+        let found = match retry::call(
+            &policy,
+            Repeat::OnlyIfUnanswered,
+            server,
+            "getBackupJob",
+            || client.get_backup_job(&j.job_id),
+        )
+        .await
+        {
+            Ok(job) => Some(job),
+            // A read's `success: 0` may also be a busy server (jetbackup5-api.md): a job the
+            // server does list is read again, retried like any read, rather than reported
+            // missing.
+            Err(crate::api::ApiError::Refused { .. }) if listed.is_some() => Some(
+                retry::call(&policy, Repeat::Freely, server, "getBackupJob", || {
+                    client.get_backup_job(&j.job_id)
                 })
                 .await
-                .map_err(|e| format!("job {id}: {e}"))?;
-                *found = Some(again);
-            }
-        }
+                .map_err(|e| format!("job {}: {e}", j.job_id))?,
+            ),
+            // The server answered, and said no, and does not list it: it does not exist there.
+            Err(crate::api::ApiError::Refused { .. }) => None,
+            Err(e) => return Err(format!("job {}: {e}", j.job_id)),
+        };
+        jobs.insert(j.job_id.clone(), found);
     }
     if let (Some(list), Some(dest)) = (&all_jobs, &plan.destination_id) {
         for j in list
@@ -152,44 +165,73 @@ async fn facts<T: Transport>(
         }
     }
 
-    let foreign = foreign_writers(
-        ctx,
-        client,
-        plan.destination_id.as_deref(),
-        all_jobs.as_deref(),
-    )
-    .await?;
+    let groups = list_groups(ctx, client).await?;
+    let listed_at = Instant::now();
+    let foreign = foreign_in(&groups, plan.destination_id.as_deref(), all_jobs.as_deref());
 
     Ok(Facts {
         destination,
         jobs,
         foreign,
+        all_jobs,
+        groups: (groups, listed_at),
     })
 }
 
-/// Active backup groups on this server that write (or may write) to the NAS. `jobs`: the
-/// server's job list when known (to tell which jobs target the destination).
-pub async fn foreign_writers<T: Transport>(
+/// The server's backup queue groups, all of them.
+pub async fn list_groups<T: Transport>(
     ctx: &Ctx<'_, T>,
     client: &Client<T>,
-    dest: Option<&str>,
-    jobs: Option<&[BackupJob]>,
 ) -> Result<Vec<QueueGroup>, String> {
-    let server = client.server();
-    let groups = retry::call(
+    retry::call(
         &ctx.policy,
         Repeat::Freely,
-        server,
+        client.server(),
         "listQueueGroups",
         || client.list_backup_queue_groups(),
     )
     .await
-    .map_err(|e| format!("cannot tell whether a backup is already running: {e}"))?;
-    Ok(groups
-        .into_iter()
+    .map_err(|e| format!("cannot tell whether a backup is already running: {e}"))
+}
+
+/// The active groups among `groups` that write (or may write) to the NAS. `jobs`: the server's
+/// job list when known (to tell which jobs target the destination).
+pub fn foreign_in(
+    groups: &[QueueGroup],
+    dest: Option<&str>,
+    jobs: Option<&[BackupJob]>,
+) -> Vec<QueueGroup> {
+    groups
+        .iter()
         .filter(|g| g.status.is_active())
         .filter(|g| writes_to_nas(g, dest, jobs))
-        .collect())
+        .cloned()
+        .collect()
+}
+
+/// A fresh look for backups writing to the NAS, `groups` being the server's queue as just
+/// listed. The job list (which jobs target the destination) is read only when some group is
+/// active: an idle queue needs no judging, and that is the usual night (one call less per
+/// server; issue 13).
+pub async fn foreign_now<T: Transport>(
+    ctx: &Ctx<'_, T>,
+    client: &Client<T>,
+    dest: Option<&str>,
+    groups: &[QueueGroup],
+) -> Vec<QueueGroup> {
+    if !groups.iter().any(|g| g.status.is_active()) {
+        return Vec::new();
+    }
+    let jobs = retry::call(
+        &ctx.policy,
+        Repeat::Freely,
+        client.server(),
+        "listBackupJobs",
+        || client.list_backup_jobs(),
+    )
+    .await
+    .ok();
+    foreign_in(groups, dest, jobs.as_deref())
 }
 
 /// Whether an active group may be writing to the NAS. When in doubt, yes: a wrong "no" puts two

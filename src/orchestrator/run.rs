@@ -612,7 +612,7 @@ async fn server_window<T: Transport>(
     if closed(ctx) {
         return;
     }
-    if wait_for_new_foreign(ctx, client, s).await.is_break() {
+    if wait_for_new_foreign(ctx, client, s, f).await.is_break() {
         return;
     }
     if closed(ctx) {
@@ -620,7 +620,10 @@ async fn server_window<T: Transport>(
     }
     let mut opened = None;
     if let Some(dest) = &s.destination_id {
-        if open_window(ctx, client, s, dest, started).await.is_break() {
+        if open_window(ctx, client, s, f, dest, started)
+            .await
+            .is_break()
+        {
             return;
         }
         opened = Some(dest.clone());
@@ -660,42 +663,44 @@ async fn server_window<T: Transport>(
 }
 
 /// Pre-flight may be hours ago: a backup the server's scheduler (or a person) started since
-/// then must end before this window opens. `Break`: the server was skipped or its jobs not
-/// started (recorded), and nothing was opened.
+/// then must end before this window opens. Pre-flight's own list serves when it found nothing
+/// active and is younger than a poll interval (the first window, usually); the list taken
+/// here is then the first job's list of existing groups (`Ctx::fresh_groups`). `Break`: the
+/// server was skipped or its jobs not started (recorded), and nothing was opened.
 async fn wait_for_new_foreign<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     s: &ServerPlan,
+    f: &Facts,
 ) -> ControlFlow<()> {
     let server = s.server.as_str();
-    let jobs = retry::call(
-        &ctx.policy,
-        retry::Repeat::Freely,
-        server,
-        "listBackupJobs",
-        || client.list_backup_jobs(),
-    )
-    .await
-    .ok();
-    match preflight::foreign_writers(ctx, client, s.destination_id.as_deref(), jobs.as_deref())
-        .await
-    {
-        Ok(groups) if !groups.is_empty() => {
-            let foreign = groups
-                .into_iter()
-                .map(|g| (server.to_string(), g.id, g.job_id))
-                .collect();
-            wait_for_foreign(ctx, foreign).await;
-            if let Some(why) = ctx.stopping() {
-                not_started(ctx, s, &why);
+    let (listed, listed_at) = &f.groups;
+    let young = listed_at.elapsed() < ctx.config.orchestrator.poll_interval;
+    let groups = if f.foreign.is_empty() && young {
+        listed.clone()
+    } else {
+        match preflight::list_groups(ctx, client).await {
+            Ok(g) => g,
+            Err(why) => {
+                skip_server(ctx, s, why);
                 return ControlFlow::Break(());
             }
         }
-        Ok(_) => {}
-        Err(why) => {
-            skip_server(ctx, s, why);
-            return ControlFlow::Break(());
-        }
+    };
+    let foreign = preflight::foreign_now(ctx, client, s.destination_id.as_deref(), &groups).await;
+    if foreign.is_empty() {
+        // Nothing enabled or triggered here since: the first job's list of existing groups.
+        ctx.fresh_groups = Some((server.to_string(), groups));
+        return ControlFlow::Continue(());
+    }
+    let foreign = foreign
+        .into_iter()
+        .map(|g| (server.to_string(), g.id, g.job_id))
+        .collect();
+    wait_for_foreign(ctx, foreign).await;
+    if let Some(why) = ctx.stopping() {
+        not_started(ctx, s, &why);
+        return ControlFlow::Break(());
     }
     ControlFlow::Continue(())
 }
@@ -707,31 +712,40 @@ async fn open_window<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     s: &ServerPlan,
+    f: &Facts,
     dest: &str,
     started: Instant,
 ) -> ControlFlow<()> {
     let server = s.server.as_str();
-    // Read it fresh: pre-flight may be a foreign backup's length ago.
-    let now = retry::call(
-        &ctx.policy,
-        retry::Repeat::Freely,
-        server,
-        "getDestination",
-        || client.get_destination(dest),
-    )
-    .await;
-    let disabled = match now {
-        Ok(d) => d.disabled,
-        Err(e) => {
-            skip_server(ctx, s, format!("destination {dest}: {e}"));
-            return ControlFlow::Break(());
+    let ours = ctx.state.jbr_disabled_destination(server, dest);
+    let policy = &ctx.config.destination;
+    let force = ctx.options.force_activate || policy.force_activate;
+    let may_enable = ours || force || !policy.skip_if_disabled;
+    // Pre-flight showed it disabled, and jbr would enable it anyway: the enable is read back,
+    // and one that finds it enabled already (someone else's doing since) changes nothing, since
+    // jbr leaves it disabled after the window either way. Otherwise read it fresh: pre-flight
+    // may be a foreign backup's length ago, and a skip or "already enabled" must be today's.
+    let disabled = if may_enable && f.destination.as_ref().is_some_and(|d| d.disabled) {
+        true
+    } else {
+        let now = retry::call(
+            &ctx.policy,
+            retry::Repeat::Freely,
+            server,
+            "getDestination",
+            || client.get_destination(dest),
+        )
+        .await;
+        match now {
+            Ok(d) => d.disabled,
+            Err(e) => {
+                skip_server(ctx, s, format!("destination {dest}: {e}"));
+                return ControlFlow::Break(());
+            }
         }
     };
     if disabled {
-        let ours = ctx.state.jbr_disabled_destination(server, dest);
-        let policy = &ctx.config.destination;
-        let force = ctx.options.force_activate || policy.force_activate;
-        if !ours && !force && policy.skip_if_disabled {
+        if !may_enable {
             skip_server(
                 ctx,
                 s,
@@ -920,17 +934,20 @@ async fn attempt<T: Transport>(
     };
     let watched = follow::run_job(ctx, client, job, before, enable, disable_when_writing).await;
     let returned = ctx.clock.now();
-    let disabled = match &watched.polls.disabled_early {
-        Some(Ok(call)) => Some(*call),
-        early => {
-            if let Some(Err(why)) = early {
-                ctx.record.server_mut(server).notes.push(format!(
-                    "job {id}: the disable while it wrote (disable_while_running) failed ({why}); disabled after its end instead"
-                ));
-            }
-            // Disable first, the moment the run is over: the server's scheduler starts jobs
-            // that are enabled and idle, and verifying (items, log) only reads, so it can wait
-            // (issue 13).
+    if let Some(Err(why)) = &watched.polls.disabled_early {
+        ctx.record.server_mut(server).notes.push(format!(
+            "job {id}: the disable while it wrote (disable_while_running) failed ({why}); disabled after its end instead"
+        ));
+    }
+    let disabled = match (
+        &watched.polls.disabled_early,
+        &watched.polls.disabled_at_end,
+    ) {
+        (Some(Ok(call)), _) | (_, Some(Ok(call))) => Some(*call),
+        _ => {
+            // Not disabled yet: the run never started, ran out of time, was cancelled, or the
+            // disable at its end failed. Disable it now, before its verification: the server's
+            // scheduler starts jobs that are enabled and idle, and verifying only reads.
             ctx.progress
                 .emit(server, Some(id), "disabling", watched.triggered.elapsed());
             lifecycle::disable_job(ctx, client, id).await

@@ -87,6 +87,9 @@ pub struct Polls {
     /// `disable_while_running`: the job's disable while this run wrote: the confirmed
     /// `manageBackupJob`, or why it failed (the job is disabled after its end instead).
     pub disabled_early: Option<Result<Call, String>>,
+    /// The job's disable the moment its run was seen final (`follow::How::disable_at_end`): the
+    /// confirmed `manageBackupJob`, or why it failed (tried again once following is over).
+    pub disabled_at_end: Option<Result<Call, String>>,
 }
 
 impl Polls {
