@@ -844,23 +844,17 @@ async fn each_window_runs_in_order_and_the_destination_is_disabled_last() {
     );
     assert_eq!(
         window_tokens(&world, "web-02"),
-        toks("dest on, dest?, d on, run d, stop, d off, d?, dest off, dest?")
+        toks("dest on, dest?, d on, run d, d?, stop, d off, d?, dest off, dest?")
     );
-    // web-02's destination opened while c ran on web-01 (every job there disabled), web-01's
-    // closed after d's trigger (every job there disabled again): the windows overlap, the
-    // writes never do.
-    assert_eq!(world.max_concurrent_writers(), 1);
-    let server = |name: &str| r.servers.iter().find(|s| s.server == name).unwrap();
-    let (web_01, web_02) = (server("web-01"), server("web-02"));
-    let at = |s: &jbr::report::ServerRecord, what: &str| {
-        s.actions.iter().find(|a| a.what == what).unwrap().time
-    };
-    let c_enable = at(web_01, "enable job 6a005e070000000000000004");
-    let dest_02_on = at(web_02, "enable destination 6a005e070000000000000005");
-    let d_enable = at(web_02, "enable job 6a005e070000000000000006");
-    let dest_01_off = at(web_01, "disable destination 6a005e070000000000000001");
-    assert!(c_enable <= dest_02_on && dest_02_on <= d_enable, "{r:?}");
-    assert!(d_enable <= dest_01_off, "{r:?}");
+    // And nothing of web-02's window overlaps web-01's.
+    let last_01 = world.call_log("web-01").last().unwrap().at;
+    let first_change_02 = world
+        .call_log("web-02")
+        .into_iter()
+        .find(|c| c.function.starts_with("manage"))
+        .unwrap()
+        .at;
+    assert!(first_change_02 >= last_01);
     assert_eq!(r.exit() as i32, 1);
     assert!(world.final_state().is_clean());
 }
@@ -971,106 +965,5 @@ async fn the_enable_is_read_back_from_the_triggers_answer_when_it_says() {
         assert_eq!(window, toks(tokens), "{flags:?}");
         assert_eq!(rec(&r, &world, "web-01", "a").outcome, Rec::Completed);
         assert!(world.final_state().is_clean());
-    }
-}
-
-/// The time of `server`'s first action named `what` in the record.
-fn action_at(r: &RunRecord, server: &str, what: &str) -> Option<f64> {
-    r.servers
-        .iter()
-        .find(|s| s.server == server)?
-        .actions
-        .iter()
-        .find(|a| a.what == what)
-        .map(|a| a.time)
-}
-
-/// The next server's destination is opened while the current server's last job runs (issue
-/// 13): when that job's abort is never confirmed, the run halts, and the destination opened
-/// early is still closed before the run ends; nothing more starts.
-#[tokio::test(start_paused = true)]
-async fn a_destination_opened_early_is_closed_when_the_run_halts() {
-    let world = SimWorld::builder()
-        .server("web-01", |s| {
-            s.destination("nas")
-                .job("a", 5.0)
-                .job_with("c", 5.0, |j| j.outcome(Outcome::Hang))
-                .fault(Fault::on(
-                    "stopQueueGroup",
-                    When::Always,
-                    FaultKind::Refuse("Queue is locked".into()),
-                ))
-        })
-        .server("web-02", |s| s.destination("nas").job("d", 5.0))
-        .build();
-    let r = run_jobs(
-        &world,
-        &[
-            J("web-01", "a", 9, None),
-            J("web-01", "c", 8, Some(3.0)),
-            J("web-02", "d", 1, None),
-        ],
-        true,
-    )
-    .await;
-    let dest_02 = world.with_server("web-02", |s| s.destinations[0].id.clone());
-    let on = action_at(&r, "web-02", &format!("enable destination {dest_02}"));
-    let off = action_at(&r, "web-02", &format!("disable destination {dest_02}"));
-    assert!(on.is_some() && off >= on, "{:#?}", r.servers);
-    assert_eq!(rec(&r, &world, "web-02", "d").outcome, Rec::NotStarted);
-    assert!(!r.critical.is_empty());
-    let left = world.final_state().enabled;
-    assert!(!left.iter().any(|e| e.contains("destination")), "{left:?}");
-    assert!(world.timeline().iter().all(|w| w.server == "web-01"));
-}
-
-/// Only a destination whose every job is disabled is opened beside another server's backup:
-/// web-02 has a job of its own, not in the config and enabled, that targets the NAS, so its
-/// destination opens at its turn, after web-01's last job is over and disabled.
-#[tokio::test(start_paused = true)]
-async fn a_destination_an_enabled_job_targets_opens_only_at_its_turn() {
-    let build = |enabled_extra: bool| {
-        SimWorld::builder()
-            .server("web-01", |s| {
-                s.destination("nas").job("a", 5.0).job("b", 5.0)
-            })
-            .server("web-02", |s| {
-                let s = s.destination("nas").job("d", 5.0);
-                if enabled_extra {
-                    s.job_with("x", 5.0, |j| j.enabled())
-                } else {
-                    s.job("x", 5.0)
-                }
-            })
-            .build()
-    };
-    for enabled_extra in [false, true] {
-        let world = build(enabled_extra);
-        let r = run_jobs(
-            &world,
-            &[
-                J("web-01", "a", 9, None),
-                J("web-01", "b", 8, None),
-                J("web-02", "d", 1, None),
-            ],
-            true,
-        )
-        .await;
-        let id = |server: &str, name: &str| {
-            world.with_server(server, |s| {
-                s.jobs.iter().find(|j| j.name == name).unwrap().id.clone()
-            })
-        };
-        let dest_02 = world.with_server("web-02", |s| s.destinations[0].id.clone());
-        let b_off = action_at(&r, "web-01", &format!("disable job {}", id("web-01", "b")));
-        let on = action_at(&r, "web-02", &format!("enable destination {dest_02}"));
-        let (b_off, on) = (b_off.unwrap(), on.unwrap());
-        if enabled_extra {
-            assert!(on >= b_off, "opened beside b: {:#?}", r.servers);
-        } else {
-            assert!(on < b_off, "not opened early: {:#?}", r.servers);
-        }
-        assert_eq!(rec(&r, &world, "web-02", "d").outcome, Rec::Completed);
-        assert_eq!(world.max_concurrent_writers(), 1);
     }
 }

@@ -55,9 +55,6 @@ pub struct Ctx<'a, T: Transport> {
     pub fresh_groups: Option<(String, Vec<crate::api::QueueGroup>)>,
     /// Tonight's night window (`orchestrator.window_end`), fixed at the run's start.
     pub night: Option<super::night::NightWindow>,
-    /// What waits for the next trigger (a verification, destinations to close or open), and
-    /// the destinations jbr holds open.
-    pub handover: super::handover::Handover,
     /// The NAS device's write counter (`nas.block_device`), sampled at each job's start and
     /// end and at each poll.
     pub nas: Option<crate::nas::meter::Meter>,
@@ -211,7 +208,6 @@ mod tests {
             methods: BTreeMap::new(),
             nas_written_until: None,
             fresh_groups: None,
-            handover: Default::default(),
             night: None,
             nas: None,
         };

@@ -229,9 +229,6 @@ pub async fn run_job<T: Transport>(
         ),
     };
     let trigger_error = triggered.err();
-    // The NAS has work again: now the previous job's verification, the previous server's
-    // destination's close and the next one's open, none of which stands between two backups.
-    super::handover::after_trigger(ctx).await;
 
     // Find its group: the first with data._id = job that was not there before.
     let startup_deadline = watched.triggered + ctx.policy_startup();
@@ -600,22 +597,14 @@ pub async fn other_runs<T: Transport>(
     seen: &BTreeSet<String>,
     followed: &BTreeSet<String>,
 ) -> Result<Vec<QueueGroup>, crate::api::ApiError> {
-    // Crossing to the next server after this, its last job: that server's queue is listed at
-    // the same moment, on its own connection, as its fresh look before its window (crossing
-    // then costs no call of its own while the NAS idles).
-    let next = super::handover::crossing(ctx)
-        .filter(|n| n != client.server())
-        .and_then(|n| ctx.client(&n).map(|c| (n, c)));
-    let policy = ctx.policy;
-    let (groups, next_groups) = match &next {
-        Some((_, c)) => {
-            let (g, n) =
-                futures_util::future::join(queue_of(&policy, client), queue_of(&policy, c)).await;
-            (g, n.ok())
-        }
-        None => (queue_of(&policy, client).await, None),
-    };
-    let groups = groups?;
+    let groups = retry::call(
+        &ctx.policy,
+        Repeat::Freely,
+        client.server(),
+        "listQueueGroups",
+        || client.list_backup_queue_groups(),
+    )
+    .await?;
     let mut mine: Vec<QueueGroup> = groups
         .iter()
         .filter(|g| g.job_id.as_deref() == Some(job))
@@ -630,29 +619,10 @@ pub async fn other_runs<T: Transport>(
     });
     // Nothing to follow: the job is disabled and this list is the server's latest word, so the
     // next job takes it as its list of existing groups (see `Ctx::fresh_groups`).
-    ctx.fresh_groups = match (next, next_groups) {
-        (Some((n, _)), Some(g)) if mine.is_empty() => Some((n, g)),
-        (Some(_), _) => None,
-        (None, _) => mine
-            .is_empty()
-            .then(|| (client.server().to_string(), groups)),
-    };
+    ctx.fresh_groups = mine
+        .is_empty()
+        .then(|| (client.server().to_string(), groups));
     Ok(mine)
-}
-
-/// `listQueueGroups`, retried like any read.
-async fn queue_of<T: Transport>(
-    policy: &retry::Policy,
-    client: &Client<T>,
-) -> Result<Vec<QueueGroup>, crate::api::ApiError> {
-    retry::call(
-        policy,
-        Repeat::Freely,
-        client.server(),
-        "listQueueGroups",
-        || client.list_backup_queue_groups(),
-    )
-    .await
 }
 
 /// Follow `group`, a run of `job` jbr did not trigger but must see end (journaled like a

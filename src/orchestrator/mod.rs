@@ -6,7 +6,6 @@ pub mod clock;
 pub mod context;
 pub mod dry_run;
 pub mod follow;
-pub mod handover;
 pub mod lifecycle;
 pub mod near_end;
 pub mod night;

@@ -22,7 +22,6 @@ use crate::transport::Transport;
 use super::clock::Clock;
 use super::context::{Ctx, Halt, RunOptions};
 use super::follow::{self, Followed};
-use super::handover::{self, Unverified};
 use super::lifecycle;
 use super::plan::{Plan, PlannedJob, ServerPlan};
 use super::preflight::{self, Facts};
@@ -79,7 +78,6 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         methods,
         nas_written_until: None,
         fresh_groups: None,
-        handover: Default::default(),
         night: None,
         nas: None,
     };
@@ -108,12 +106,10 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
     wait_for_foreign(&mut ctx, foreign).await;
     alert_stale_jobs(&mut ctx, plan);
 
-    let windows: Vec<(&ServerPlan, &Facts)> = plan
-        .servers
-        .iter()
-        .filter_map(|s| facts.get(&s.server).map(|f| (s, f)))
-        .collect();
-    for (i, &(s, f)) in windows.iter().enumerate() {
+    for s in &plan.servers {
+        let Some(f) = facts.get(&s.server) else {
+            continue;
+        };
         if let Some(why) = ctx.stopping() {
             not_started(&mut ctx, s, &why);
             continue;
@@ -121,11 +117,8 @@ pub async fn run<T: Transport>(inputs: Inputs<'_, T>) -> RunRecord {
         let Some(client) = ctx.client(&s.server) else {
             continue;
         };
-        let next = windows.get(i + 1).copied();
-        server_window(&mut ctx, client, s, f, next).await;
+        server_window(&mut ctx, client, s, f).await;
     }
-    // On every path: the last verification, and every destination still open is closed.
-    handover::finish(&mut ctx).await;
 
     close_run(ctx)
 }
@@ -595,35 +588,12 @@ async fn wait_for_foreign<T: Transport>(
     }
 }
 
-/// The server jbr goes on to after this one: its plan and its pre-flight facts.
-type Next<'p> = Option<(&'p ServerPlan, &'p Facts)>;
-
-/// One destination window: open, every job, close — the close runs on every path. It waits
-/// for the next server's first trigger when jbr goes on to one and nothing here can write
-/// (`handover`); [`handover::finish`] closes whatever is still open at the run's end.
+/// One destination window: open, every job, close — the close runs on every path.
 async fn server_window<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     s: &ServerPlan,
     f: &Facts,
-    next: Next<'_>,
-) {
-    jobs_in_window(ctx, client, s, f, next).await;
-    let quiet = s
-        .destination_id
-        .as_deref()
-        .is_some_and(|d| handover::quiet_when_open(f, d));
-    handover::window_done(ctx, &s.server, next.is_some() && quiet).await;
-}
-
-/// Open the window (unless the previous server's last trigger opened it already) and run its
-/// jobs; everything but the close.
-async fn jobs_in_window<T: Transport>(
-    ctx: &mut Ctx<'_, T>,
-    client: &Client<T>,
-    s: &ServerPlan,
-    f: &Facts,
-    next: Next<'_>,
 ) {
     let server = s.server.as_str();
     let started = Instant::now();
@@ -632,12 +602,10 @@ async fn jobs_in_window<T: Transport>(
     let closed = |ctx: &mut Ctx<'_, T>| {
         let closed = leave_out_by_window(ctx, s);
         if closed {
-            let note = if handover::is_open(ctx, server) {
-                "opened early, then the night window left all its jobs out"
-            } else {
-                "not opened: the night window left all its jobs out"
-            };
-            ctx.record.server_mut(server).notes.push(note.to_string());
+            ctx.record
+                .server_mut(server)
+                .notes
+                .push("not opened: the night window left all its jobs out".to_string());
         }
         closed
     };
@@ -650,16 +618,18 @@ async fn jobs_in_window<T: Transport>(
     if closed(ctx) {
         return;
     }
-    if let Some(dest) = &s.destination_id
-        && !handover::is_open(ctx, server)
-        && open_window(ctx, client, s, f, dest, started)
+    let mut opened = None;
+    if let Some(dest) = &s.destination_id {
+        if open_window(ctx, client, s, f, dest, started)
             .await
             .is_break()
-    {
-        return;
+        {
+            return;
+        }
+        opened = Some(dest.clone());
     }
 
-    for (i, job) in s.jobs.iter().enumerate() {
+    for job in &s.jobs {
         if let Some(why) = ctx.stopping() {
             not_started(ctx, s, &why);
             break;
@@ -671,14 +641,7 @@ async fn jobs_in_window<T: Transport>(
             continue;
         }
         match f.job(&job.job_id) {
-            Some(_) => {
-                if i == last_to_run(ctx, s, f) {
-                    let early = next.is_some_and(|(n, nf)| may_open_early(ctx, n, nf));
-                    let to = next.map(|(n, _)| (n.server.as_str(), n.destination_id.as_deref()));
-                    handover::last_job_of_server(ctx, to, early);
-                }
-                run_one(ctx, client, job, f).await
-            }
+            Some(_) => run_one(ctx, client, job, f).await,
             None => {
                 if let Some(r) = job_rec(&mut ctx.record, server, &job.job_id) {
                     r.outcome = Outcome::MissingOnServer;
@@ -687,49 +650,22 @@ async fn jobs_in_window<T: Transport>(
             }
         }
     }
-}
 
-/// The index in `s.jobs` of the last job that would run: one the server has, not left out.
-fn last_to_run<T: Transport>(ctx: &mut Ctx<'_, T>, s: &ServerPlan, f: &Facts) -> usize {
-    s.jobs
-        .iter()
-        .rposition(|j| {
-            f.job(&j.job_id).is_some()
-                && !job_rec(&mut ctx.record, &s.server, &j.job_id)
-                    .is_some_and(|r| r.left_out_by_window)
-        })
-        .unwrap_or(usize::MAX)
-}
-
-/// Whether jbr may enable `next`'s destination while the current server's last job writes:
-/// pre-flight saw it disabled and jbr would enable it anyway, saw no backup active there, and
-/// saw every job that targets it disabled (so, enabled, it writes nothing until jbr enables
-/// a job of it).
-fn may_open_early<T: Transport>(ctx: &Ctx<'_, T>, next: &ServerPlan, f: &Facts) -> bool {
-    let Some(dest) = next.destination_id.as_deref() else {
-        return false;
-    };
-    f.foreign.is_empty()
-        && handover::quiet_when_open(f, dest)
-        && f.destination.as_ref().is_some_and(|d| d.disabled)
-        && may_enable(ctx, &next.server, dest)
-}
-
-/// Whether jbr enables `dest` when it finds it disabled: it disabled it itself, or the
-/// operator forces it, or `skip_if_disabled` is off.
-fn may_enable<T: Transport>(ctx: &Ctx<'_, T>, server: &str, dest: &str) -> bool {
-    let policy = &ctx.config.destination;
-    ctx.state.jbr_disabled_destination(server, dest)
-        || ctx.options.force_activate
-        || policy.force_activate
-        || !policy.skip_if_disabled
+    if let Some(dest) = opened {
+        ctx.progress.emit(
+            server,
+            None,
+            format!("disabling destination {dest}"),
+            started.elapsed(),
+        );
+        lifecycle::close_destination(ctx, client, &dest).await;
+    }
 }
 
 /// Pre-flight may be hours ago: a backup the server's scheduler (or a person) started since
-/// then must end before this window opens. The list taken beside the previous server's last
-/// look serves (`Ctx::fresh_groups`), or pre-flight's own when it found nothing active and is
-/// younger than a poll interval (the first window, usually); the list is then the first job's
-/// list of existing groups (`Ctx::fresh_groups`). `Break`: the
+/// then must end before this window opens. Pre-flight's own list serves when it found nothing
+/// active and is younger than a poll interval (the first window, usually); the list taken
+/// here is then the first job's list of existing groups (`Ctx::fresh_groups`). `Break`: the
 /// server was skipped or its jobs not started (recorded), and nothing was opened.
 async fn wait_for_new_foreign<T: Transport>(
     ctx: &mut Ctx<'_, T>,
@@ -740,10 +676,7 @@ async fn wait_for_new_foreign<T: Transport>(
     let server = s.server.as_str();
     let (listed, listed_at) = &f.groups;
     let young = listed_at.elapsed() < ctx.config.orchestrator.poll_interval;
-    let groups = if let Some((_, g)) = ctx.fresh_groups.take_if(|(on, _)| on == server) {
-        // Listed beside the previous server's last look, after its last job ended.
-        g
-    } else if f.foreign.is_empty() && young {
+    let groups = if f.foreign.is_empty() && young {
         listed.clone()
     } else {
         match preflight::list_groups(ctx, client).await {
@@ -784,7 +717,10 @@ async fn open_window<T: Transport>(
     started: Instant,
 ) -> ControlFlow<()> {
     let server = s.server.as_str();
-    let may_enable = may_enable(ctx, server, dest);
+    let ours = ctx.state.jbr_disabled_destination(server, dest);
+    let policy = &ctx.config.destination;
+    let force = ctx.options.force_activate || policy.force_activate;
+    let may_enable = ours || force || !policy.skip_if_disabled;
     // Pre-flight showed it disabled, and jbr would enable it anyway: the enable is read back,
     // and one that finds it enabled already (someone else's doing since) changes nothing, since
     // jbr leaves it disabled after the window either way. Otherwise read it fresh: pre-flight
@@ -829,7 +765,6 @@ async fn open_window<T: Transport>(
             skip_server(ctx, s, why);
             return ControlFlow::Break(());
         }
-        handover::opened(ctx, server, dest);
     } else {
         // Journal it anyway: jbr leaves the destination disabled after its window.
         if let Err(e) = ctx.journal(Op::Enable {
@@ -849,7 +784,6 @@ async fn open_window<T: Transport>(
             "already enabled (jbr disables it after the window)",
             true,
         );
-        handover::opened(ctx, server, dest);
     }
     ControlFlow::Continue(())
 }
@@ -895,8 +829,6 @@ async fn run_one<T: Transport>(
         None => {
             // jbr disabled it itself: enable it again for the whole of the re-run.
             attempt(ctx, client, job, false, false).await;
-            // Verified now, not at the next trigger: its row must carry why it ran twice.
-            handover::settle(ctx).await;
             "run again with the job enabled throughout".to_string()
         }
     };
@@ -1040,18 +972,12 @@ async fn attempt<T: Transport>(
     let wrote_from = watched.polls.started_writing();
     rec.nas_idle_before_secs = wrote_from.and_then(|w| ctx.nas_written_until.map(|e| span(e, w)));
     let mut wrote_until = watched.polls.ended_at().or(wrote_from.map(|_| returned));
-    let mut unverified = record_followed(ctx, client, job, &mut rec, watched.followed, true).await;
+    record_followed(ctx, client, job, &mut rec, watched.followed).await;
     let refused = if jbr_stopped {
         None
     } else {
         refused_while_disabled(ctx, &rec, &watched.polls)
     };
-    if refused.is_some()
-        && let Some(group) = unverified.take()
-    {
-        // The safety net runs the job again at once: this run's row is settled first.
-        verify::verify(&ctx.policy, client, &group, &mut rec).await;
-    }
     if watched.polls.failed > 0 {
         ctx.record.server_mut(server).notes.push(format!(
             "job {id}: {} poll(s) failed and were retried",
@@ -1066,7 +992,7 @@ async fn attempt<T: Transport>(
     {
         let why = std::mem::take(&mut rec.message);
         rec.group_id = Some(group);
-        record_followed(ctx, client, job, &mut rec, followed, false).await;
+        record_followed(ctx, client, job, &mut rec, followed).await;
         rec.message = format!("its queue group appeared late ({why}); {}", rec.message);
         wrote_until = Some(ctx.clock.now());
     }
@@ -1089,21 +1015,24 @@ async fn attempt<T: Transport>(
     if rec.start.is_none() {
         rec.start = Some(start_epoch);
     }
-    match unverified {
-        // Its items and log are read after the next trigger, while the NAS has work again.
-        Some(group) => {
-            let triggered = watched.triggered;
-            handover::defer(
-                ctx,
-                Unverified {
-                    rec,
-                    group,
-                    triggered,
-                },
-            )
-            .await;
-        }
-        None => handover::file_row(ctx, rec, watched.triggered),
+    ctx.progress.emit(
+        server,
+        Some(id),
+        rec.outcome.as_str(),
+        watched.triggered.elapsed(),
+    );
+    if rec.outcome.is_success() {
+        // Should this run die, the next one goes on from here instead of backing it up twice.
+        ctx.journal_best_effort(Op::Done {
+            server: server.to_string(),
+            id: id.to_string(),
+            in_run: ctx.journal.run_id().to_string(),
+            run_started: ctx.record.started,
+            record: Box::new(rec.clone()),
+        });
+    }
+    if let Some(r) = job_rec(&mut ctx.record, server, id) {
+        *r = rec;
     }
     refused
 }
@@ -1264,17 +1193,14 @@ async fn follow_scheduled<T: Transport>(
     scheduled
 }
 
-/// Turn how following ended into the job's record (verification included). With `defer`, a
-/// run that ended by itself is not verified here: its group comes back, for the caller to
-/// verify after the next trigger (`handover`), and the row holds what its status says.
+/// Turn how following ended into the job's record (verification included).
 async fn record_followed<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &PlannedJob,
     rec: &mut JobRecord,
     followed: Followed,
-    defer: bool,
-) -> Option<crate::api::QueueGroup> {
+) {
     let server = job.server.as_str();
     let id = job.job_id.as_str();
     match followed {
@@ -1283,12 +1209,6 @@ async fn record_followed<T: Transport>(
                 server: server.to_string(),
                 id: id.to_string(),
             });
-            if defer {
-                rec.status_raw = Some(group.status.raw());
-                rec.status_name = Some(group.status.name().to_string());
-                rec.outcome = verify::by_status(group.status);
-                return Some(group);
-            }
             verify::verify(&ctx.policy, client, &group, rec).await;
         }
         Followed::NeverStarted(why) => {
@@ -1385,7 +1305,6 @@ async fn record_followed<T: Transport>(
             }
         }
     }
-    None
 }
 
 /// A group that would not stop: report critical and start nothing more anywhere.

@@ -30,7 +30,7 @@ pub struct Evidence {
 }
 
 /// One source's verdict, as an outcome (`None`: that source says nothing definite).
-pub fn by_status(status: QueueStatus) -> Outcome {
+fn by_status(status: QueueStatus) -> Outcome {
     match status.raw() {
         100 => Outcome::Completed,
         // Sources disagree on 101/102 (jetbackup5-api.md): not clean, but maybe usable.
