@@ -844,7 +844,7 @@ async fn each_window_runs_in_order_and_the_destination_is_disabled_last() {
     );
     assert_eq!(
         window_tokens(&world, "web-02"),
-        toks("dest on, dest?, d on, run d, d?, stop, d off, d?, dest off, dest?")
+        toks("dest on, dest?, d on, run d, stop, d off, d?, dest off, dest?")
     );
     // And nothing of web-02's window overlaps web-01's.
     let last_01 = world.call_log("web-01").last().unwrap().at;
