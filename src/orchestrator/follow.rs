@@ -215,19 +215,13 @@ pub async fn run_job<T: Transport>(
     watched.trigger = Some(trigger);
     watched.polls = Polls::since(trigger.mid(&ctx.clock));
     // The enable's read-back: a job the server shows disabled queued nothing (said below if no
-    // group appears); one that cannot be read back is looked for all the same. The trigger
-    // answers with the job object, read after the enable: when it states the flag, it is the
-    // read-back (one call less per job; issue 13).
-    let shown_disabled = match (enable, &triggered) {
-        (Enable::AlreadyOn, _) => false,
-        (Enable::ReadBackAfterTrigger, Ok(j)) if j.disabled_stated && j.id == id => {
-            super::lifecycle::confirmed_by_trigger(ctx, &server, id, j)
-        }
-        (Enable::ReadBackAfterTrigger, _) => matches!(
-            super::lifecycle::confirm_enabled(ctx, client, id).await,
+    // group appears); one that cannot be read back is looked for all the same. The trigger's
+    // own answer serves when it says (`confirm_enabled`).
+    let shown_disabled = enable == Enable::ReadBackAfterTrigger
+        && matches!(
+            super::lifecycle::confirm_enabled(ctx, client, id, triggered.as_ref().ok()).await,
             Ok(false)
-        ),
-    };
+        );
     let trigger_error = triggered.err();
 
     // Find its group: the first with data._id = job that was not there before.

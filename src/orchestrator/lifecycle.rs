@@ -301,53 +301,46 @@ pub async fn send_enable<T: Transport>(
     }
 }
 
-/// The read-back of [`send_enable`], made right after the trigger. `Ok(false)`: the server
-/// shows the job disabled (the enable did not take, or someone disabled it); `Err`: it could
-/// not be read. Either way the action is recorded.
+/// The read-back of [`send_enable`], made right after the trigger. The trigger answers with
+/// the job object, read after the enable: when that `answer` states the flag (and is this
+/// job), it is the read-back, one call less per job (issue 13); otherwise `getBackupJob`.
+/// `Ok(false)`: the server shows the job disabled (the enable did not take, or someone
+/// disabled it); `Err`: it could not be read. Either way the action is recorded.
 pub async fn confirm_enabled<T: Transport>(
     ctx: &mut Ctx<'_, T>,
     client: &Client<T>,
     job: &str,
+    answer: Option<&crate::api::BackupJob>,
 ) -> Result<bool, String> {
     let server = client.server().to_string();
-    let read = retry::call(&ctx.policy, Repeat::Freely, &server, "getBackupJob", || {
-        client.get_backup_job(job)
-    })
-    .await
-    .map_err(|e| format!("read back: {e}"));
-    let (detail, ok) = match &read {
-        Ok(j) if !j.disabled => ("read back: enabled".to_string(), true),
-        Ok(_) => (
+    let from_answer = answer.filter(|j| j.disabled_stated && j.id == job);
+    let read = match from_answer {
+        Some(j) => Ok(j.clone()),
+        None => retry::call(&ctx.policy, Repeat::Freely, &server, "getBackupJob", || {
+            client.get_backup_job(job)
+        })
+        .await
+        .map_err(|e| format!("read back: {e}")),
+    };
+    let (detail, ok) = match (&read, from_answer.is_some()) {
+        (Ok(j), true) if !j.disabled => (
+            "read back: enabled (runBackupJobManually's answer)".to_string(),
+            true,
+        ),
+        (Ok(_), true) => (
+            "the trigger's answer still shows disabled=1 after manageBackupJob disabled=0"
+                .to_string(),
+            false,
+        ),
+        (Ok(j), false) if !j.disabled => ("read back: enabled".to_string(), true),
+        (Ok(_), false) => (
             "getBackupJob still shows disabled=1 after manageBackupJob disabled=0".to_string(),
             false,
         ),
-        Err(e) => (e.clone(), false),
+        (Err(e), _) => (e.clone(), false),
     };
     ctx.action(&server, format!("enable job {job}"), detail, ok);
     read.map(|j| !j.disabled)
-}
-
-/// [`confirm_enabled`] from the trigger's own answer, which carries the job object as the
-/// server saw it after the enable. Returns whether it shows the job disabled (the action is
-/// recorded either way).
-pub fn confirmed_by_trigger<T: Transport>(
-    ctx: &mut Ctx<'_, T>,
-    server: &str,
-    job: &str,
-    answer: &crate::api::BackupJob,
-) -> bool {
-    let detail = if answer.disabled {
-        "the trigger's answer still shows disabled=1 after manageBackupJob disabled=0"
-    } else {
-        "read back: enabled (runBackupJobManually's answer)"
-    };
-    ctx.action(
-        server,
-        format!("enable job {job}"),
-        detail,
-        !answer.disabled,
-    );
-    answer.disabled
 }
 
 /// Disable a job after its run; a failure is critical. `Some`: the disable call that the
